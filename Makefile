@@ -1,0 +1,165 @@
+# Makefile: builds the Kore module, runs the server and every test layer.
+#
+#   make run     local PostgreSQL under .data/, migrate, serve on :8000
+#   make test    the whole suite from nothing (own PostgreSQL, own servers)
+#
+# Knobs: DEBUG=1 builds -O0.  build/san/app.so is the module built with
+# ASan + UBSan, which the HTTP tests serve.  Everything lands in build/.
+
+SHELL		:= /bin/bash
+BUILD		:= build
+CC		?= cc
+CSTD		:= -std=c11 -D_GNU_SOURCE
+WARN		:= -Wall -Wextra -Werror -Wstrict-prototypes \
+		   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
+		   -Wpointer-arith -Wcast-qual -Wsign-compare -Wvla \
+		   -Wwrite-strings -pedantic
+SAN		:= -fsanitize=address,undefined -fno-sanitize-recover=all \
+		   -fno-omit-frame-pointer
+OPT		:= -O2 -g
+ifeq ($(DEBUG),1)
+OPT		:= -O0 -g
+endif
+
+# The feature flags must match the kore binary, or struct layouts differ.
+KORE_FEATURES	:= $(shell cat /usr/share/kore/features 2>/dev/null)
+PG_INCLUDE	:= -I$(shell pg_config --includedir 2>/dev/null || \
+		   echo /usr/include/postgresql)
+
+MODULE_CFLAGS	:= $(CSTD) $(WARN) -fPIC $(KORE_FEATURES) $(PG_INCLUDE) -Isrc
+MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
+
+# Debian packages the build, the server and the test suite need.
+PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
+		   postgresql-15 postgresql-15-pgtap \
+		   libtap-parser-sourcehandler-pgtap-perl python3 curl \
+		   ca-certificates
+
+# The module: every src/*.c except the command-line tools, plus the model.
+include src/model/model.mk
+TOOL_SRCS	:= src/conftool.c
+SRCS		:= $(filter-out $(TOOL_SRCS),$(wildcard src/*.c)) $(MODEL_SRCS)
+OBJS		:= $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+SAN_OBJS	:= $(SRCS:src/%.c=$(BUILD)/obj-san/%.o)
+HEADERS		:= $(wildcard src/*.h src/model/*.h)
+
+# Pure modules the unit tests link (libc + jansson only, no kore).
+CONFIG_SRCS	:= src/config.c
+UNIT_CFLAGS	:= $(CSTD) $(WARN) -O1 -g $(SAN) -Isrc -Itests/unit
+
+# Local state for `make run` (kept between runs, ignored by git).
+DATA_DIR	?= .data
+LOCAL_PGPORT	?= 5433
+
+.PHONY: all deps run serve migrate test test-unit test-sql test-http \
+	clean db-reset
+
+all: $(BUILD)/app.so $(BUILD)/conftool $(BUILD)/vader-cli
+	@echo "built $(BUILD)/app.so; now run 'make run' or 'make test'"
+
+$(BUILD)/app.so: $(OBJS)
+	$(CC) -shared -o $@ $(OBJS) $(MODULE_LIBS)
+
+# MODEL_CFLAGS (model.mk) keeps the model's floating point bit-exact.
+$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODULE_CFLAGS) $(MODEL_CFLAGS) $(OPT) -c -o $@ $<
+
+# The same module under AddressSanitizer + UBSan, for the HTTP tests.
+$(BUILD)/san/app.so: $(SAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SAN) -o $@ $(SAN_OBJS) $(MODULE_LIBS)
+
+$(BUILD)/obj-san/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODULE_CFLAGS) $(MODEL_CFLAGS) $(SAN) -O1 -g -c -o $@ $<
+
+$(BUILD)/conftool: src/conftool.c $(CONFIG_SRCS) src/config.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(WARN) $(OPT) -Isrc -o $@ src/conftool.c $(CONFIG_SRCS)
+
+# Installs the Debian packages that are missing (as root), or says how.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		    grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && \
+			apt-get install -y -qq --no-install-recommends \
+			    $$missing >/dev/null || exit 1; \
+		else \
+			echo "missing packages; run as root:"; \
+			echo "  apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+
+# ---------------------------------------------------------------- running
+
+# The local cluster, .env and the server in the foreground.  Ctrl-C stops
+# the server and the cluster; the data stays in $(DATA_DIR).
+run: deps all
+	@tests/lib/envfile.sh .env.example .env
+	@tests/lib/pgcluster.sh start $(DATA_DIR)/postgres $(LOCAL_PGPORT)
+	@tests/lib/pgcluster.sh bootstrap $(DATA_DIR)/postgres $(LOCAL_PGPORT)
+	@url=$$(tests/lib/pgcluster.sh url $(DATA_DIR)/postgres \
+	    $(LOCAL_PGPORT) app); \
+	owner=$$(tests/lib/pgcluster.sh url $(DATA_DIR)/postgres \
+	    $(LOCAL_PGPORT) owner); \
+	trap 'tests/lib/pgcluster.sh stop $(DATA_DIR)/postgres' EXIT; \
+	MIGRATE_DATABASE_URL="$$owner" migrations/migrate.sh && \
+	DATABASE_URL="$$url" $(MAKE) --no-print-directory serve
+
+# The server alone against $$DATABASE_URL (and .env), in the foreground.
+serve: all
+	@mkdir -p $(BUILD)/run
+	@conf=$$($(BUILD)/conftool render kore.conf $(BUILD)/run) || exit 1; \
+	echo "serving with $$conf"; \
+	exec kore -c "$$conf" -f -n -r
+
+# Pending migrations, then sql/, against $$MIGRATE_DATABASE_URL or
+# $$DATABASE_URL.
+migrate:
+	@migrations/migrate.sh
+
+# ---------------------------------------------------------------- tests
+
+test: deps all
+	@tests/run.sh
+
+test-unit:
+	@tests/run.sh unit
+
+test-sql: deps
+	@tests/run.sh sql
+
+test-http: deps all
+	@tests/run.sh http
+
+# The HTTP suite's server build.
+san: $(BUILD)/san/app.so
+.PHONY: san
+
+# Unit test binaries: tests/unit/test_<name>.c linked with what it needs.
+UNIT_TESTS	:= $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
+		   $(MODEL_UNIT_TESTS)
+
+$(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/tap.c \
+    $(CONFIG_SRCS) src/config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< tests/unit/tap.c $(CONFIG_SRCS)
+
+$(BUILD)/tests/test_schema: tests/unit/test_schema.c tests/unit/tap.c \
+    src/schema.c src/schema.h
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< tests/unit/tap.c src/schema.c \
+	    -ljansson
+
+unit-tests: $(UNIT_TESTS)
+.PHONY: unit-tests
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,235 @@
+/*
+ * api_health.c: GET /, GET /health, and the JSON 404 for unknown paths.
+ *
+ * /health asks the database for real (a query, not a flag) and reports
+ * the model; it answers 503 with the same body when either is missing,
+ * so load balancers and orchestrators can act on the status alone.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+
+/* Every endpoint, for GET / and the 404 body.  Keep in step with kore.conf. */
+static const struct {
+	const char	*method;
+	const char	*path;
+	const char	*summary;
+} health_endpoints[] = {
+	{ "GET", "/", "service information and the endpoint list" },
+	{ "GET", "/health", "liveness of the model and the database" },
+	{ "POST", "/predict", "sentiment of a text; the result is recorded" },
+};
+
+#define HEALTH_NENDPOINTS \
+	(sizeof(health_endpoints) / sizeof(health_endpoints[0]))
+
+enum {
+	HEALTH_START,
+	HEALTH_WAIT,
+	HEALTH_READ,
+	HEALTH_DONE,
+	HEALTH_ERROR,
+};
+
+struct health_state {
+	struct kore_pgsql	sql;
+	u_int64_t		started;
+	char			schema_version[16];
+};
+
+/* Parameters: none. */
+static const char health_sql[] =
+    "SELECT coalesce(max(version), 'none') FROM app.schema_migrations";
+
+static int	health_start(struct http_request *);
+static int	health_wait(struct http_request *);
+static int	health_read(struct http_request *);
+static int	health_done(struct http_request *);
+static int	health_error(struct http_request *);
+static void	health_reply(struct http_request *, struct health_state *,
+		    const char *);
+static json_t	*health_endpoint_list(void);
+
+static struct http_state health_states[] = {
+	KORE_HTTP_STATE(health_start),
+	KORE_HTTP_STATE(health_wait),
+	KORE_HTTP_STATE(health_read),
+	KORE_HTTP_STATE(health_done),
+	KORE_HTTP_STATE(health_error),
+};
+
+#define HEALTH_NSTATES	(sizeof(health_states) / sizeof(health_states[0]))
+
+int
+api_health_root(struct http_request *req)
+{
+	if (!http_json_method(req, HTTP_METHOD_GET))
+		return (KORE_RESULT_OK);
+
+	http_json_reply(req, HTTP_STATUS_OK, json_pack(
+	    "{s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "service", APP_NAME,
+	    "version", APP_VERSION,
+	    "description", "sentiment model server; every prediction is "
+	    "recorded in PostgreSQL",
+	    "links", "health", "/health", "predict", "/predict",
+	    "endpoints", health_endpoint_list()));
+	return (KORE_RESULT_OK);
+}
+
+int
+api_health_get(struct http_request *req)
+{
+	return (http_state_run(health_states, HEALTH_NSTATES, req));
+}
+
+int
+api_health_notfound(struct http_request *req)
+{
+	char	msg[256];
+
+	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
+	    "the endpoints", http_method_text(req->method), req->path);
+	http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found", msg,
+	    health_endpoint_list());
+	return (KORE_RESULT_OK);
+}
+
+static int
+health_start(struct http_request *req)
+{
+	struct health_state	*st;
+
+	if (!http_state_exists(req)) {
+		if (!http_json_method(req, HTTP_METHOD_GET))
+			return (HTTP_STATE_COMPLETE);
+		st = http_state_create(req, sizeof(*st), NULL);
+		kore_pgsql_init(&st->sql);
+		kore_pgsql_bind_request(&st->sql, req);
+		st->started = kore_time_ms();
+	}
+	st = http_state_get(req);
+
+	switch (db_query(&st->sql, health_sql, 0, NULL)) {
+	case DB_OK:
+		req->fsm_state = HEALTH_WAIT;
+		return (HTTP_STATE_CONTINUE);
+	case DB_QUEUED:
+		return (HTTP_STATE_RETRY);
+	default:
+		req->fsm_state = HEALTH_ERROR;
+		return (HTTP_STATE_CONTINUE);
+	}
+}
+
+static int
+health_wait(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+
+	return (db_wait(req, &st->sql, HEALTH_READ, HEALTH_DONE,
+	    HEALTH_ERROR));
+}
+
+static int
+health_read(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+
+	if (kore_pgsql_ntuples(&st->sql) == 1) {
+		snprintf(st->schema_version, sizeof(st->schema_version), "%s",
+		    kore_pgsql_getvalue(&st->sql, 0, 0));
+	}
+	kore_pgsql_continue(&st->sql);
+	req->fsm_state = HEALTH_WAIT;
+	return (HTTP_STATE_CONTINUE);
+}
+
+static int
+health_done(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+
+	health_reply(req, st, NULL);
+	kore_pgsql_cleanup(&st->sql);
+	return (HTTP_STATE_COMPLETE);
+}
+
+static int
+health_error(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+	char			 why[256];
+	size_t			 n;
+
+	snprintf(why, sizeof(why), "%s",
+	    st->sql.error != NULL ? st->sql.error : "connection lost");
+	n = strlen(why);
+	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
+		why[--n] = '\0';
+	health_reply(req, st, why);
+	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
+		st->sql.state = KORE_PGSQL_STATE_DONE;	/* no cancel */
+	kore_pgsql_cleanup(&st->sql);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/* db_error is NULL when the database answered. */
+static void
+health_reply(struct http_request *req, struct health_state *st,
+    const char *db_error)
+{
+	json_t		*o, *db;
+	char		 now[32];
+	int		 healthy;
+
+	healthy = (db_error == NULL && app.model != NULL);
+
+	db = json_pack("{s:s,s:I}", "status", db_error == NULL ? "up" : "down",
+	    "latency_ms", (json_int_t)(kore_time_ms() - st->started));
+	if (db_error == NULL) {
+		json_object_set_new(db, "schema_version",
+		    json_string(st->schema_version));
+	} else {
+		json_object_set_new(db, "error", json_string(db_error));
+	}
+
+	o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:s,s:s,s:o,s:i}",
+	    "status", healthy ? "ok" : "unavailable",
+	    "model_loaded", app.model != NULL,
+	    "model_name", app.model != NULL ? model_name(app.model) : NULL,
+	    "model_version", app.model != NULL ?
+	    model_version(app.model) : NULL,
+	    "uptime_seconds", (json_int_t)(time(NULL) - app.started),
+	    "timestamp", http_json_iso8601(time(NULL), now, sizeof(now)),
+	    "version", APP_VERSION,
+	    "database", db,
+	    "worker", (int)worker->id);
+	if (app.model == NULL) {
+		json_object_set_new(o, "model_error",
+		    json_string(app.model_error));
+	}
+
+	http_json_reply(req, healthy ? HTTP_STATUS_OK :
+	    HTTP_STATUS_SERVICE_UNAVAILABLE, o);
+}
+
+static json_t *
+health_endpoint_list(void)
+{
+	json_t	*list;
+	size_t	 i;
+
+	list = json_array();
+	for (i = 0; i < HEALTH_NENDPOINTS; i++) {
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s}",
+		    "method", health_endpoints[i].method,
+		    "path", health_endpoints[i].path,
+		    "summary", health_endpoints[i].summary));
+	}
+	return (list);
+}

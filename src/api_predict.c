@@ -1,0 +1,177 @@
+/*
+ * api_predict.c: POST /predict.
+ *
+ * validate -> model -> record (group commit, rate limit) -> answer.
+ * The request sleeps from the moment its row is queued until the batch
+ * holding it has committed (or failed); only then does it answer.
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+
+struct predict_state {
+	struct recorder_row	row;
+	int			include_metrics;
+};
+
+static int	predict_start(struct http_request *);
+static int	predict_answer(struct http_request *, struct predict_state *);
+static void	predict_onfree(struct http_request *);
+static double	predict_round(double, double);
+
+int
+api_predict_post(struct http_request *req)
+{
+	struct predict_state	*st;
+
+	if (!http_state_exists(req))
+		return (predict_start(req));
+
+	st = http_state_get(req);
+	if (st->row.state != RECORDER_DONE) {
+		/* Woken before our batch finished: sleep again. */
+		http_request_sleep(req);
+		return (KORE_RESULT_RETRY);
+	}
+	return (predict_answer(req, st));
+}
+
+/* First call: everything up to handing the row to the recorder. */
+static int
+predict_start(struct http_request *req)
+{
+	struct predict_state	*st;
+	struct schema_predict	 in;
+	struct model_result	 res;
+	struct timespec		 t0, t1;
+	json_t			*body, *details;
+	double			 ms;
+
+	body = NULL;
+	details = NULL;
+
+	if (!http_json_method(req, HTTP_METHOD_POST))
+		goto done;
+	if (!http_json_read(req, &body))
+		goto done;
+
+	details = json_array();
+	if (!schema_predict(body, &in, details)) {
+		http_json_error(req, 422, "validation_failed",
+		    "the request body does not match the schema", details);
+		details = NULL;
+		goto done;
+	}
+
+	if (app.model == NULL) {
+		http_json_error(req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+		    "model_unavailable", "the model is not loaded", NULL);
+		goto done;
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!model_predict(app.model, in.text, in.len, &res)) {
+		http_json_error(req, 422, "validation_failed",
+		    "the text cannot be scored", json_pack("[{s:s,s:s}]",
+		    "field", "text", "message", "must be valid UTF-8 text"));
+		goto done;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+
+	st = http_state_create(req, sizeof(*st), predict_onfree);
+	st->include_metrics = in.include_metrics;
+	st->row.req = req;
+	st->row.result = res;
+	/* What the client sees is what is stored: round both once. */
+	st->row.result.confidence = predict_round(res.confidence, 1e6);
+	st->row.inference_ms = predict_round(ms, 1e3);
+	st->row.input_length = in.codepoints;
+	uuid_v7_now(st->row.id);
+	ratelimit_client(req, st->row.client, sizeof(st->row.client));
+
+	json_decref(body);
+	body = NULL;
+
+	recorder_submit(&st->row);
+	if (st->row.state == RECORDER_DONE)	/* failed before sending */
+		return (predict_answer(req, st));
+	http_request_sleep(req);
+	return (KORE_RESULT_RETRY);
+
+done:
+	json_decref(body);
+	json_decref(details);
+	return (KORE_RESULT_OK);
+}
+
+/* The batch holding our row has finished: tell the client. */
+static int
+predict_answer(struct http_request *req, struct predict_state *st)
+{
+	struct recorder_row	*row;
+	json_t			*o;
+
+	row = &st->row;
+	switch (row->status) {
+	case HTTP_STATUS_OK:
+		break;
+	case 429:
+		ratelimit_reject(req, row->limit, row->reset_s);
+		return (KORE_RESULT_OK);
+	case HTTP_STATUS_SERVICE_UNAVAILABLE:
+		http_response_header(req, "retry-after", "1");
+		http_json_error(req, row->status, "database_unavailable",
+		    "the prediction could not be recorded; nothing was "
+		    "stored, retry", NULL);
+		return (KORE_RESULT_OK);
+	default:
+		http_json_error(req, row->status, "internal",
+		    "the prediction could not be recorded", NULL);
+		return (KORE_RESULT_OK);
+	}
+
+	ratelimit_headers(req, row->limit, row->remaining, row->reset_s);
+	o = json_pack("{s:s,s:f,s:f,s:s,s:s,s:s}",
+	    "sentiment", row->result.label,
+	    "confidence", row->result.confidence,
+	    "inference_time_ms", row->inference_ms,
+	    "timestamp", row->created_at,
+	    "model_version", model_version(app.model),
+	    "prediction_id", row->id);
+	if (st->include_metrics) {
+		json_object_set_new(o, "metric", json_pack(
+		    "{s:s,s:s,s:f,s:f,s:f,s:f,s:I}",
+		    "model_name", model_name(app.model),
+		    "model_version", model_version(app.model),
+		    "compound", row->result.compound,
+		    "pos", row->result.pos,
+		    "neu", row->result.neu,
+		    "neg", row->result.neg,
+		    "input_length", (json_int_t)row->input_length));
+	}
+	http_json_reply(req, HTTP_STATUS_OK, o);
+	return (KORE_RESULT_OK);
+}
+
+/* The request is going away (answered, or its client left). */
+static void
+predict_onfree(struct http_request *req)
+{
+	struct predict_state	*st;
+
+	if ((st = http_state_get(req)) != NULL)
+		recorder_cancel(&st->row);
+}
+
+static double
+predict_round(double v, double scale)
+{
+	return (round(v * scale) / scale);
+}

@@ -1,0 +1,130 @@
+/*
+ * app.h: the module's one private header.  Shared types, and every
+ * non-static function grouped under the file that defines it.  The pure
+ * modules (config, schema, cidr, uuid, model) keep their own small
+ * headers so the unit tests can use them without Kore.
+ *
+ * Build flags must include /usr/share/kore/features, or the Kore structs
+ * seen here differ from the ones inside the kore binary.
+ */
+#ifndef APP_H
+#define APP_H
+
+#include <sys/types.h>
+
+#include <netinet/in.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+#include <kore/pgsql.h>
+#include <kore/tasks.h>
+
+#include <jansson.h>
+
+#include "cidr.h"
+#include "config.h"
+#include "schema.h"
+#include "uuid.h"
+#include "model/model.h"
+
+#define APP_NAME		"modelserver"
+#define APP_VERSION		"1.0.0"
+#define APP_DB			"db"	/* name given to kore_pgsql_register */
+
+/* Everything a worker needs, set up once in the parent before fork. */
+struct app {
+	struct config		 cf;
+	struct cidr_list	 trusted;	/* TRUSTED_PROXIES */
+	char			*conninfo;	/* DATABASE_URL + our options */
+	struct model		*model;		/* NULL: not loaded */
+	char			 model_error[512];
+	time_t			 started;
+};
+
+extern struct app	app;
+
+/*
+ * One /predict waiting for its row to be committed (recorder.c).  It lives
+ * in the request's state, so it dies with the request; recorder_cancel()
+ * unlinks it first.
+ */
+enum recorder_state {
+	RECORDER_NEW,
+	RECORDER_QUEUED,	/* on the worker's pending list */
+	RECORDER_SENT,		/* part of a batch being committed */
+	RECORDER_DONE,		/* outcome below is final */
+};
+
+struct recorder_batch;
+
+struct recorder_row {
+	struct http_request		*req;
+	TAILQ_ENTRY(recorder_row)	 list;
+	struct recorder_batch		*batch;
+	int				 slot;
+	enum recorder_state		 state;
+	u_int64_t			 queued_ms;
+
+	/* What is written. */
+	char				 id[UUID_STRLEN];
+	char				 client[INET6_ADDRSTRLEN];
+	struct model_result		 result;
+	double				 inference_ms;
+	long				 input_length;
+
+	/* The outcome, once state is RECORDER_DONE. */
+	int				 status;	/* 200 429 503 500 */
+	int				 limit;
+	int				 remaining;
+	int				 reset_s;
+	char				 created_at[40];
+};
+
+/* Outcome of starting a query (db.c). */
+#define DB_FAIL		0	/* sql->error says why */
+#define DB_OK		1	/* query sent: wait for it */
+#define DB_QUEUED	2	/* all connections busy: woken later */
+
+/* init.c */
+int		init(int);
+void		kore_parent_configure(int, char **);
+
+/* http_json.c */
+int		http_json_method(struct http_request *, int);
+int		http_json_read(struct http_request *, json_t **);
+void		http_json_reply(struct http_request *, int, json_t *);
+void		http_json_error(struct http_request *, int, const char *,
+		    const char *, json_t *);
+char		*http_json_iso8601(time_t, char *, size_t);
+
+/* db.c */
+char		*db_conninfo(const char *, const struct config *, char *,
+		    size_t);
+void		db_init(void);
+int		db_query(struct kore_pgsql *, const char *, int,
+		    const char **);
+int		db_wait(struct http_request *, struct kore_pgsql *, int, int,
+		    int);
+int		db_status(const struct kore_pgsql *, const char **);
+const char	*db_breaker_reason(void);
+int		db_breaker_open(void);
+
+/* ratelimit.c */
+const char	*ratelimit_client(struct http_request *, char *, size_t);
+void		ratelimit_headers(struct http_request *, int, int, int);
+void		ratelimit_reject(struct http_request *, int, int);
+
+/* recorder.c */
+void		recorder_init(void);
+void		recorder_submit(struct recorder_row *);
+void		recorder_cancel(struct recorder_row *);
+
+/* api_health.c */
+int		api_health_root(struct http_request *);
+int		api_health_get(struct http_request *);
+int		api_health_notfound(struct http_request *);
+
+/* api_predict.c */
+int		api_predict_post(struct http_request *);
+
+#endif

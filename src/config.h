@@ -1,0 +1,68 @@
+/*
+ * config.h: the server's settings, read once from the environment and
+ * an optional .env file.  Every variable the server reads is one row of
+ * the table in config.c; .env.example lists them all.
+ *
+ * Pure C (libc only) so the unit tests and build/conftool link it.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_ERRLEN		256
+
+struct config {
+	/* Database. */
+	char		*database_url;		/* secret: may hold a password */
+	int		 db_pool_size;		/* connections per worker */
+	int		 db_connect_timeout_s;
+	int		 db_statement_timeout_ms;
+	int		 db_breaker_ms;		/* fail fast after a failed connect */
+
+	/* HTTP listener and limits (rendered into kore.conf). */
+	char		*http_host;
+	int		 http_port;
+	int		 workers;		/* 0: one per CPU */
+	int		 http_body_max;		/* bytes; larger bodies get 413 */
+	char		*access_log;		/* path, or empty for none */
+
+	/* The model. */
+	char		*model_dir;
+	int		 model_required;	/* 0: start degraded without it */
+
+	/* Group commit of /predict rows (recorder.c). */
+	int		 recorder_batch_max;
+	int		 recorder_delay_ms;
+	int		 recorder_timeout_ms;
+
+	/* Rate limits (ratelimit.c). */
+	int		 rate_limit_predict;	/* per client per minute */
+	int		 rate_limit_analyze;
+	char		*trusted_proxies;	/* CIDR list */
+
+	/* Admin endpoints. */
+	char		*admin_token;		/* secret */
+
+	/* Gemini (gemini.c, analyzer.c). */
+	char		*gemini_api_key;	/* secret */
+	char		*gemini_base_url;
+	char		*gemini_model;
+	double		 gemini_temperature;
+	int		 gemini_max_tokens;
+	int		 gemini_timeout_ms;	/* whole analysis budget */
+	int		 gemini_connect_timeout_ms;
+	int		 gemini_rate_limit;	/* upstream calls per minute */
+	int		 gemini_cache_ttl_s;
+	char		*gemini_ca_file;	/* extra CA bundle (tests) */
+	int		 task_threads;		/* Gemini threads per worker */
+};
+
+int	config_load(struct config *, const char *, char *, size_t);
+void	config_free(struct config *);
+void	config_dump(const struct config *, FILE *);
+int	config_lookup(const struct config *, const char *, char *, size_t);
+int	config_cpu_count(void);
+
+#endif

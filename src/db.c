@@ -1,0 +1,401 @@
+/*
+ * db.c: PostgreSQL through Kore's asynchronous pgsql layer.
+ *
+ * - db_conninfo() turns DATABASE_URL into the connection string Kore
+ *   uses, adding the options a worker needs to stay responsive: a connect
+ *   timeout, TCP keepalives and a user timeout, and a statement timeout.
+ * - db_query() starts a query on a bound kore_pgsql, behind a circuit
+ *   breaker.  Kore connects with the blocking PQconnectdb(), so against
+ *   an unreachable host every new connection would stall the worker for
+ *   the whole connect timeout.  After one failed connect the breaker
+ *   opens: queries fail at once (503) while a non-blocking probe
+ *   (PQconnectStart/PQconnectPoll, driven by a timer) retries every
+ *   DB_BREAKER_MS; the first probe that connects closes it.
+ * - db_wait() is the one wait step of every handler's state machine, and
+ *   db_status() the one SQLSTATE -> HTTP status mapping.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "app.h"
+
+#define DB_PROBE_TICK_MS	25
+
+struct db_breaker {
+	int			 open;
+	u_int64_t		 retry_at;	/* next probe, ms */
+	u_int64_t		 opened_at;
+	PGconn			*probe;
+	u_int64_t		 probe_started;
+	struct kore_timer	*timer;
+	char			 reason[256];
+};
+
+static void	db_breaker_trip(const char *);
+static void	db_breaker_close(void);
+static void	db_breaker_tick(void *, u_int64_t);
+static void	db_evict_if_broken(struct kore_pgsql *);
+static int	db_conninfo_append(char *, size_t, size_t *, const char *,
+		    const char *);
+
+static struct db_breaker	breaker;
+
+/*
+ * Builds Kore's connection string from url (a postgresql:// URI or a
+ * key=value string).  Options the URL sets itself win; ours fill in what
+ * it leaves out.  Returns a kore_malloc'd string, or NULL with err set
+ * (the error never repeats the URL: it may hold a password).
+ */
+char *
+db_conninfo(const char *url, const struct config *cf, char *err,
+    size_t errlen)
+{
+	PQconninfoOption	*opts, *o;
+	char			*perr, *out;
+	char			 val[512];
+	size_t			 len, off;
+	int			 have_timeout, have_gss, have_ka, have_app;
+	int			 have_user_timeout;
+	const char		*options;
+
+	out = NULL;
+	perr = NULL;
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		snprintf(err, errlen, "DATABASE_URL cannot be parsed%s%s",
+		    perr != NULL ? ": " : "", perr != NULL ? perr : "");
+		if (perr != NULL)
+			PQfreemem(perr);
+		return (NULL);
+	}
+
+	len = strlen(url) + 1024;
+	out = kore_malloc(len);
+	out[0] = '\0';
+	off = 0;
+	have_timeout = have_gss = have_ka = have_app = 0;
+	have_user_timeout = 0;
+	options = NULL;
+
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (!strcmp(o->keyword, "connect_timeout"))
+			have_timeout = 1;
+		else if (!strcmp(o->keyword, "gssencmode"))
+			have_gss = 1;
+		else if (!strcmp(o->keyword, "keepalives"))
+			have_ka = 1;
+		else if (!strcmp(o->keyword, "application_name"))
+			have_app = 1;
+		else if (!strcmp(o->keyword, "tcp_user_timeout"))
+			have_user_timeout = 1;
+		if (!strcmp(o->keyword, "options")) {
+			options = o->val;
+			continue;
+		}
+		if (!db_conninfo_append(out, len, &off, o->keyword, o->val))
+			goto overflow;
+	}
+
+	if (!have_timeout) {
+		snprintf(val, sizeof(val), "%d", cf->db_connect_timeout_s);
+		if (!db_conninfo_append(out, len, &off, "connect_timeout", val))
+			goto overflow;
+	}
+	/* libpq's GSSAPI probe lists directories: seccomp kills for it. */
+	if (!have_gss &&
+	    !db_conninfo_append(out, len, &off, "gssencmode", "disable"))
+		goto overflow;
+	if (!have_ka) {
+		if (!db_conninfo_append(out, len, &off, "keepalives", "1") ||
+		    !db_conninfo_append(out, len, &off, "keepalives_idle",
+		    "5") ||
+		    !db_conninfo_append(out, len, &off, "keepalives_interval",
+		    "2") ||
+		    !db_conninfo_append(out, len, &off, "keepalives_count",
+		    "3"))
+			goto overflow;
+	}
+	if (!have_user_timeout) {
+		/* Unacknowledged data past this drops the connection. */
+		snprintf(val, sizeof(val), "%d",
+		    cf->db_statement_timeout_ms + 5000);
+		if (!db_conninfo_append(out, len, &off, "tcp_user_timeout",
+		    val))
+			goto overflow;
+	}
+	if (!have_app && !db_conninfo_append(out, len, &off,
+	    "application_name", APP_NAME))
+		goto overflow;
+
+	snprintf(val, sizeof(val), "%s%s-c statement_timeout=%d",
+	    options != NULL ? options : "", options != NULL ? " " : "",
+	    cf->db_statement_timeout_ms);
+	if (!db_conninfo_append(out, len, &off, "options", val))
+		goto overflow;
+
+	PQconninfoFree(opts);
+	return (out);
+
+overflow:
+	snprintf(err, errlen, "DATABASE_URL is too long");
+	PQconninfoFree(opts);
+	kore_free(out);
+	return (NULL);
+}
+
+/* Per worker: registers the database with Kore's pool. */
+void
+db_init(void)
+{
+	if (!kore_pgsql_register(APP_DB, app.conninfo))
+		fatal("db: cannot register the database");
+	memset(&breaker, 0, sizeof(breaker));
+}
+
+/*
+ * Starts query with text parameters on sql, which the caller bound to a
+ * request or a callback.  Returns DB_OK (wait for it), DB_QUEUED (every
+ * connection busy; Kore wakes the owner when one frees) or DB_FAIL
+ * (sql->error says why; nothing was sent).
+ */
+int
+db_query(struct kore_pgsql *sql, const char *query, int nparams,
+    const char **values)
+{
+	int	lengths[64], formats[64];
+	int	i;
+
+	if (nparams > 64)
+		fatal("db_query: %d parameters", nparams);
+
+	if (breaker.open) {
+		kore_free(sql->error);
+		sql->error = kore_strdup(breaker.reason);
+		sql->state = KORE_PGSQL_STATE_ERROR;
+		return (DB_FAIL);
+	}
+
+	if (!kore_pgsql_setup(sql, APP_DB, KORE_PGSQL_ASYNC)) {
+		if (sql->state == KORE_PGSQL_STATE_INIT)
+			return (DB_QUEUED);
+		if (sql->error == NULL ||
+		    strcmp(sql->error, "no available connection") != 0)
+			db_breaker_trip(sql->error);
+		return (DB_FAIL);
+	}
+
+	for (i = 0; i < nparams; i++) {
+		lengths[i] = values[i] != NULL ? (int)strlen(values[i]) : 0;
+		formats[i] = 0;
+	}
+	if (!kore_pgsql_query_param_fields(sql, query, 0, nparams, values,
+	    lengths, formats)) {
+		db_evict_if_broken(sql);
+		return (DB_FAIL);
+	}
+
+	return (DB_OK);
+}
+
+/*
+ * The wait step of a request-bound query: sets req->fsm_state to
+ * on_result when rows are ready (read them, kore_pgsql_continue(), come
+ * back here), on_done when the query completed, on_error when it failed.
+ */
+int
+db_wait(struct http_request *req, struct kore_pgsql *sql, int on_result,
+    int on_done, int on_error)
+{
+	switch (sql->state) {
+	case KORE_PGSQL_STATE_WAIT:
+		return (HTTP_STATE_RETRY);
+	case KORE_PGSQL_STATE_RESULT:
+		req->fsm_state = on_result;
+		break;
+	case KORE_PGSQL_STATE_COMPLETE:
+		req->fsm_state = on_done;
+		break;
+	case KORE_PGSQL_STATE_ERROR:
+		db_evict_if_broken(sql);
+		req->fsm_state = on_error;
+		break;
+	default:
+		kore_pgsql_continue(sql);
+		break;
+	}
+
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * The HTTP status for a failed query, and an error code for the body.
+ * Without a SQLSTATE the connection itself failed: 503.  So do the
+ * states that mean "try again": shutdown, timeouts, too many
+ * connections, serialization failures.
+ */
+int
+db_status(const struct kore_pgsql *sql, const char **code)
+{
+	const char	*state;
+
+	state = NULL;
+	if (sql->result != NULL)
+		state = PQresultErrorField(sql->result, PG_DIAG_SQLSTATE);
+
+	if (state == NULL || !strncmp(state, "08", 2) ||
+	    !strncmp(state, "53", 2) || !strncmp(state, "57", 2) ||
+	    !strcmp(state, "40001") || !strcmp(state, "40P01")) {
+		*code = "database_unavailable";
+		return (HTTP_STATUS_SERVICE_UNAVAILABLE);
+	}
+	if (!strcmp(state, "23505")) {
+		*code = "conflict";
+		return (HTTP_STATUS_CONFLICT);
+	}
+	if (!strncmp(state, "23", 2) || !strncmp(state, "22", 2)) {
+		*code = "validation_failed";
+		return (422);
+	}
+
+	*code = "internal";
+	return (HTTP_STATUS_INTERNAL_ERROR);
+}
+
+/* Why queries fail fast now, or NULL when the breaker is closed. */
+const char *
+db_breaker_reason(void)
+{
+	return (breaker.open ? breaker.reason : NULL);
+}
+
+int
+db_breaker_open(void)
+{
+	return (breaker.open);
+}
+
+/* A connect failed: fail fast and probe in the background. */
+static void
+db_breaker_trip(const char *why)
+{
+	char	msg[200];
+	size_t	n;
+
+	snprintf(msg, sizeof(msg), "%s", why != NULL ? why : "unknown");
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	snprintf(breaker.reason, sizeof(breaker.reason),
+	    "database unreachable: %s", msg);
+
+	breaker.retry_at = kore_time_ms() + (u_int64_t)app.cf.db_breaker_ms;
+	if (breaker.open)
+		return;
+
+	breaker.open = 1;
+	breaker.opened_at = kore_time_ms();
+	kore_log(LOG_NOTICE, "db.breaker open reason=\"%s\"", msg);
+	if (breaker.timer == NULL) {
+		breaker.timer = kore_timer_add(db_breaker_tick,
+		    DB_PROBE_TICK_MS, NULL, 0);
+	}
+}
+
+static void
+db_breaker_close(void)
+{
+	kore_log(LOG_NOTICE, "db.breaker closed after_ms=%llu",
+	    (unsigned long long)(kore_time_ms() - breaker.opened_at));
+	breaker.open = 0;
+	if (breaker.timer != NULL) {
+		kore_timer_remove(breaker.timer);
+		breaker.timer = NULL;
+	}
+}
+
+/* Drives the non-blocking probe connection while the breaker is open. */
+static void
+db_breaker_tick(void *arg, u_int64_t now)
+{
+	PostgresPollingStatusType	st;
+
+	(void)arg;
+	st = PGRES_POLLING_FAILED;
+	if (breaker.probe == NULL) {
+		if (now < breaker.retry_at)
+			return;
+		breaker.probe = PQconnectStart(app.conninfo);
+		breaker.probe_started = now;
+		if (breaker.probe == NULL ||
+		    PQstatus(breaker.probe) == CONNECTION_BAD)
+			goto failed;
+	}
+
+	st = PQconnectPoll(breaker.probe);
+	if (st == PGRES_POLLING_OK) {
+		PQfinish(breaker.probe);
+		breaker.probe = NULL;
+		db_breaker_close();
+		return;
+	}
+	if (st != PGRES_POLLING_FAILED && now - breaker.probe_started <
+	    (u_int64_t)app.cf.db_connect_timeout_s * 1000)
+		return;
+
+failed:
+	if (breaker.probe != NULL) {
+		snprintf(breaker.reason, sizeof(breaker.reason),
+		    "database unreachable: %s", st == PGRES_POLLING_FAILED ?
+		    PQerrorMessage(breaker.probe) : "connect timed out");
+		PQfinish(breaker.probe);
+		breaker.probe = NULL;
+	}
+	breaker.retry_at = now + (u_int64_t)app.cf.db_breaker_ms;
+}
+
+/*
+ * A query failed on a connection libpq now calls bad (the server went
+ * away).  Kore would hand it out again, so drop it from the pool, the way
+ * Kore does when epoll reports the socket's error.
+ */
+static void
+db_evict_if_broken(struct kore_pgsql *sql)
+{
+	if (sql->conn == NULL || sql->conn->db == NULL ||
+	    PQstatus(sql->conn->db) != CONNECTION_BAD)
+		return;
+	kore_pgsql_handle(sql->conn, 1);
+}
+
+/* Appends " key='value'" (conninfo quoting) to out[len] at *off. */
+static int
+db_conninfo_append(char *out, size_t len, size_t *off, const char *key,
+    const char *val)
+{
+	size_t		o;
+	const char	*p;
+
+	o = *off;
+	if (o + strlen(key) + 4 >= len)
+		return (0);
+	o += (size_t)snprintf(out + o, len - o, "%s%s='", o > 0 ? " " : "",
+	    key);
+	for (p = val; *p != '\0'; p++) {
+		if (o + 3 >= len)
+			return (0);
+		if (*p == '\'' || *p == '\\')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	if (o + 2 >= len)
+		return (0);
+	out[o++] = '\'';
+	out[o] = '\0';
+	*off = o;
+	return (1);
+}

@@ -1,0 +1,192 @@
+/*
+ * http_json.c: JSON in and out of Kore requests, and the one error
+ * envelope every route uses:
+ *
+ *   {"error": {"code": "...", "message": "...", "details": [...]}}
+ *
+ * The status mapping lives with the callers' codes: 400 unparsable JSON,
+ * 405 wrong method, 413 body too large, 415 not JSON, 422 schema failure,
+ * 429 rate limited, 503 database or model unavailable.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "app.h"
+
+/* Doubles come out with 15 significant digits: enough for every value we
+ * round before sending, and no 0.30000000000000004 noise. */
+#define HTTP_JSON_FLAGS		(JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static const char	*http_json_allow(int, char *, size_t);
+
+/*
+ * Answers 405 (JSON, with an Allow header) unless the request's method is
+ * in allowed (HTTP_METHOD_* bits; GET implies HEAD).  Returns 1 if the
+ * handler may go on, 0 if the response was sent.
+ */
+int
+http_json_method(struct http_request *req, int allowed)
+{
+	char		allow[64], msg[128];
+
+	if (allowed & HTTP_METHOD_GET)
+		allowed |= HTTP_METHOD_HEAD;
+	if (req->method & allowed)
+		return (1);
+
+	http_json_allow(allowed, allow, sizeof(allow));
+	http_response_header(req, "allow", allow);
+	snprintf(msg, sizeof(msg), "%s is not allowed on %s; allowed: %s",
+	    http_method_text(req->method), req->path, allow);
+	http_json_error(req, HTTP_STATUS_METHOD_NOT_ALLOWED,
+	    "method_not_allowed", msg, NULL);
+	return (0);
+}
+
+/*
+ * Reads the body as a JSON document into *out.  Returns 1, or 0 after
+ * answering 415 (not application/json), 413 (over HTTP_BODY_MAX) or 400
+ * (not JSON: syntax, invalid UTF-8, NUL escapes, duplicate keys).
+ */
+int
+http_json_read(struct http_request *req, json_t **out)
+{
+	struct kore_buf		*buf;
+	const char		*ctype;
+	json_error_t		 jerr;
+	json_t			*details;
+	ssize_t			 r;
+	char			 tmp[4096], msg[256];
+	int			 ret;
+
+	*out = NULL;
+	buf = NULL;
+	ret = 0;
+
+	if (!http_request_header(req, "content-type", &ctype) ||
+	    (strncasecmp(ctype, "application/json", 16) != 0 ||
+	    (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' '))) {
+		http_json_error(req, 415, "unsupported_media_type",
+		    "the body must be JSON, sent with "
+		    "'Content-Type: application/json'", NULL);
+		goto cleanup;
+	}
+
+	if (req->http_body_length > (size_t)app.cf.http_body_max) {
+		snprintf(msg, sizeof(msg),
+		    "the body is %zu bytes; the limit is %d",
+		    req->http_body_length, app.cf.http_body_max);
+		http_json_error(req, 413, "payload_too_large", msg, NULL);
+		goto cleanup;
+	}
+
+	buf = kore_buf_alloc(req->http_body_length + 1);
+	for (;;) {
+		r = http_body_read(req, tmp, sizeof(tmp));
+		if (r == -1) {
+			http_json_error(req, 400, "bad_request",
+			    "the body could not be read", NULL);
+			goto cleanup;
+		}
+		if (r == 0)
+			break;
+		kore_buf_append(buf, tmp, (size_t)r);
+	}
+
+	*out = json_loadb((const char *)buf->data, buf->offset,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (*out == NULL) {
+		details = json_pack("[{s:s,s:i,s:i}]", "message", jerr.text,
+		    "line", jerr.line, "column", jerr.column);
+		http_json_error(req, 400, "invalid_json",
+		    "the body is not valid JSON", details);
+		goto cleanup;
+	}
+
+	ret = 1;
+
+cleanup:
+	if (buf != NULL)
+		kore_buf_free(buf);
+	return (ret);
+}
+
+/* Sends obj (reference stolen) as the JSON body with status. */
+void
+http_json_reply(struct http_request *req, int status, json_t *obj)
+{
+	static const char	 fallback[] = "{\"error\":{\"code\":\"internal\","
+				    "\"message\":\"response encoding failed\","
+				    "\"details\":[]}}";
+	char			*s;
+
+	s = obj != NULL ? json_dumps(obj, HTTP_JSON_FLAGS) : NULL;
+	json_decref(obj);
+	if (s == NULL) {
+		http_response_header(req, "content-type", "application/json");
+		http_response(req, HTTP_STATUS_INTERNAL_ERROR, fallback,
+		    sizeof(fallback) - 1);
+		return;
+	}
+
+	http_response_header(req, "content-type", "application/json");
+	http_response_header(req, "cache-control", "no-store");
+	http_response(req, status, s, strlen(s));
+	free(s);
+}
+
+/* Sends the error envelope; details (stolen) may be NULL. */
+void
+http_json_error(struct http_request *req, int status, const char *code,
+    const char *message, json_t *details)
+{
+	if (details == NULL)
+		details = json_array();
+	http_json_reply(req, status, json_pack("{s:{s:s,s:s,s:o}}", "error",
+	    "code", code, "message", message, "details", details));
+}
+
+/* Formats t as ISO 8601 UTC ("2026-11-26T15:04:05Z") into buf. */
+char *
+http_json_iso8601(time_t t, char *buf, size_t len)
+{
+	struct tm	tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "1970-01-01T00:00:00Z");
+	return (buf);
+}
+
+static const char *
+http_json_allow(int allowed, char *buf, size_t len)
+{
+	static const struct {
+		int		 bit;
+		const char	*name;
+	} methods[] = {
+		{ HTTP_METHOD_GET, "GET" },
+		{ HTTP_METHOD_HEAD, "HEAD" },
+		{ HTTP_METHOD_POST, "POST" },
+		{ HTTP_METHOD_PUT, "PUT" },
+		{ HTTP_METHOD_DELETE, "DELETE" },
+		{ HTTP_METHOD_PATCH, "PATCH" },
+	};
+	size_t		i, off;
+
+	buf[0] = '\0';
+	off = 0;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (!(allowed & methods[i].bit))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    off > 0 ? ", " : "", methods[i].name);
+		if (off >= len)
+			break;
+	}
+	return (buf);
+}

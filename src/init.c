@@ -1,0 +1,108 @@
+/*
+ * init.c: the module's hooks.
+ *
+ * kore_parent_configure() runs once in the parent, after kore.conf was
+ * parsed and before the workers fork: configuration, the model and
+ * process-wide libraries are set up there, once, so every worker shares
+ * them copy-on-write and a bad setting stops the start with one clear
+ * message.  init() runs in every worker after privilege separation and
+ * seccomp: the database pool, the recorder and the timers.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include <kore/seccomp.h>
+
+#include "app.h"
+
+/*
+ * Syscalls glibc 2.36 needs that Kore's filter lacks (found with
+ * seccomp_tracing): stat for the access log's localtime() and libcurl's CA
+ * file; clone3 is refused so pthread_create falls back to clone (task
+ * threads); rseq for new threads; the rest for libcurl's resolver.
+ */
+KORE_SECCOMP_FILTER("modelserver",
+	KORE_SYSCALL_ALLOW(newfstatat),
+	KORE_SYSCALL_DENY(clone3, ENOSYS),
+	KORE_SYSCALL_ALLOW(rseq),
+	KORE_SYSCALL_ALLOW(getpeername),
+	KORE_SYSCALL_ALLOW(uname),
+	KORE_SYSCALL_ALLOW(sendmmsg),
+	KORE_SYSCALL_ALLOW_ARG(socket, 0, AF_NETLINK),
+	KORE_SYSCALL_ALLOW(bind),
+	KORE_SYSCALL_ALLOW(recvmsg),
+)
+
+struct app	app;
+
+void
+kore_parent_configure(int argc, char **argv)
+{
+	const char	*envfile;
+	char		 err[CONFIG_ERRLEN];
+
+	(void)argc;
+	(void)argv;
+
+	/* stdout is a pipe under docker and the tests: log line by line. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	memset(&app, 0, sizeof(app));
+	app.started = time(NULL);
+
+	if ((envfile = getenv("ENV_FILE")) == NULL)
+		envfile = ".env";
+	if (!config_load(&app.cf, envfile, err, sizeof(err)))
+		fatal("configuration error: %s", err);
+	if (!cidr_list_parse(&app.trusted, app.cf.trusted_proxies, err,
+	    sizeof(err)))
+		fatal("configuration error: TRUSTED_PROXIES: %s", err);
+	if ((app.conninfo = db_conninfo(app.cf.database_url, &app.cf, err,
+	    sizeof(err))) == NULL)
+		fatal("configuration error: %s", err);
+
+	app.model = model_load(app.cf.model_dir, app.model_error,
+	    sizeof(app.model_error));
+	if (app.model == NULL) {
+		if (app.cf.model_required)
+			fatal("model: %s", app.model_error);
+		kore_log(LOG_ERR, "model not loaded, serving degraded "
+		    "(MODEL_REQUIRED=false): %s", app.model_error);
+	} else {
+		kore_log(LOG_NOTICE, "model loaded name=%s version=%s dir=%s",
+		    model_name(app.model), model_version(app.model),
+		    app.cf.model_dir);
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
+
+	kore_log(LOG_NOTICE, "%s %s configured: workers=%d pool=%d "
+	    "batch_max=%d delay_ms=%d limit=%d/min", APP_NAME, APP_VERSION,
+	    app.cf.workers, app.cf.db_pool_size, app.cf.recorder_batch_max,
+	    app.cf.recorder_delay_ms, app.cf.rate_limit_predict);
+}
+
+/*
+ * The `load ./build/app.so init` callback, in every worker.  SIGHUP
+ * reloads the module and calls it again: set up only once.
+ */
+int
+init(int state)
+{
+	static int	done;
+
+	if (state != KORE_MODULE_LOAD || done)
+		return (KORE_RESULT_OK);
+	done = 1;
+
+	db_init();
+	recorder_init();
+	return (KORE_RESULT_OK);
+}

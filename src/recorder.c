@@ -1,0 +1,430 @@
+/*
+ * recorder.c: the one place rows of POST /predict are written: a group
+ * commit per worker.
+ *
+ * A request hands its row to recorder_submit() and sleeps.  Rows wait on
+ * the worker's pending list and leave in batches: one statement,
+ * app.record_predictions(), decides the rate limit for each row and
+ * inserts the admitted ones, in one transaction.  Only when that
+ * statement has completed (the server's ReadyForQuery, which follows the
+ * durable commit) is every request of the batch woken with its outcome;
+ * if the statement fails, every request of the batch gets 503.  No
+ * request is ever answered 200 for a row that is not committed.
+ *
+ * When a batch leaves:
+ *  - at once (next turn of the event loop) when no batch is in flight, so
+ *    a lone client never waits for a timer;
+ *  - when RECORDER_BATCH_MAX rows are pending and a batch slot is free;
+ *  - after RECORDER_DELAY_MS, or when a batch in flight completes.
+ * At most `inflight` batches run at once (half the worker's connections,
+ * so other routes always find one).
+ *
+ * Kore's callback-bound queries call back re-entrantly (from inside
+ * kore_pgsql_continue() and kore_pgsql_cleanup()), so a finished batch's
+ * slot is only reclaimed from a timer, never inside its own callback.
+ * A connection that dies while idle in epoll is torn down by Kore without
+ * calling back: the watchdog notices the ERROR state.
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+
+#define RECORDER_INFLIGHT_MAX	8
+#define RECORDER_WATCHDOG_MS	20
+#define RECORDER_NARRAYS	10
+#define RECORDER_NPARAMS	(RECORDER_NARRAYS + 3)
+
+struct recorder_batch {
+	struct kore_pgsql	  sql;
+	int			  busy;		/* slot holds a batch */
+	int			  finished;	/* outcomes delivered */
+	int			  n;
+	int			  nresults;
+	u_int64_t		  started;
+	struct recorder_row	**rows;		/* [batch_max]; NULL: gone */
+	struct kore_buf		 *arrays[RECORDER_NARRAYS];
+	const char		 *values[RECORDER_NPARAMS];
+	char			  limit[16];
+};
+
+/* Parameters: $1..$10 parallel arrays, $11 model, $12 version, $13 limit. */
+static const char recorder_sql[] =
+    "SELECT ord, admitted, remaining, reset_s, created_at "
+    "FROM app.record_predictions($1::uuid[], $2::inet[], $3::text[], "
+    "$4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], "
+    "$9::float8[], $10::float8[], $11, $12, $13::int)";
+
+static void	recorder_arm(void);
+static void	recorder_tick(void *, u_int64_t);
+static void	recorder_watchdog(void *, u_int64_t);
+static void	recorder_flush(struct recorder_batch *);
+static void	recorder_send(struct recorder_batch *);
+static void	recorder_db_cb(struct kore_pgsql *, void *);
+static void	recorder_read(struct recorder_batch *);
+static void	recorder_finish(struct recorder_batch *, int, const char *);
+static void	recorder_reclaim(void);
+static struct recorder_batch	*recorder_free_slot(void);
+
+static TAILQ_HEAD(, recorder_row)	 pending;
+static int				 npending;
+static struct recorder_batch		 batches[RECORDER_INFLIGHT_MAX];
+static int				 inflight;	/* slots in use */
+static int				 ninflight;	/* unfinished */
+static struct kore_timer		*flush_timer;
+
+/* Per worker, from init(): the pending list, batch slots, watchdog. */
+void
+recorder_init(void)
+{
+	int	i, j;
+
+	TAILQ_INIT(&pending);
+	npending = 0;
+	ninflight = 0;
+	flush_timer = NULL;
+
+	inflight = app.cf.db_pool_size / 2;
+	if (inflight < 1)
+		inflight = 1;
+	if (inflight > RECORDER_INFLIGHT_MAX)
+		inflight = RECORDER_INFLIGHT_MAX;
+
+	for (i = 0; i < inflight; i++) {
+		memset(&batches[i], 0, sizeof(batches[i]));
+		batches[i].rows = kore_calloc((size_t)app.cf.recorder_batch_max,
+		    sizeof(struct recorder_row *));
+		for (j = 0; j < RECORDER_NARRAYS; j++) {
+			batches[i].arrays[j] = kore_buf_alloc(
+			    (size_t)app.cf.recorder_batch_max * 40);
+		}
+	}
+
+	kore_timer_add(recorder_watchdog, RECORDER_WATCHDOG_MS, NULL, 0);
+}
+
+/* Queues row (its request sleeps until row->state is RECORDER_DONE). */
+void
+recorder_submit(struct recorder_row *row)
+{
+	struct recorder_batch	*b;
+
+	row->state = RECORDER_QUEUED;
+	row->queued_ms = kore_time_ms();
+	TAILQ_INSERT_TAIL(&pending, row, list);
+	npending++;
+
+	if (npending >= app.cf.recorder_batch_max &&
+	    (b = recorder_free_slot()) != NULL) {
+		recorder_flush(b);
+		return;
+	}
+	recorder_arm();
+}
+
+/*
+ * The request of row is being freed (answered, or its client went away):
+ * unlink it.  A row already sent is still committed; nobody is told.
+ */
+void
+recorder_cancel(struct recorder_row *row)
+{
+	switch (row->state) {
+	case RECORDER_QUEUED:
+		TAILQ_REMOVE(&pending, row, list);
+		npending--;
+		break;
+	case RECORDER_SENT:
+		if (row->batch != NULL)
+			row->batch->rows[row->slot] = NULL;
+		break;
+	default:
+		break;
+	}
+	row->batch = NULL;
+	row->state = RECORDER_NEW;
+}
+
+/* Schedules a flush: next loop turn when idle, else after the delay. */
+static void
+recorder_arm(void)
+{
+	u_int64_t	delay;
+
+	if (flush_timer != NULL || npending == 0)
+		return;
+	delay = ninflight == 0 ? 0 : (u_int64_t)app.cf.recorder_delay_ms;
+	flush_timer = kore_timer_add(recorder_tick, delay, NULL,
+	    KORE_TIMER_ONESHOT);
+}
+
+static void
+recorder_tick(void *arg, u_int64_t now)
+{
+	struct recorder_batch	*b;
+
+	(void)arg;
+	(void)now;
+	flush_timer = NULL;		/* one-shot: Kore frees it */
+
+	recorder_reclaim();
+	while (npending > 0 && (b = recorder_free_slot()) != NULL)
+		recorder_flush(b);
+	/* Rows left over go when a batch completes (it re-arms us). */
+}
+
+/*
+ * Fails batches whose connection died without a callback, and batches
+ * past RECORDER_TIMEOUT_MS (dropping their connection: the server rolls
+ * back an uncommitted transaction when its client goes away).
+ */
+static void
+recorder_watchdog(void *arg, u_int64_t now)
+{
+	struct recorder_batch	*b;
+	int			 i;
+
+	(void)arg;
+	for (i = 0; i < inflight; i++) {
+		b = &batches[i];
+		if (!b->busy || b->finished)
+			continue;
+		if (b->sql.state == KORE_PGSQL_STATE_ERROR) {
+			recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			    b->sql.error);
+		} else if (now - b->started >
+		    (u_int64_t)app.cf.recorder_timeout_ms) {
+			if (b->sql.conn != NULL)
+				kore_pgsql_handle(b->sql.conn, 1);
+			recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			    "batch timed out");
+		}
+	}
+	recorder_reclaim();
+}
+
+/* Moves up to RECORDER_BATCH_MAX pending rows into b and sends them. */
+static void
+recorder_flush(struct recorder_batch *b)
+{
+	struct recorder_row	*row;
+	struct kore_buf		**a;
+	char			 num[64];
+	int			 i;
+
+	a = b->arrays;
+	for (i = 0; i < RECORDER_NARRAYS; i++) {
+		kore_buf_reset(a[i]);
+		kore_buf_append(a[i], "{", 1);
+	}
+
+	b->busy = 1;
+	b->finished = 0;
+	b->n = 0;
+	b->nresults = 0;
+	b->started = kore_time_ms();
+	ninflight++;
+
+	while (b->n < app.cf.recorder_batch_max &&
+	    (row = TAILQ_FIRST(&pending)) != NULL) {
+		TAILQ_REMOVE(&pending, row, list);
+		npending--;
+		row->state = RECORDER_SENT;
+		row->batch = b;
+		row->slot = b->n;
+		b->rows[b->n] = row;
+
+		if (b->n > 0) {
+			for (i = 0; i < RECORDER_NARRAYS; i++)
+				kore_buf_append(a[i], ",", 1);
+		}
+		/* Every element is a uuid, an address, a label or a
+		 * number: nothing needs array quoting. */
+		kore_buf_appendf(a[0], "%s", row->id);
+		kore_buf_appendf(a[1], "%s", row->client);
+		kore_buf_appendf(a[2], "%s", row->result.label);
+		snprintf(num, sizeof(num), "%.15g", row->result.confidence);
+		kore_buf_appendf(a[3], "%s", num);
+		snprintf(num, sizeof(num), "%.15g", row->inference_ms);
+		kore_buf_appendf(a[4], "%s", num);
+		kore_buf_appendf(a[5], "%ld", row->input_length);
+		snprintf(num, sizeof(num), "%.15g", row->result.compound);
+		kore_buf_appendf(a[6], "%s", num);
+		snprintf(num, sizeof(num), "%.15g", row->result.pos);
+		kore_buf_appendf(a[7], "%s", num);
+		snprintf(num, sizeof(num), "%.15g", row->result.neu);
+		kore_buf_appendf(a[8], "%s", num);
+		snprintf(num, sizeof(num), "%.15g", row->result.neg);
+		kore_buf_appendf(a[9], "%s", num);
+		b->n++;
+	}
+
+	for (i = 0; i < RECORDER_NARRAYS; i++) {
+		kore_buf_append(a[i], "}", 1);
+		b->values[i] = kore_buf_stringify(a[i], NULL);
+	}
+	b->values[10] = model_name(app.model);
+	b->values[11] = model_version(app.model);
+	snprintf(b->limit, sizeof(b->limit), "%d", app.cf.rate_limit_predict);
+	b->values[12] = b->limit;
+
+	kore_pgsql_init(&b->sql);
+	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
+	recorder_send(b);
+}
+
+/* (Re)tries to send b's statement; queued batches come back via INIT. */
+static void
+recorder_send(struct recorder_batch *b)
+{
+	switch (db_query(&b->sql, recorder_sql, RECORDER_NPARAMS, b->values)) {
+	case DB_OK:
+	case DB_QUEUED:
+		break;
+	default:
+		recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
+		    b->sql.error);
+		break;
+	}
+}
+
+static void
+recorder_db_cb(struct kore_pgsql *sql, void *arg)
+{
+	struct recorder_batch	*b = arg;
+	const char		*code;
+	int			 status;
+
+	if (b->finished)
+		return;
+
+	switch (sql->state) {
+	case KORE_PGSQL_STATE_INIT:
+		recorder_send(b);		/* a connection freed up */
+		break;
+	case KORE_PGSQL_STATE_WAIT:
+		break;
+	case KORE_PGSQL_STATE_RESULT:
+		recorder_read(b);
+		kore_pgsql_continue(sql);
+		break;
+	case KORE_PGSQL_STATE_DONE:
+		kore_pgsql_continue(sql);	/* -> COMPLETE, re-entrant */
+		break;
+	case KORE_PGSQL_STATE_COMPLETE:
+		/* ReadyForQuery came after the commit: the rows are durable. */
+		if (b->nresults != b->n) {
+			recorder_finish(b, HTTP_STATUS_INTERNAL_ERROR,
+			    "result has the wrong number of rows");
+		} else {
+			recorder_finish(b, HTTP_STATUS_OK, NULL);
+		}
+		break;
+	case KORE_PGSQL_STATE_ERROR:
+		status = db_status(sql, &code);
+		recorder_finish(b, status, sql->error);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Copies one result set into the rows (final only at COMPLETE). */
+static void
+recorder_read(struct recorder_batch *b)
+{
+	struct recorder_row	*row;
+	const char		*created;
+	int			 i, ntuples, ord;
+
+	ntuples = kore_pgsql_ntuples(&b->sql);
+	for (i = 0; i < ntuples; i++) {
+		ord = atoi(kore_pgsql_getvalue(&b->sql, i, 0)) - 1;
+		if (ord < 0 || ord >= b->n)
+			continue;
+		b->nresults++;
+		if ((row = b->rows[ord]) == NULL)
+			continue;
+		row->status = !strcmp(kore_pgsql_getvalue(&b->sql, i, 1), "t")
+		    ? HTTP_STATUS_OK : 429;
+		row->limit = app.cf.rate_limit_predict;
+		row->remaining = atoi(kore_pgsql_getvalue(&b->sql, i, 2));
+		row->reset_s = atoi(kore_pgsql_getvalue(&b->sql, i, 3));
+		created = kore_pgsql_getvalue(&b->sql, i, 4);
+		snprintf(row->created_at, sizeof(row->created_at), "%s",
+		    created);
+	}
+}
+
+/*
+ * Delivers the batch's outcome: status 200 means "as read from the
+ * result" (200 or 429 per row); anything else applies to every row.
+ */
+static void
+recorder_finish(struct recorder_batch *b, int status, const char *why)
+{
+	struct recorder_row	*row;
+	int			 i;
+
+	if (b->finished)
+		return;
+	b->finished = 1;
+	ninflight--;
+
+	if (status != HTTP_STATUS_OK) {
+		kore_log(LOG_NOTICE, "recorder.batch failed rows=%d status=%d "
+		    "reason=\"%s\"", b->n, status, why != NULL ? why : "");
+	}
+
+	for (i = 0; i < b->n; i++) {
+		if ((row = b->rows[i]) == NULL)
+			continue;
+		b->rows[i] = NULL;
+		if (status != HTTP_STATUS_OK)
+			row->status = status;
+		row->state = RECORDER_DONE;
+		row->batch = NULL;
+		http_request_wakeup(row->req);
+	}
+
+	/* Reclaim the slot and send what waits, outside this call stack. */
+	if (flush_timer == NULL) {
+		flush_timer = kore_timer_add(recorder_tick, 0, NULL,
+		    KORE_TIMER_ONESHOT);
+	}
+}
+
+/* Frees the query state of finished batches, making their slots free. */
+static void
+recorder_reclaim(void)
+{
+	struct recorder_batch	*b;
+	int			 i;
+
+	for (i = 0; i < inflight; i++) {
+		b = &batches[i];
+		if (!b->busy || !b->finished)
+			continue;
+		/* A failed query has finished: skip Kore's cancel request. */
+		if (b->sql.state == KORE_PGSQL_STATE_ERROR)
+			b->sql.state = KORE_PGSQL_STATE_DONE;
+		kore_pgsql_cleanup(&b->sql);
+		b->busy = 0;
+	}
+}
+
+static struct recorder_batch *
+recorder_free_slot(void)
+{
+	int	i;
+
+	for (i = 0; i < inflight; i++) {
+		if (!batches[i].busy)
+			return (&batches[i]);
+	}
+	return (NULL);
+}

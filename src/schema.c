@@ -1,0 +1,138 @@
+/*
+ * schema.c: validation of request bodies against each route's shape.
+ *
+ * The HTTP layer has already parsed the body as JSON (rejecting invalid
+ * JSON, invalid UTF-8, NUL escapes and duplicate keys); what is left is
+ * the shape: required fields, types, ranges.  Unknown fields are ignored
+ * so clients can send more than we read.
+ */
+#include <string.h>
+
+#include "schema.h"
+
+/*
+ * Validates a /predict body.  On success out->text borrows from body, so
+ * body must outlive it.
+ */
+int
+schema_predict(const json_t *body, struct schema_predict *out,
+    json_t *details)
+{
+	const json_t	*text, *metrics;
+	int		 ok;
+
+	memset(out, 0, sizeof(*out));
+	out->include_metrics = 1;
+	ok = 1;
+
+	if (!json_is_object(body)) {
+		schema_detail(details, "body", "must be a JSON object");
+		return (0);
+	}
+
+	text = json_object_get(body, "text");
+	if (text == NULL) {
+		schema_detail(details, "text", "is required");
+		ok = 0;
+	} else if (!json_is_string(text)) {
+		schema_detail(details, "text", "must be a string");
+		ok = 0;
+	} else {
+		out->text = json_string_value(text);
+		out->len = json_string_length(text);
+		out->codepoints = schema_utf8_count(out->text, out->len);
+		if (out->codepoints < 0) {
+			schema_detail(details, "text", "must be valid UTF-8");
+			ok = 0;
+		} else if (memchr(out->text, '\0', out->len) != NULL) {
+			schema_detail(details, "text",
+			    "must not contain NUL characters");
+			ok = 0;
+		} else if (out->codepoints == 0) {
+			schema_detail(details, "text", "must not be empty");
+			ok = 0;
+		} else if (out->codepoints > SCHEMA_TEXT_MAX) {
+			schema_detail(details, "text",
+			    "must be at most 1000 characters "
+			    "(Unicode code points)");
+			ok = 0;
+		}
+	}
+
+	metrics = json_object_get(body, "include_metrics");
+	if (metrics != NULL) {
+		if (!json_is_boolean(metrics)) {
+			schema_detail(details, "include_metrics",
+			    "must be a boolean");
+			ok = 0;
+		} else {
+			out->include_metrics = json_is_true(metrics);
+		}
+	}
+
+	return (ok);
+}
+
+/*
+ * Counts the code points of s[0..len), or returns -1 if it is not
+ * well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF).
+ */
+long
+schema_utf8_count(const char *s, size_t len)
+{
+	const unsigned char	*p, *end;
+	unsigned int		 c, cp, min;
+	int			 n, i;
+	long			 count;
+
+	p = (const unsigned char *)s;
+	end = p + len;
+	count = 0;
+
+	while (p < end) {
+		c = *p++;
+		if (c < 0x80) {
+			count++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return (-1);
+		}
+		if (end - p < n)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return (-1);
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return (-1);
+		p += n;
+		count++;
+	}
+
+	return (count);
+}
+
+/* Appends {"field": field, "message": message} to details. */
+void
+schema_detail(json_t *details, const char *field, const char *message)
+{
+	if (details == NULL)
+		return;
+	json_array_append_new(details, json_pack("{s:s,s:s}",
+	    "field", field, "message", message));
+}

@@ -1,0 +1,291 @@
+"""lib.py: what the HTTP tests share (Python 3 standard library only).
+
+- TAP output (`prove` runs each test_*.py file): ok(), eq(), done().
+- Server: starts the real Kore binary with our module (the ASan + UBSan
+  build by default) on a free port, against the suite's PostgreSQL, and
+  stops it at the end; a sanitizer report in its log fails the test file.
+- request(): one HTTP request, returning status, headers and parsed JSON.
+- sql(): a query through psql (superuser by default) for checking rows.
+
+The suite's cluster comes from tests/run.sh through TEST_* variables.
+"""
+import atexit
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "out")
+os.makedirs(OUT, exist_ok=True)
+
+_count = 0
+_failed = 0
+_servers = []
+
+
+# ------------------------------------------------------------------ TAP
+
+def ok(cond, name, diag=None):
+    """Records one test; diag (any value) is printed when it fails."""
+    global _count, _failed
+    _count += 1
+    if not cond:
+        _failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", _count, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[:40]:
+            print("#   " + line)
+    sys.stdout.flush()
+    return bool(cond)
+
+
+def eq(got, want, name):
+    return ok(got == want, name, "got  %r\nwant %r" % (got, want))
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line)
+    sys.stdout.flush()
+
+
+def done():
+    """Stops the servers, checks their logs, prints the plan, exits."""
+    for s in list(_servers):
+        s.stop()
+    print("1..%d" % _count)
+    sys.stdout.flush()
+    sys.exit(1 if _failed else 0)
+
+
+# ------------------------------------------------------------ database
+
+def db_url(role="super"):
+    return os.environ["TEST_DB_" + role.upper()]
+
+
+def sql(query, role="super", check=True):
+    """Runs query; returns a list of rows (lists of strings)."""
+    r = subprocess.run(
+        ["psql", db_url(role), "-X", "-q", "-At", "-F", "\t",
+         "-v", "ON_ERROR_STOP=1", "-c", query],
+        capture_output=True, text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise RuntimeError("psql failed: %s" % r.stderr.strip())
+    return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+
+def sql_value(query, role="super"):
+    rows = sql(query, role)
+    return rows[0][0] if rows else None
+
+
+def reset_data():
+    """Empties the tables the tests write (the schema stays)."""
+    sql("TRUNCATE app.prediction_metrics, app.rate_limits")
+
+
+def pg(*args):
+    """tests/lib/pgcluster.sh ARGS on the suite's cluster."""
+    subprocess.run([os.path.join(ROOT, "tests/lib/pgcluster.sh"),
+                    args[0], os.environ["TEST_PGDIR"]] + list(args[1:]),
+                   check=True, timeout=120)
+
+
+def pg_start():
+    pg("start", os.environ["TEST_PGPORT"])
+
+
+# --------------------------------------------------------------- network
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def request(port, method, path, body=None, headers=None, raw=None,
+            timeout=30, host="127.0.0.1"):
+    """Returns (status, headers dict lower-cased, parsed JSON or text).
+
+    body is JSON-encoded with Content-Type application/json; raw sends
+    bytes as they are (set the headers yourself)."""
+    h = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    if raw is not None:
+        data = raw
+    if headers:
+        h.update(headers)
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        payload = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        text = payload.decode("utf-8", "replace")
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return r.status, hdrs, parsed
+    finally:
+        c.close()
+
+
+def predict(port, text="I love this product", **kw):
+    return request(port, "POST", "/predict", body={"text": text}, **kw)
+
+
+# ---------------------------------------------------------------- server
+
+class Server:
+    """One Kore instance serving our module.
+
+    env: settings (strings) on top of the test defaults; sanitize: serve
+    build/san/app.so under ASan + UBSan (default) or build/app.so."""
+
+    def __init__(self, name, env=None, sanitize=True, port=None):
+        self.name = name
+        self.port = port or free_port()
+        self.sanitize = sanitize
+        self.env = {
+            "ENV_FILE": "",
+            "DATABASE_URL": db_url("app"),
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.port),
+            "WORKERS": "2",
+            "RATE_LIMIT_PREDICT_PER_MINUTE": "100000",
+            "RATE_LIMIT_ANALYZE_PER_MINUTE": "100000",
+            "ACCESS_LOG": "",
+        }
+        self.env.update(env or {})
+        self.proc = None
+        self.log = os.path.join(OUT, "server-%s-%d.log" % (name, self.port))
+        self.rundir = os.path.join(ROOT, "build", "run-test")
+
+    def start(self, wait=True):
+        os.makedirs(self.rundir, exist_ok=True)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("TEST_") or k in ("PGPASSWORD",):
+                env.pop(k)
+        env.update(self.env)
+        r = subprocess.run([os.path.join(ROOT, "build/conftool"), "render",
+                            os.path.join(ROOT, "kore.conf"), self.rundir],
+                           env=env, cwd=ROOT, capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError("conftool: " + r.stderr)
+        conf = r.stdout.strip()
+        if self.sanitize:
+            with open(conf) as f:
+                text = f.read()
+            text = text.replace("./build/app.so", "./build/san/app.so")
+            with open(conf, "w") as f:
+                f.write(text)
+            env["LD_PRELOAD"] = subprocess.run(
+                ["gcc", "-print-file-name=libasan.so"],
+                capture_output=True, text=True).stdout.strip()
+            env["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=1:"
+                                   "halt_on_error=1")
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            ["kore", "-c", conf, "-f", "-n", "-r"], cwd=ROOT, env=env,
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        _servers.append(self)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server %s exited with %s; see %s" % (
+                    self.name, self.proc.returncode, self.log))
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         timeout=1).close()
+                # The port opens before the workers run init().
+                st, _, _ = request(self.port, "GET", "/", timeout=5)
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server %s not ready; see %s" % (self.name,
+                                                            self.log))
+
+    def pids(self):
+        """The parent's pid and its workers' pids."""
+        r = subprocess.run(["ps", "-o", "pid=", "--ppid",
+                            str(self.proc.pid)], capture_output=True,
+                           text=True)
+        return [self.proc.pid] + [int(p) for p in r.stdout.split()]
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(sig)
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+        self.logf.close()
+        if self in _servers:
+            _servers.remove(self)
+        self.check_log()
+
+    def kill9(self):
+        """SIGKILL the parent and every worker at once."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.proc = None
+        self.logf.close()
+        if self in _servers:
+            _servers.remove(self)
+
+    def log_text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def check_log(self):
+        text = self.log_text()
+        bad = [m for m in ("ERROR: AddressSanitizer", "runtime error:",
+                           "sandbox violation", "died from")
+               if m in text]
+        ok(not bad, "server %s: no sanitizer reports, seccomp kills or "
+           "worker deaths in its log" % self.name,
+           "found %s in %s" % (bad, self.log))
+
+
+def _cleanup():
+    for s in list(_servers):
+        try:
+            if s.proc is not None and s.proc.poll() is None:
+                os.killpg(s.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+atexit.register(_cleanup)
