@@ -38,6 +38,7 @@ struct db_breaker {
 static void	db_breaker_trip(const char *);
 static void	db_breaker_close(void);
 static void	db_breaker_tick(void *, u_int64_t);
+static void	db_breaker_probe(u_int64_t);
 static void	db_evict_if_broken(struct kore_pgsql *);
 static int	db_conninfo_append(char *, size_t, size_t *, const char *,
 		    const char *);
@@ -302,7 +303,7 @@ db_breaker_trip(const char *why)
 	kore_log(LOG_NOTICE, "db.breaker open reason=\"%s\"", msg);
 	if (breaker.timer == NULL) {
 		breaker.timer = kore_timer_add(db_breaker_tick,
-		    DB_PROBE_TICK_MS, NULL, 0);
+		    DB_PROBE_TICK_MS, NULL, KORE_TIMER_ONESHOT);
 	}
 }
 
@@ -312,19 +313,30 @@ db_breaker_close(void)
 	kore_log(LOG_NOTICE, "db.breaker closed after_ms=%llu",
 	    (unsigned long long)(kore_time_ms() - breaker.opened_at));
 	breaker.open = 0;
-	if (breaker.timer != NULL) {
-		kore_timer_remove(breaker.timer);
-		breaker.timer = NULL;
-	}
 }
 
-/* Drives the non-blocking probe connection while the breaker is open. */
+/*
+ * Drives the non-blocking probe connection while the breaker is open.
+ * A one-shot timer re-armed while needed: Kore's timer list must not be
+ * changed under a running timer, so the tick never removes itself.
+ */
 static void
 db_breaker_tick(void *arg, u_int64_t now)
 {
+	(void)arg;
+	breaker.timer = NULL;		/* Kore frees the fired one-shot */
+	db_breaker_probe(now);
+	if (breaker.open) {
+		breaker.timer = kore_timer_add(db_breaker_tick,
+		    DB_PROBE_TICK_MS, NULL, KORE_TIMER_ONESHOT);
+	}
+}
+
+static void
+db_breaker_probe(u_int64_t now)
+{
 	PostgresPollingStatusType	st;
 
-	(void)arg;
 	st = PGRES_POLLING_FAILED;
 	if (breaker.probe == NULL) {
 		if (now < breaker.retry_at)
