@@ -98,7 +98,7 @@ http_json_read(struct http_request *req, json_t **out)
 	}
 
 	*out = json_loadb((const char *)buf->data, buf->offset,
-	    JSON_REJECT_DUPLICATES, &jerr);
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (*out == NULL) {
 		details = json_pack("[{s:s,s:i,s:i}]", "message", jerr.text,
 		    "line", jerr.line, "column", jerr.column);
