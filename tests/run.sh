@@ -61,7 +61,8 @@ run_unit() {
 
 run_sql() {
 	echo "== sql (pgTAP)"
-	pg_prove -d "$TEST_DB_SUPER" ${@:-tests/sql/*.sql} || failed=1
+	pg_prove -h "$TEST_PGDIR/run" -p "$TEST_PGPORT" -U postgres \
+	    -d modelserver ${@:-tests/sql/*.sql} || failed=1
 }
 
 run_http() {
