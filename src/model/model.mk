@@ -13,6 +13,9 @@
 # server with it too (GCC in ISO C mode and vader.c under clang already
 # do not contract).
 
+# Included early, this file must not become the default goal.
+MODEL_SAVED_GOAL := $(.DEFAULT_GOAL)
+
 MODEL_SRCS := src/model/model.c src/model/vader.c src/model/vader_lexicon.c \
 	src/model/vader_unicode.c src/model/sha256.c
 MODEL_HDRS := src/model/model.h src/model/vader.h src/model/sha256.h \
@@ -57,3 +60,5 @@ model-test: $(MODEL_UNIT_TESTS)
 
 model-bench: $(BUILD)/bench/bench_model
 	$(BUILD)/bench/bench_model src/model/vader
+
+.DEFAULT_GOAL := $(MODEL_SAVED_GOAL)
