@@ -1,0 +1,130 @@
+"""test_ratelimit.py: the per-client limit on /predict holds for the whole
+deployment: across requests, workers, two instances on one database,
+concurrent bursts; X-Forwarded-For only from trusted proxies.
+"""
+import threading
+
+from lib import (Server, done, eq, ok, predict, request, reset_data,
+                 sql_value)
+
+LIMIT = 10
+
+
+def rows_for(client):
+    return int(sql_value("SELECT count(*) FROM app.prediction_metrics "
+                         "WHERE client_ip = '%s'" % client))
+
+
+reset_data()
+env = {"RATE_LIMIT_PREDICT_PER_MINUTE": str(LIMIT)}
+a = Server("rl-a", env=env).start()
+b = Server("rl-b", env=env).start()
+
+# ---- 10 pass, the 11th is 429 with the headers ---------------------------
+statuses, remaining = [], []
+for i in range(LIMIT):
+    st, h, body = predict(a.port, "request %d" % i, source="127.0.0.11")
+    statuses.append(st)
+    remaining.append(h.get("x-ratelimit-remaining"))
+    if i == 0:
+        eq(h.get("x-ratelimit-limit"), str(LIMIT),
+           "a 200 carries X-RateLimit-Limit")
+        ok(h.get("x-ratelimit-reset", "").isdigit() and
+           0 < int(h["x-ratelimit-reset"]) <= 60,
+           "a 200 carries X-RateLimit-Reset in seconds", h)
+eq(statuses, [200] * LIMIT, "the first 10 requests of a client pass")
+eq(remaining, [str(LIMIT - 1 - i) for i in range(LIMIT)],
+   "X-RateLimit-Remaining counts down 9..0")
+st, h, body = predict(a.port, "one too many", source="127.0.0.11")
+eq(st, 429, "the 11th request in the minute is 429")
+eq(h.get("x-ratelimit-limit"), str(LIMIT), "429 carries X-RateLimit-Limit")
+eq(h.get("x-ratelimit-remaining"), "0", "429 carries Remaining 0")
+ok(h.get("retry-after", "").isdigit() and 1 <= int(h["retry-after"]) <= 60,
+   "429 carries Retry-After in delay-seconds", h)
+eq(h.get("x-ratelimit-reset"), h.get("retry-after"),
+   "Reset and Retry-After agree")
+ok(isinstance(body, dict) and body["error"]["code"] == "rate_limited" and
+   ("retry in %s s" % h.get("retry-after")) in body["error"]["message"],
+   "the 429 body says when to retry", body)
+eq(rows_for("127.0.0.11"), LIMIT, "the rejected request wrote no row")
+
+# ---- another client is unaffected ------------------------------------------
+st, h, _ = predict(a.port, "hello", source="127.0.0.12")
+eq(st, 200, "another client still gets 200")
+eq(h.get("x-ratelimit-remaining"), str(LIMIT - 1),
+   "... with its own count")
+
+# ---- two instances on one database ------------------------------------------
+statuses = []
+for i in range(LIMIT + 2):
+    srv = a if i % 2 == 0 else b
+    st, _, _ = predict(srv.port, "alternating %d" % i, source="127.0.0.13")
+    statuses.append(st)
+eq(statuses, [200] * LIMIT + [429, 429],
+   "alternating between two instances: 10 pass, then 429 on both")
+eq(rows_for("127.0.0.13"), LIMIT, "exactly 10 rows from the two instances")
+
+# ---- a concurrent burst over every worker of both instances ----------------
+results = []
+lock = threading.Lock()
+
+
+def fire(i):
+    srv = a if i % 2 == 0 else b
+    try:
+        st, _, _ = predict(srv.port, "burst %d" % i, source="127.0.0.14")
+    except Exception as e:  # noqa: BLE001 - recorded as a failure
+        st = repr(e)
+    with lock:
+        results.append(st)
+
+
+threads = [threading.Thread(target=fire, args=(i,)) for i in range(50)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+eq(results.count(200), LIMIT,
+   "50 simultaneous requests from one client: exactly 10 admitted")
+eq(results.count(429), 50 - LIMIT, "... and 40 refused with 429")
+eq(rows_for("127.0.0.14"), LIMIT, "... and exactly 10 rows written")
+
+# ---- X-Forwarded-For from an untrusted peer is ignored ---------------------
+statuses = []
+for i in range(LIMIT + 1):
+    st, _, _ = predict(a.port, "spoof %d" % i, source="127.0.0.15",
+                       headers={"X-Forwarded-For": "203.0.113.%d" % i})
+    statuses.append(st)
+eq(statuses, [200] * LIMIT + [429],
+   "a spoofed X-Forwarded-For does not change the identity")
+eq(rows_for("127.0.0.15"), LIMIT, "rows record the TCP peer, not the header")
+eq(int(sql_value("SELECT count(*) FROM app.prediction_metrics WHERE "
+                 "client_ip << '203.0.113.0/24'")), 0,
+   "no row carries the spoofed address")
+a.stop()
+b.stop()
+
+# ---- from a trusted proxy it does -------------------------------------------
+p = Server("rl-proxy", env=dict(env, TRUSTED_PROXIES="127.0.0.16/32, ::1"))
+p.start()
+statuses = []
+for i in range(LIMIT + 1):
+    st, _, _ = predict(p.port, "via proxy %d" % i, source="127.0.0.16",
+                       headers={"X-Forwarded-For": "198.51.100.7"})
+    statuses.append(st)
+eq(statuses, [200] * LIMIT + [429],
+   "behind a trusted proxy the forwarded client is limited")
+st, _, _ = predict(p.port, "other forwarded client", source="127.0.0.16",
+                   headers={"X-Forwarded-For": "198.51.100.8"})
+eq(st, 200, "another forwarded client behind the same proxy is not")
+eq(rows_for("198.51.100.7"), LIMIT,
+   "rows record the forwarded client address")
+st, _, _ = predict(p.port, "prepended", source="127.0.0.16",
+                   headers={"X-Forwarded-For": "9.9.9.9, 198.51.100.7"})
+eq(st, 429, "a client-prepended address does not reset the identity")
+st, _, _ = predict(p.port, "ipv6 client", source="127.0.0.16",
+                   headers={"X-Forwarded-For": "2001:db8::42"})
+eq(st, 200, "an IPv6 forwarded client is accepted")
+eq(rows_for("2001:db8::42"), 1, "and recorded as IPv6")
+
+done()
