@@ -17,6 +17,8 @@ WARN		:= -Wall -Wextra -Werror -Wstrict-prototypes \
 SAN		:= -fsanitize=address,undefined -fno-sanitize-recover=all \
 		   -fno-omit-frame-pointer
 OPT		:= -O2 -g
+# V=1 prints every compiler command.
+Q		:= $(if $(filter 1,$(V)),,@)
 ifeq ($(DEBUG),1)
 OPT		:= -O0 -g
 endif
@@ -63,7 +65,8 @@ $(BUILD)/app.so: $(OBJS)
 # MODEL_CFLAGS (model.mk) keeps the model's floating point bit-exact.
 $(BUILD)/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(MODULE_CFLAGS) $(MODEL_CFLAGS) $(OPT) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(MODULE_CFLAGS) $(MODEL_CFLAGS) $(OPT) -c -o $@ $<
 
 # The same module under AddressSanitizer + UBSan, for the HTTP tests.
 $(BUILD)/san/app.so: $(SAN_OBJS)
@@ -72,13 +75,22 @@ $(BUILD)/san/app.so: $(SAN_OBJS)
 
 $(BUILD)/obj-san/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(MODULE_CFLAGS) $(MODEL_CFLAGS) $(SAN) -O1 -g -c -o $@ $<
+	@echo "  CC san  $<"
+	$(Q)$(CC) $(MODULE_CFLAGS) $(MODEL_CFLAGS) $(SAN) -O1 -g -c -o $@ $<
 
 $(BUILD)/conftool: src/conftool.c $(CONFIG_SRCS) src/config.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(WARN) $(OPT) -Isrc -o $@ src/conftool.c $(CONFIG_SRCS)
 
 # Installs the Debian packages that are missing (as root), or says how.
+# KORE_FEATURES is empty until kore is installed: refuse to build then.
+ifeq ($(KORE_FEATURES),)
+$(OBJS) $(SAN_OBJS): kore-missing
+kore-missing:
+	@echo "kore is not installed: run 'make deps' (as root) first"; exit 1
+.PHONY: kore-missing
+endif
+
 deps:
 	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
@@ -101,7 +113,8 @@ deps:
 
 # The local cluster, .env and the server in the foreground.  Ctrl-C stops
 # the server and the cluster; the data stays in $(DATA_DIR).
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@tests/lib/envfile.sh .env.example .env
 	@tests/lib/pgcluster.sh start $(DATA_DIR)/postgres $(LOCAL_PGPORT)
 	@tests/lib/pgcluster.sh bootstrap $(DATA_DIR)/postgres $(LOCAL_PGPORT)
@@ -127,7 +140,10 @@ migrate:
 
 # ---------------------------------------------------------------- tests
 
-test: deps all
+# deps first, then a new make: the build flags read files (kore's feature
+# list) that the packages install.
+test: deps
+	@$(MAKE) --no-print-directory all san unit-tests
 	@tests/run.sh
 
 test-unit:
@@ -136,7 +152,8 @@ test-unit:
 test-sql: deps
 	@tests/run.sh sql
 
-test-http: deps all
+test-http: deps
+	@$(MAKE) --no-print-directory all san
 	@tests/run.sh http
 
 # The HTTP suite's server build.
