@@ -22,6 +22,8 @@ static const struct {
 	{ "GET", "/", "service information and the endpoint list" },
 	{ "GET", "/health", "liveness of the model and the database" },
 	{ "POST", "/predict", "sentiment of a text; the result is recorded" },
+	{ "GET", "/metrics/prometheus",
+	    "counters and histograms in Prometheus' text format" },
 };
 
 #define HEALTH_NENDPOINTS \
@@ -36,6 +38,7 @@ enum {
 };
 
 struct health_state {
+	struct api_state	head;
 	struct kore_pgsql	sql;
 	u_int64_t		started;
 	char			schema_version[16];
@@ -107,7 +110,7 @@ health_start(struct http_request *req)
 	if (!http_state_exists(req)) {
 		if (!http_json_method(req, HTTP_METHOD_GET))
 			return (HTTP_STATE_COMPLETE);
-		st = http_state_create(req, sizeof(*st), NULL);
+		st = http_json_state(req, sizeof(*st), NULL);
 		kore_pgsql_init(&st->sql);
 		kore_pgsql_bind_request(&st->sql, req);
 		st->started = kore_time_ms();

@@ -15,6 +15,7 @@
 #include "app.h"
 
 struct predict_state {
+	struct api_state	head;
 	struct recorder_row	row;
 	int			include_metrics;
 };
@@ -23,6 +24,7 @@ static int	predict_start(struct http_request *);
 static int	predict_answer(struct http_request *, struct predict_state *);
 static void	predict_onfree(struct http_request *);
 static double	predict_round(double, double);
+static void	predict_count(const struct recorder_row *);
 
 int
 api_predict_post(struct http_request *req)
@@ -85,7 +87,7 @@ predict_start(struct http_request *req)
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 
-	st = http_state_create(req, sizeof(*st), predict_onfree);
+	st = http_json_state(req, sizeof(*st), predict_onfree);
 	st->include_metrics = in.include_metrics;
 	st->row.req = req;
 	st->row.result = res;
@@ -123,6 +125,7 @@ predict_answer(struct http_request *req, struct predict_state *st)
 	case HTTP_STATUS_OK:
 		break;
 	case 429:
+		stats_me()->ratelimited[0]++;
 		ratelimit_reject(req, row->limit, row->reset_s);
 		return (KORE_RESULT_OK);
 	case HTTP_STATUS_SERVICE_UNAVAILABLE:
@@ -137,6 +140,7 @@ predict_answer(struct http_request *req, struct predict_state *st)
 		return (KORE_RESULT_OK);
 	}
 
+	predict_count(row);
 	ratelimit_headers(req, row->limit, row->remaining, row->reset_s);
 	o = json_pack("{s:s,s:f,s:f,s:s,s:s,s:s}",
 	    "sentiment", row->result.label,
@@ -174,4 +178,27 @@ static double
 predict_round(double v, double scale)
 {
 	return (round(v * scale) / scale);
+}
+
+/* A prediction was recorded: count it by label, time the model. */
+static void
+predict_count(const struct recorder_row *row)
+{
+	struct stats_worker	*sw;
+	int			 i;
+
+	sw = stats_me();
+	switch (row->result.label[2]) {	/* po[s]itive ne[g]ative ne[u]tral */
+	case 's':
+		i = 0;
+		break;
+	case 'g':
+		i = 1;
+		break;
+	default:
+		i = 2;
+		break;
+	}
+	sw->predictions[i]++;
+	stats_observe(&sw->inference_ms, STATS_HIST_MS, row->inference_ms);
 }

@@ -24,6 +24,7 @@
 #include "cidr.h"
 #include "config.h"
 #include "schema.h"
+#include "stats.h"
 #include "uuid.h"
 #include "model/model.h"
 
@@ -42,6 +43,17 @@ struct app {
 };
 
 extern struct app	app;
+
+/*
+ * Every handler's state struct starts with this (http_json_state() makes
+ * it), so the reply can time the whole request for the metrics.
+ */
+#define API_STATE_MAGIC		0x6d737276u
+
+struct api_state {
+	u_int32_t	magic;
+	u_int64_t	started_us;
+};
 
 /*
  * One /predict waiting for its row to be committed (recorder.c).  It lives
@@ -96,6 +108,10 @@ void		http_json_reply(struct http_request *, int, json_t *);
 void		http_json_error(struct http_request *, int, const char *,
 		    const char *, json_t *);
 char		*http_json_iso8601(time_t, char *, size_t);
+void		*http_json_state(struct http_request *, size_t,
+		    void (*)(struct http_request *));
+u_int64_t	http_json_now_us(void);
+void		http_json_count(struct http_request *, int);
 
 /* db.c */
 char		*db_conninfo(const char *, const struct config *, char *,
@@ -126,5 +142,8 @@ int		api_health_notfound(struct http_request *);
 
 /* api_predict.c */
 int		api_predict_post(struct http_request *);
+
+/* api_prometheus.c */
+int		api_prometheus_get(struct http_request *);
 
 #endif

@@ -137,6 +137,33 @@ http_json_reply(struct http_request *req, int status, json_t *obj)
 	http_response_header(req, "cache-control", "no-store");
 	http_response(req, status, s, strlen(s));
 	free(s);
+	http_json_count(req, status);
+}
+
+/*
+ * Creates the request's state (len bytes, starting with struct
+ * api_state) and notes when the request started, for its duration.
+ */
+void *
+http_json_state(struct http_request *req, size_t len,
+    void (*onfree)(struct http_request *))
+{
+	struct api_state	*st;
+
+	st = http_state_create(req, len, onfree);
+	st->magic = API_STATE_MAGIC;
+	st->started_us = http_json_now_us();
+	return (st);
+}
+
+/* Monotonic microseconds. */
+u_int64_t
+http_json_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((u_int64_t)ts.tv_sec * 1000000 + (u_int64_t)ts.tv_nsec / 1000);
 }
 
 /* Sends the error envelope; details (stolen) may be NULL. */
@@ -189,4 +216,31 @@ http_json_allow(int allowed, char *buf, size_t len)
 			break;
 	}
 	return (buf);
+}
+
+/*
+ * Counts the response by route and status and times it: from the state's
+ * start when the handler has one, else from this run of the handler
+ * (handlers without state answer in their first run).  http_json_reply()
+ * calls it; handlers that answer with something else call it themselves.
+ */
+void
+http_json_count(struct http_request *req, int status)
+{
+	struct stats_worker	*sw;
+	struct api_state	*st;
+	enum stats_route	 route;
+	double			 ms;
+
+	sw = stats_me();
+	route = stats_route_of(req->path);
+	sw->requests[route][stats_status_index(status)]++;
+
+	st = http_state_get(req);
+	if (st != NULL && req->state_len >= sizeof(*st) &&
+	    st->magic == API_STATE_MAGIC)
+		ms = (double)(http_json_now_us() - st->started_us) / 1000.0;
+	else
+		ms = (double)(kore_time_ms() - req->start);
+	stats_observe(&sw->request_ms[route], STATS_HIST_MS, ms);
 }

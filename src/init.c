@@ -82,6 +82,9 @@ kore_parent_configure(int argc, char **argv)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
+	if (!stats_init(app.cf.workers > 0 ? app.cf.workers :
+	    config_cpu_count()))
+		fatal("cannot map the shared statistics");
 
 	kore_log(LOG_NOTICE, "%s %s configured: workers=%d pool=%d "
 	    "batch_max=%d delay_ms=%d limit=%d/min", APP_NAME, APP_VERSION,
@@ -102,6 +105,7 @@ init(int state)
 		return (KORE_RESULT_OK);
 	done = 1;
 
+	stats_bind(worker->id);
 	db_init();
 	recorder_init();
 	return (KORE_RESULT_OK);

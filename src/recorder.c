@@ -46,6 +46,7 @@ struct recorder_batch {
 	int			  n;
 	int			  nresults;
 	u_int64_t		  started;
+	u_int64_t		  started_us;
 	struct recorder_row	**rows;		/* [batch_max]; NULL: gone */
 	struct kore_buf		 *arrays[RECORDER_NARRAYS];
 	const char		 *values[RECORDER_NPARAMS];
@@ -227,6 +228,7 @@ recorder_flush(struct recorder_batch *b)
 	b->n = 0;
 	b->nresults = 0;
 	b->started = kore_time_ms();
+	b->started_us = http_json_now_us();
 	ninflight++;
 
 	while (b->n < app.cf.recorder_batch_max &&
@@ -367,6 +369,7 @@ recorder_read(struct recorder_batch *b)
 static void
 recorder_finish(struct recorder_batch *b, int status, const char *why)
 {
+	struct stats_worker	*sw;
 	struct recorder_row	*row;
 	int			 i;
 
@@ -375,9 +378,15 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 	b->finished = 1;
 	ninflight--;
 
+	sw = stats_me();
+	stats_observe(&sw->batch_rows, STATS_HIST_ROWS, (double)b->n);
 	if (status != HTTP_STATUS_OK) {
+		sw->batches_failed++;
 		kore_log(LOG_NOTICE, "recorder.batch failed rows=%d status=%d "
 		    "reason=\"%s\"", b->n, status, why != NULL ? why : "");
+	} else {
+		stats_observe(&sw->db_write_ms, STATS_HIST_MS,
+		    (double)(http_json_now_us() - b->started_us) / 1000.0);
 	}
 
 	for (i = 0; i < b->n; i++) {
