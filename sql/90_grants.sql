@@ -15,6 +15,10 @@ GRANT SELECT ON app.schema_migrations TO modelserver_app;
 GRANT SELECT, INSERT ON app.model_versions TO modelserver_app;
 GRANT SELECT, INSERT ON app.prediction_metrics TO modelserver_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.rate_limits TO modelserver_app;
+-- Metrics (40_metrics.sql): read and change thresholds; the history is
+-- written by the audit trigger, as the caller, and never changed.
+GRANT SELECT, INSERT, UPDATE ON app.metric_thresholds TO modelserver_app;
+GRANT SELECT, INSERT ON app.metric_threshold_changes TO modelserver_app;
 \endif
 
 SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_analyst')
@@ -23,4 +27,7 @@ SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_analyst')
 GRANT USAGE ON SCHEMA app TO modelserver_analyst;
 GRANT SELECT ON app.schema_migrations, app.model_versions,
     app.prediction_metrics TO modelserver_analyst;
+GRANT SELECT ON app.metric_thresholds, app.metric_threshold_changes,
+    app.metrics_per_minute, app.metrics_per_model_version,
+    app.metrics_status_last_hour TO modelserver_analyst;
 \endif

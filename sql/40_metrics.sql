@@ -1,0 +1,786 @@
+-- 40_metrics.sql: the analytics of /metrics/*: windows, thresholds,
+-- status, time series and the previous-window comparison.
+-- Re-applied after every migrate (CREATE OR REPLACE); the tables are in
+-- migrations/0003_create_metric_thresholds.sql, the analyst views in
+-- sql/41_metrics_views.sql.
+--
+-- All aggregation happens here; the server passes parameters and sends
+-- the JSON documents the *_json functions build.  Windows are half-open,
+-- [start, end), and every function that reads "now" takes p_now so tests
+-- can pin the boundaries.  The aggregates are exact: P95 is
+-- percentile_cont(0.95) over exactly the rows of the window.
+--
+-- Functions that scan many rows set jit = off (compiling costs more than
+-- it saves on these plans: about 100 ms on a 1M-row window) and enough
+-- work_mem for the P95 sort of a large window to stay in memory.  The
+-- plpgsql ones force custom plans so the planner sees the real window and
+-- picks the index for short windows and a sequential scan for huge ones.
+
+-- ------------------------------------------------------------------ helpers
+
+CREATE OR REPLACE FUNCTION app.metrics_iso8601(p_ts timestamptz)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT to_char(p_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+$$;
+
+COMMENT ON FUNCTION app.metrics_iso8601(timestamptz) IS
+    'The timestamp as ISO 8601 UTC with microseconds '
+    '(2026-11-26T15:04:05.123456Z), the format of every timestamp the '
+    'server sends; NULL for NULL.';
+
+-- The model filter shared by every aggregate: the ids of the model
+-- versions matching name and/or version, or NULL for "every model".
+CREATE OR REPLACE FUNCTION app.metrics_model_ids(
+    p_model_name text DEFAULT NULL, p_model_version text DEFAULT NULL)
+RETURNS integer[]
+LANGUAGE sql
+STABLE PARALLEL SAFE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT CASE WHEN p_model_name IS NULL AND p_model_version IS NULL
+                THEN NULL
+                ELSE ARRAY(SELECT v.id FROM model_versions v
+                            WHERE (p_model_name IS NULL OR v.name = p_model_name)
+                              AND (p_model_version IS NULL
+                                   OR v.version = p_model_version))
+           END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_model_ids(text, text) IS
+    'Ids of the model versions matching p_model_name and p_model_version '
+    '(either may be NULL: any); NULL when both are NULL (no filter), an '
+    'empty array when nothing matches.';
+
+-- --------------------------------------------------------------- thresholds
+
+-- Keeps the history and updated_at honest for every writer, not only the
+-- server: plain UPDATEs in psql are recorded the same way.
+CREATE OR REPLACE FUNCTION app.metric_thresholds_audit()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_by inet;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.model_name = 'default' AND
+       (TG_OP = 'DELETE' OR NEW.model_name <> 'default') THEN
+        RAISE EXCEPTION 'the ''default'' thresholds row cannot be deleted '
+            'or renamed' USING ERRCODE = '23514',
+            COLUMN = 'model_name', TABLE = 'metric_thresholds';
+    END IF;
+    IF TG_OP = 'UPDATE' AND
+       (NEW.model_name, NEW.min_confidence_warning,
+        NEW.min_confidence_critical, NEW.max_inference_time_warning_ms,
+        NEW.max_inference_time_critical_ms) IS NOT DISTINCT FROM
+       (OLD.model_name, OLD.min_confidence_warning,
+        OLD.min_confidence_critical, OLD.max_inference_time_warning_ms,
+        OLD.max_inference_time_critical_ms) THEN
+        RETURN NEW;		-- nothing changed: no history, same updated_at
+    END IF;
+
+    -- set_thresholds() passes the HTTP client; plain SQL records the
+    -- database client's address.
+    v_by := coalesce(nullif(current_setting('modelserver.changed_by', true),
+                            '')::inet, inet_client_addr());
+
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO metric_threshold_changes (model_name, changed_by,
+            operation, old_min_confidence_warning,
+            old_min_confidence_critical, old_max_inference_time_warning_ms,
+            old_max_inference_time_critical_ms)
+        VALUES (OLD.model_name, v_by, 'delete', OLD.min_confidence_warning,
+            OLD.min_confidence_critical, OLD.max_inference_time_warning_ms,
+            OLD.max_inference_time_critical_ms);
+        RETURN OLD;
+    END IF;
+
+    NEW.updated_at := now();
+    INSERT INTO metric_threshold_changes (model_name, changed_by, operation,
+        old_min_confidence_warning, old_min_confidence_critical,
+        old_max_inference_time_warning_ms,
+        old_max_inference_time_critical_ms,
+        new_min_confidence_warning, new_min_confidence_critical,
+        new_max_inference_time_warning_ms,
+        new_max_inference_time_critical_ms)
+    VALUES (NEW.model_name, v_by, lower(TG_OP),
+        CASE WHEN TG_OP = 'UPDATE' THEN OLD.min_confidence_warning END,
+        CASE WHEN TG_OP = 'UPDATE' THEN OLD.min_confidence_critical END,
+        CASE WHEN TG_OP = 'UPDATE' THEN OLD.max_inference_time_warning_ms END,
+        CASE WHEN TG_OP = 'UPDATE' THEN OLD.max_inference_time_critical_ms END,
+        NEW.min_confidence_warning, NEW.min_confidence_critical,
+        NEW.max_inference_time_warning_ms,
+        NEW.max_inference_time_critical_ms);
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION app.metric_thresholds_audit() IS
+    'Trigger on metric_thresholds: refuses to delete or rename the '
+    '''default'' row, sets updated_at and appends to '
+    'metric_threshold_changes on every insert, delete and value-changing '
+    'update (a no-op update records nothing).  The change is attributed to '
+    'the setting modelserver.changed_by (set by app.set_thresholds) or '
+    'else to inet_client_addr().';
+
+-- BEFORE, so the history row and the change share one fate: a change
+-- that a CHECK rejects leaves no history either.
+CREATE OR REPLACE TRIGGER metric_thresholds_audit
+    BEFORE INSERT OR UPDATE OR DELETE ON app.metric_thresholds
+    FOR EACH ROW EXECUTE FUNCTION app.metric_thresholds_audit();
+
+CREATE OR REPLACE FUNCTION app.thresholds_for(p_model_name text DEFAULT NULL)
+RETURNS TABLE (model_name text, min_confidence_warning double precision,
+               min_confidence_critical double precision,
+               max_inference_time_warning_ms double precision,
+               max_inference_time_critical_ms double precision,
+               updated_at timestamptz)
+LANGUAGE sql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT t.model_name, t.min_confidence_warning, t.min_confidence_critical,
+           t.max_inference_time_warning_ms, t.max_inference_time_critical_ms,
+           t.updated_at
+      FROM metric_thresholds t
+     WHERE t.model_name IN (coalesce(p_model_name, 'default'), 'default')
+     ORDER BY t.model_name = 'default'
+     LIMIT 1;
+$$;
+
+COMMENT ON FUNCTION app.thresholds_for(text) IS
+    'The thresholds that apply to model p_model_name: its own row of '
+    'metric_thresholds, else the ''default'' row (also for NULL).  '
+    'model_name says which row it was.';
+
+-- The status rule, on explicit thresholds (pure: no table access).
+CREATE OR REPLACE FUNCTION app.metrics_classify(
+    p_average_confidence double precision, p_p95_ms double precision,
+    p_min_confidence_warning double precision,
+    p_min_confidence_critical double precision,
+    p_max_inference_time_warning_ms double precision,
+    p_max_inference_time_critical_ms double precision)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT CASE
+        WHEN p_average_confidence <= p_min_confidence_critical
+          OR p_p95_ms >= p_max_inference_time_critical_ms THEN 'critical'
+        WHEN p_average_confidence <= p_min_confidence_warning
+          OR p_p95_ms >= p_max_inference_time_warning_ms THEN 'warning'
+        ELSE 'normal'
+    END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_classify(double precision, double precision,
+    double precision, double precision, double precision, double precision) IS
+    'The status rule of app.metrics_status with the thresholds given '
+    'explicitly: critical if average confidence <= min_confidence_critical '
+    'or P95 latency >= max_inference_time_critical_ms; else warning if '
+    'average confidence <= min_confidence_warning or P95 latency >= '
+    'max_inference_time_warning_ms; else normal.  A NULL input (no data) '
+    'never triggers its criterion.';
+
+CREATE OR REPLACE FUNCTION app.metrics_status(
+    p_average_confidence double precision, p_p95_ms double precision,
+    p_model_name text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT metrics_classify(p_average_confidence, p_p95_ms,
+               t.min_confidence_warning, t.min_confidence_critical,
+               t.max_inference_time_warning_ms,
+               t.max_inference_time_critical_ms)
+      FROM thresholds_for(p_model_name) t;
+$$;
+
+COMMENT ON FUNCTION app.metrics_status(double precision, double precision,
+    text) IS
+    'normal, warning or critical for an average confidence and a P95 '
+    'inference time (ms), with the thresholds of app.thresholds_for('
+    'p_model_name).  Rule: critical if average confidence <= '
+    'min_confidence_critical OR P95 latency >= '
+    'max_inference_time_critical_ms; else warning if average confidence '
+    '<= min_confidence_warning OR P95 latency >= '
+    'max_inference_time_warning_ms; else normal.  Latency uses the P95, '
+    'not the mean, so a slow tail is seen.  NULL inputs mean no data and '
+    'count as normal.';
+
+-- Writes thresholds: NULL arguments keep the stored value (a model
+-- without its own row starts from the 'default' row).  Validates the
+-- merged set first so the error names the field, before the CHECKs do.
+CREATE OR REPLACE FUNCTION app.set_thresholds(
+    p_model_name text DEFAULT 'default',
+    p_min_confidence_warning double precision DEFAULT NULL,
+    p_min_confidence_critical double precision DEFAULT NULL,
+    p_max_inference_time_warning_ms double precision DEFAULT NULL,
+    p_max_inference_time_critical_ms double precision DEFAULT NULL,
+    p_changed_by inet DEFAULT NULL)
+RETURNS TABLE (model_name text, min_confidence_warning double precision,
+               min_confidence_critical double precision,
+               max_inference_time_warning_ms double precision,
+               max_inference_time_critical_ms double precision,
+               updated_at timestamptz, changed boolean)
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_model text := coalesce(p_model_name, 'default');
+    v_cur   metric_thresholds;
+    v_new   metric_thresholds;
+    v_found boolean;
+    v_n     integer;
+BEGIN
+    IF v_model !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'model_name must be 1..63 characters of a-z, 0-9, '
+            '"_", "." or "-", starting with a letter or digit'
+            USING ERRCODE = '23514', COLUMN = 'model_name';
+    END IF;
+    IF NOT (p_min_confidence_warning >= 0 AND p_min_confidence_warning <= 1) THEN
+        RAISE EXCEPTION 'min_confidence_warning must be between 0 and 1'
+            USING ERRCODE = '23514', COLUMN = 'min_confidence_warning';
+    END IF;
+    IF NOT (p_min_confidence_critical >= 0 AND p_min_confidence_critical <= 1) THEN
+        RAISE EXCEPTION 'min_confidence_critical must be between 0 and 1'
+            USING ERRCODE = '23514', COLUMN = 'min_confidence_critical';
+    END IF;
+    IF NOT (p_max_inference_time_warning_ms > 0 AND
+            p_max_inference_time_warning_ms < 'Infinity') THEN
+        RAISE EXCEPTION 'max_inference_time_warning_ms must be a finite '
+            'number above 0' USING ERRCODE = '23514',
+            COLUMN = 'max_inference_time_warning_ms';
+    END IF;
+    IF NOT (p_max_inference_time_critical_ms > 0 AND
+            p_max_inference_time_critical_ms < 'Infinity') THEN
+        RAISE EXCEPTION 'max_inference_time_critical_ms must be a finite '
+            'number above 0' USING ERRCODE = '23514',
+            COLUMN = 'max_inference_time_critical_ms';
+    END IF;
+
+    -- The history trigger attributes the change to the HTTP client.
+    PERFORM set_config('modelserver.changed_by',
+        coalesce(host(p_changed_by), ''), true);
+
+    -- Upsert loop: lock the row, or create it from 'default'; if another
+    -- session creates it first, go round and lock theirs.
+    LOOP
+        SELECT * INTO v_cur FROM metric_thresholds t
+         WHERE t.model_name = v_model FOR UPDATE;
+        v_found := FOUND;
+        IF NOT v_found THEN
+            SELECT * INTO v_cur FROM metric_thresholds t
+             WHERE t.model_name = 'default';
+        END IF;
+
+        v_new := v_cur;
+        v_new.model_name := v_model;
+        v_new.min_confidence_warning :=
+            coalesce(p_min_confidence_warning, v_cur.min_confidence_warning);
+        v_new.min_confidence_critical :=
+            coalesce(p_min_confidence_critical, v_cur.min_confidence_critical);
+        v_new.max_inference_time_warning_ms :=
+            coalesce(p_max_inference_time_warning_ms,
+                     v_cur.max_inference_time_warning_ms);
+        v_new.max_inference_time_critical_ms :=
+            coalesce(p_max_inference_time_critical_ms,
+                     v_cur.max_inference_time_critical_ms);
+
+        IF NOT (v_new.min_confidence_critical < v_new.min_confidence_warning) THEN
+            RAISE EXCEPTION 'min_confidence_critical (%) must be below '
+                'min_confidence_warning (%)', v_new.min_confidence_critical,
+                v_new.min_confidence_warning
+                USING ERRCODE = '23514', COLUMN = CASE
+                    WHEN p_min_confidence_critical IS NOT NULL
+                    THEN 'min_confidence_critical'
+                    ELSE 'min_confidence_warning' END;
+        END IF;
+        IF NOT (v_new.max_inference_time_warning_ms <
+                v_new.max_inference_time_critical_ms) THEN
+            RAISE EXCEPTION 'max_inference_time_warning_ms (%) must be below '
+                'max_inference_time_critical_ms (%)',
+                v_new.max_inference_time_warning_ms,
+                v_new.max_inference_time_critical_ms
+                USING ERRCODE = '23514', COLUMN = CASE
+                    WHEN p_max_inference_time_warning_ms IS NOT NULL
+                    THEN 'max_inference_time_warning_ms'
+                    ELSE 'max_inference_time_critical_ms' END;
+        END IF;
+
+        IF v_found THEN
+            UPDATE metric_thresholds t
+               SET min_confidence_warning = v_new.min_confidence_warning,
+                   min_confidence_critical = v_new.min_confidence_critical,
+                   max_inference_time_warning_ms =
+                       v_new.max_inference_time_warning_ms,
+                   max_inference_time_critical_ms =
+                       v_new.max_inference_time_critical_ms
+             WHERE t.model_name = v_model
+               AND (t.min_confidence_warning, t.min_confidence_critical,
+                    t.max_inference_time_warning_ms,
+                    t.max_inference_time_critical_ms)
+                   IS DISTINCT FROM
+                   (v_new.min_confidence_warning,
+                    v_new.min_confidence_critical,
+                    v_new.max_inference_time_warning_ms,
+                    v_new.max_inference_time_critical_ms);
+            GET DIAGNOSTICS v_n = ROW_COUNT;
+            EXIT;
+        END IF;
+        INSERT INTO metric_thresholds AS t (model_name,
+            min_confidence_warning, min_confidence_critical,
+            max_inference_time_warning_ms, max_inference_time_critical_ms)
+        VALUES (v_model, v_new.min_confidence_warning,
+            v_new.min_confidence_critical,
+            v_new.max_inference_time_warning_ms,
+            v_new.max_inference_time_critical_ms)
+        ON CONFLICT ON CONSTRAINT metric_thresholds_pkey DO NOTHING;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        EXIT WHEN v_n = 1;
+    END LOOP;
+
+    PERFORM set_config('modelserver.changed_by', '', true);
+
+    RETURN QUERY
+        SELECT t.model_name, t.min_confidence_warning,
+               t.min_confidence_critical, t.max_inference_time_warning_ms,
+               t.max_inference_time_critical_ms, t.updated_at, v_n = 1
+          FROM metric_thresholds t
+         WHERE t.model_name = v_model;
+END;
+$$;
+
+COMMENT ON FUNCTION app.set_thresholds(text, double precision,
+    double precision, double precision, double precision, inet) IS
+    'Sets the thresholds of p_model_name (''default'' when NULL); NULL '
+    'values keep the stored ones, and a model without its own row starts '
+    'from the ''default'' row.  Rules: confidences in 0..1 with critical < '
+    'warning; latencies finite, > 0, with warning < critical.  A violation '
+    'raises SQLSTATE 23514 whose COLUMN names the field.  The change is '
+    'recorded in metric_threshold_changes, attributed to p_changed_by.  '
+    'Returns the stored row and whether anything changed.';
+
+CREATE OR REPLACE FUNCTION app.thresholds_json(p_model_name text DEFAULT NULL)
+RETURNS json
+LANGUAGE sql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT json_build_object(
+        'model_name', t.model_name,
+        'min_confidence_warning', t.min_confidence_warning,
+        'min_confidence_critical', t.min_confidence_critical,
+        'max_inference_time_warning_ms', t.max_inference_time_warning_ms,
+        'max_inference_time_critical_ms', t.max_inference_time_critical_ms,
+        'updated_at', metrics_iso8601(t.updated_at),
+        'requested_model_name', coalesce(p_model_name, 'default'))
+      FROM thresholds_for(p_model_name) t;
+$$;
+
+COMMENT ON FUNCTION app.thresholds_json(text) IS
+    'The body of GET /metrics/thresholds: app.thresholds_for(p_model_name) '
+    'as a JSON object; model_name names the row that applies (the model''s '
+    'own or ''default''), requested_model_name what was asked for.';
+
+CREATE OR REPLACE FUNCTION app.set_thresholds_json(
+    p_model_name text, p_min_confidence_warning double precision,
+    p_min_confidence_critical double precision,
+    p_max_inference_time_warning_ms double precision,
+    p_max_inference_time_critical_ms double precision,
+    p_changed_by inet)
+RETURNS json
+LANGUAGE sql
+VOLATILE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT json_build_object(
+        'model_name', s.model_name,
+        'min_confidence_warning', s.min_confidence_warning,
+        'min_confidence_critical', s.min_confidence_critical,
+        'max_inference_time_warning_ms', s.max_inference_time_warning_ms,
+        'max_inference_time_critical_ms', s.max_inference_time_critical_ms,
+        'updated_at', metrics_iso8601(s.updated_at),
+        'changed', s.changed)
+      FROM set_thresholds(p_model_name, p_min_confidence_warning,
+               p_min_confidence_critical, p_max_inference_time_warning_ms,
+               p_max_inference_time_critical_ms, p_changed_by) s;
+$$;
+
+COMMENT ON FUNCTION app.set_thresholds_json(text, double precision,
+    double precision, double precision, double precision, inet) IS
+    'The body of PUT /metrics/thresholds: app.set_thresholds() and the '
+    'stored row as a JSON object, with changed = false for a no-op.';
+
+-- ------------------------------------------------------------------ windows
+
+CREATE OR REPLACE FUNCTION app.metrics_window(
+    p_start timestamptz, p_end timestamptz,
+    p_model_name text DEFAULT NULL, p_model_version text DEFAULT NULL)
+RETURNS TABLE (total_predictions bigint,
+               average_confidence double precision,
+               average_inference_time_ms double precision,
+               min_inference_time_ms double precision,
+               max_inference_time_ms double precision,
+               p95_inference_time_ms double precision,
+               positive bigint, negative bigint, neutral bigint)
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+SET jit = off
+SET work_mem = '64MB'
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
+BEGIN
+    -- The range on created_at is what prediction_metrics_created_at_idx
+    -- serves (its INCLUDE columns make it an index-only scan); the model
+    -- filter reads model_version_id from the same index.
+    RETURN QUERY
+        SELECT count(*),
+               avg(p.confidence),
+               avg(p.inference_time_ms),
+               min(p.inference_time_ms),
+               max(p.inference_time_ms),
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY p.inference_time_ms),
+               count(*) FILTER (WHERE p.label = 'positive'),
+               count(*) FILTER (WHERE p.label = 'negative'),
+               count(*) FILTER (WHERE p.label = 'neutral')
+          FROM prediction_metrics p
+         WHERE p.created_at >= p_start AND p.created_at < p_end
+           AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids));
+END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_window(timestamptz, timestamptz, text, text) IS
+    'Aggregates of the predictions with created_at in [p_start, p_end), '
+    'optionally of one model name and/or version: count, average '
+    'confidence, average/min/max inference time, P95 inference time '
+    '(exact: percentile_cont(0.95)) and the count per label.  Always one '
+    'row; averages, min, max and P95 are NULL when no row matches.';
+
+CREATE OR REPLACE FUNCTION app.metrics_aggregated(
+    p_window_minutes integer DEFAULT 60, p_model_name text DEFAULT NULL,
+    p_model_version text DEFAULT NULL, p_now timestamptz DEFAULT now())
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_start timestamptz;
+    v_m     record;
+    v_t     record;
+BEGIN
+    IF p_window_minutes IS NULL OR p_window_minutes < 1 THEN
+        RAISE EXCEPTION 'time_window_minutes must be at least 1'
+            USING ERRCODE = '22023', COLUMN = 'time_window_minutes';
+    END IF;
+    v_start := p_now - make_interval(mins => p_window_minutes);
+    SELECT * INTO v_m FROM metrics_window(v_start, p_now, p_model_name,
+                                          p_model_version);
+    SELECT * INTO v_t FROM thresholds_for(p_model_name);
+
+    RETURN json_build_object(
+        'total_predictions', v_m.total_predictions,
+        'average_confidence', v_m.average_confidence,
+        'average_inference_time_ms', v_m.average_inference_time_ms,
+        'min_inference_time_ms', v_m.min_inference_time_ms,
+        'max_inference_time_ms', v_m.max_inference_time_ms,
+        'p95_inference_time_ms', v_m.p95_inference_time_ms,
+        'label_distribution', json_build_object(
+            'positive', v_m.positive,
+            'negative', v_m.negative,
+            'neutral', v_m.neutral),
+        'status', metrics_classify(v_m.average_confidence,
+            v_m.p95_inference_time_ms, v_t.min_confidence_warning,
+            v_t.min_confidence_critical, v_t.max_inference_time_warning_ms,
+            v_t.max_inference_time_critical_ms),
+        'time_window_minutes', p_window_minutes,
+        'time_window_start', metrics_iso8601(v_start),
+        'time_window_end', metrics_iso8601(p_now),
+        'model_name', p_model_name,
+        'model_version', p_model_version,
+        'thresholds', json_build_object(
+            'model_name', v_t.model_name,
+            'min_confidence_warning', v_t.min_confidence_warning,
+            'min_confidence_critical', v_t.min_confidence_critical,
+            'max_inference_time_warning_ms',
+                v_t.max_inference_time_warning_ms,
+            'max_inference_time_critical_ms',
+                v_t.max_inference_time_critical_ms,
+            'updated_at', metrics_iso8601(v_t.updated_at)));
+END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_aggregated(integer, text, text, timestamptz) IS
+    'The body of POST /metrics/aggregated: app.metrics_window over the '
+    'last p_window_minutes before p_now, the label distribution (every '
+    'label, zeros included), the status from app.metrics_status''s rule '
+    'and the thresholds that produced it (the model''s, else default).';
+
+CREATE OR REPLACE FUNCTION app.metrics_count(
+    p_model_name text DEFAULT NULL, p_model_version text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+SET jit = off
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
+BEGIN
+    RETURN (SELECT count(*) FROM prediction_metrics p
+             WHERE v_ids IS NULL OR p.model_version_id = ANY (v_ids));
+END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_count(text, text) IS
+    'Number of predictions ever recorded (exact count), optionally of one '
+    'model name and/or version.';
+
+-- -------------------------------------------------------------- time series
+
+CREATE OR REPLACE FUNCTION app.metrics_timeseries(
+    p_window_minutes integer DEFAULT 60, p_bucket_minutes integer DEFAULT 1,
+    p_model_name text DEFAULT NULL, p_model_version text DEFAULT NULL,
+    p_now timestamptz DEFAULT now())
+RETURNS TABLE (bucket integer, bucket_start timestamptz,
+               bucket_end timestamptz, total_predictions bigint,
+               average_confidence double precision,
+               p95_inference_time_ms double precision,
+               positive bigint, negative bigint, neutral bigint,
+               total_change bigint,
+               average_confidence_change double precision,
+               p95_inference_time_change_ms double precision,
+               moving_average_total double precision,
+               moving_average_confidence double precision)
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+SET jit = off
+SET work_mem = '64MB'
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    v_bucket interval := make_interval(mins => p_bucket_minutes);
+    v_start  timestamptz := p_now - make_interval(mins => p_window_minutes);
+    v_n      integer;
+    v_ids    integer[] := metrics_model_ids(p_model_name, p_model_version);
+BEGIN
+    IF p_window_minutes IS NULL OR p_window_minutes < 1 THEN
+        RAISE EXCEPTION 'window_minutes must be at least 1'
+            USING ERRCODE = '22023', COLUMN = 'window_minutes';
+    END IF;
+    IF p_bucket_minutes IS NULL OR p_bucket_minutes < 1 OR
+       p_bucket_minutes > p_window_minutes THEN
+        RAISE EXCEPTION 'bucket_minutes must be between 1 and window_minutes'
+            USING ERRCODE = '22023', COLUMN = 'bucket_minutes';
+    END IF;
+    v_n := ceil(p_window_minutes::numeric / p_bucket_minutes)::integer;
+    IF v_n > 10000 THEN
+        RAISE EXCEPTION 'at most 10000 buckets (window_minutes / '
+            'bucket_minutes)' USING ERRCODE = '22023',
+            COLUMN = 'bucket_minutes';
+    END IF;
+
+    -- Buckets end at p_now and go back; bucket i covers
+    -- [p_now - (n-i+1)*b, p_now - (n-i)*b), and the oldest is cut at the
+    -- window's start when b does not divide the window.  date_bin with
+    -- p_now as origin gives each row the start of its (uncut) bucket.
+    RETURN QUERY
+    WITH b AS (
+        SELECT g.i,
+               p_now - (v_n - g.i + 1) * v_bucket AS bin,
+               greatest(v_start, p_now - (v_n - g.i + 1) * v_bucket) AS bs,
+               p_now - (v_n - g.i) * v_bucket AS be
+          FROM generate_series(1, v_n) AS g(i)
+    ), a AS (
+        SELECT date_bin(v_bucket, p.created_at, p_now) AS bin,
+               count(*) AS n,
+               sum(p.confidence) AS conf_sum,
+               avg(p.confidence) AS conf,
+               percentile_cont(0.95) WITHIN GROUP
+                   (ORDER BY p.inference_time_ms) AS p95,
+               count(*) FILTER (WHERE p.label = 'positive') AS pos,
+               count(*) FILTER (WHERE p.label = 'negative') AS neg,
+               count(*) FILTER (WHERE p.label = 'neutral') AS neu
+          FROM prediction_metrics p
+         WHERE p.created_at >= v_start AND p.created_at < p_now
+           AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids))
+         GROUP BY 1
+    ), j AS (
+        SELECT b.i, b.bs, b.be, coalesce(a.n, 0) AS n, a.conf_sum, a.conf,
+               a.p95, coalesce(a.pos, 0) AS pos, coalesce(a.neg, 0) AS neg,
+               coalesce(a.neu, 0) AS neu
+          FROM b LEFT JOIN a ON a.bin = b.bin
+    )
+    SELECT j.i, j.bs, j.be, j.n, j.conf, j.p95, j.pos, j.neg, j.neu,
+           j.n - lag(j.n) OVER w,
+           j.conf - lag(j.conf) OVER w,
+           j.p95 - lag(j.p95) OVER w,
+           (avg(j.n) OVER w3)::double precision,
+           sum(j.conf_sum) OVER w3 / nullif(sum(j.n) OVER w3, 0)
+      FROM j
+    WINDOW w AS (ORDER BY j.i),
+           w3 AS (ORDER BY j.i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+     ORDER BY j.i;
+END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_timeseries(integer, integer, text, text,
+    timestamptz) IS
+    'One row per bucket of p_bucket_minutes over the last p_window_minutes '
+    'before p_now, oldest first, empty buckets included (count 0, NULL '
+    'averages).  Buckets end at p_now: bucket i covers [bucket_start, '
+    'bucket_end); the oldest is shortened when the bucket size does not '
+    'divide the window.  Per bucket: count, average confidence, exact P95 '
+    'inference time, label counts; the change against the previous bucket '
+    '(lag: count, average confidence, P95; NULL for the first bucket or '
+    'when either side is empty); and moving averages over this and the '
+    'two previous buckets (count, and confidence weighted by count).  At '
+    'most 10000 buckets; bad arguments raise 22023 naming the field.';
+
+CREATE OR REPLACE FUNCTION app.metrics_timeseries_json(
+    p_window_minutes integer DEFAULT 60, p_bucket_minutes integer DEFAULT 1,
+    p_model_name text DEFAULT NULL, p_model_version text DEFAULT NULL,
+    p_now timestamptz DEFAULT now())
+RETURNS json
+LANGUAGE sql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT json_build_object(
+        'window_minutes', p_window_minutes,
+        'bucket_minutes', p_bucket_minutes,
+        'time_window_start', metrics_iso8601(p_now -
+            make_interval(mins => p_window_minutes)),
+        'time_window_end', metrics_iso8601(p_now),
+        'model_name', p_model_name,
+        'model_version', p_model_version,
+        'buckets', coalesce(json_agg(json_build_object(
+            'bucket_start', metrics_iso8601(s.bucket_start),
+            'bucket_end', metrics_iso8601(s.bucket_end),
+            'total_predictions', s.total_predictions,
+            'average_confidence', s.average_confidence,
+            'p95_inference_time_ms', s.p95_inference_time_ms,
+            'label_distribution', json_build_object(
+                'positive', s.positive, 'negative', s.negative,
+                'neutral', s.neutral),
+            'change', json_build_object(
+                'total_predictions', s.total_change,
+                'average_confidence', s.average_confidence_change,
+                'p95_inference_time_ms', s.p95_inference_time_change_ms),
+            'moving_average', json_build_object(
+                'total_predictions', s.moving_average_total,
+                'average_confidence', s.moving_average_confidence))
+            ORDER BY s.bucket), '[]'::json))
+      FROM metrics_timeseries(p_window_minutes, p_bucket_minutes,
+               p_model_name, p_model_version, p_now) s;
+$$;
+
+COMMENT ON FUNCTION app.metrics_timeseries_json(integer, integer, text, text,
+    timestamptz) IS
+    'The body of GET /metrics/timeseries: app.metrics_timeseries as one '
+    'JSON object with a "buckets" array, oldest first.';
+
+-- --------------------------------------------------------------- comparison
+
+CREATE OR REPLACE FUNCTION app.metrics_pct_change(
+    p_current double precision, p_previous double precision)
+RETURNS double precision
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT CASE WHEN p_previous IS NULL OR p_previous = 0 THEN NULL
+                ELSE 100 * (p_current - p_previous) / abs(p_previous) END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_pct_change(double precision,
+    double precision) IS
+    'Change from p_previous to p_current in percent of |p_previous|; NULL '
+    'when either is NULL or p_previous is 0.';
+
+CREATE OR REPLACE FUNCTION app.metrics_compare(
+    p_window_minutes integer DEFAULT 60, p_model_name text DEFAULT NULL,
+    p_now timestamptz DEFAULT now(), p_model_version text DEFAULT NULL)
+RETURNS TABLE (current_start timestamptz, current_end timestamptz,
+               previous_start timestamptz, previous_end timestamptz,
+               current_total bigint, previous_total bigint,
+               total_change_pct double precision,
+               current_average_confidence double precision,
+               previous_average_confidence double precision,
+               average_confidence_change_pct double precision,
+               current_average_inference_time_ms double precision,
+               previous_average_inference_time_ms double precision,
+               average_inference_time_change_pct double precision,
+               current_p95_inference_time_ms double precision,
+               previous_p95_inference_time_ms double precision,
+               p95_inference_time_change_pct double precision,
+               current_positive bigint, current_negative bigint,
+               current_neutral bigint, previous_positive bigint,
+               previous_negative bigint, previous_neutral bigint)
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_w    interval;
+    v_cur  record;
+    v_prev record;
+BEGIN
+    IF p_window_minutes IS NULL OR p_window_minutes < 1 THEN
+        RAISE EXCEPTION 'window_minutes must be at least 1'
+            USING ERRCODE = '22023', COLUMN = 'window_minutes';
+    END IF;
+    v_w := make_interval(mins => p_window_minutes);
+    SELECT * INTO v_cur FROM metrics_window(p_now - v_w, p_now,
+        p_model_name, p_model_version);
+    SELECT * INTO v_prev FROM metrics_window(p_now - 2 * v_w, p_now - v_w,
+        p_model_name, p_model_version);
+
+    current_start := p_now - v_w;
+    current_end := p_now;
+    previous_start := p_now - 2 * v_w;
+    previous_end := p_now - v_w;
+    current_total := v_cur.total_predictions;
+    previous_total := v_prev.total_predictions;
+    total_change_pct := metrics_pct_change(current_total, previous_total);
+    current_average_confidence := v_cur.average_confidence;
+    previous_average_confidence := v_prev.average_confidence;
+    average_confidence_change_pct := metrics_pct_change(
+        current_average_confidence, previous_average_confidence);
+    current_average_inference_time_ms := v_cur.average_inference_time_ms;
+    previous_average_inference_time_ms := v_prev.average_inference_time_ms;
+    average_inference_time_change_pct := metrics_pct_change(
+        current_average_inference_time_ms,
+        previous_average_inference_time_ms);
+    current_p95_inference_time_ms := v_cur.p95_inference_time_ms;
+    previous_p95_inference_time_ms := v_prev.p95_inference_time_ms;
+    p95_inference_time_change_pct := metrics_pct_change(
+        current_p95_inference_time_ms, previous_p95_inference_time_ms);
+    current_positive := v_cur.positive;
+    current_negative := v_cur.negative;
+    current_neutral := v_cur.neutral;
+    previous_positive := v_prev.positive;
+    previous_negative := v_prev.negative;
+    previous_neutral := v_prev.neutral;
+    RETURN NEXT;
+END;
+$$;
+
+COMMENT ON FUNCTION app.metrics_compare(integer, text, timestamptz, text) IS
+    'The analyzer''s previous-window comparison: app.metrics_window over '
+    'the current window [p_now - w, p_now) and the previous one '
+    '[p_now - 2w, p_now - w) (adjacent, not overlapping), with the change '
+    'in percent of the previous value (NULL when the previous value is '
+    'NULL or 0).  One row.';
