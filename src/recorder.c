@@ -48,17 +48,25 @@ struct recorder_batch {
 	u_int64_t		  started;
 	u_int64_t		  started_us;
 	struct recorder_row	**rows;		/* [batch_max]; NULL: gone */
+	int			 *admitted;	/* [batch_max], from the result */
+	int			 *remaining;
+	int			 *reset_s;
 	struct kore_buf		 *arrays[RECORDER_NARRAYS];
 	const char		 *values[RECORDER_NPARAMS];
 	char			  limit[16];
 };
 
-/* Parameters: $1..$10 parallel arrays, $11 model, $12 version, $13 limit. */
+/*
+ * Parameters: $1..$10 parallel arrays, $11 model, $12 version, $13 limit.
+ * One row back: admitted[], remaining[], reset_s[] (input order) and the
+ * rows' timestamp.  A CALL, because the procedure commits the rate-limit
+ * decision before it inserts (see sql/30_predictions.sql).
+ */
 static const char recorder_sql[] =
-    "SELECT ord, admitted, remaining, reset_s, created_at "
-    "FROM app.record_predictions($1::uuid[], $2::inet[], $3::text[], "
+    "CALL app.record_predictions($1::uuid[], $2::inet[], $3::text[], "
     "$4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], "
-    "$9::float8[], $10::float8[], $11, $12, $13::int)";
+    "$9::float8[], $10::float8[], $11, $12, $13::int, NULL, NULL, NULL, "
+    "NULL)";
 
 static void	recorder_arm(void);
 static void	recorder_tick(void *, u_int64_t);
@@ -67,6 +75,7 @@ static void	recorder_flush(struct recorder_batch *);
 static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
+static int	recorder_int(const char **, int *);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
 static void	recorder_reclaim(void);
 static struct recorder_batch	*recorder_free_slot(void);
@@ -99,6 +108,12 @@ recorder_init(void)
 		memset(&batches[i], 0, sizeof(batches[i]));
 		batches[i].rows = kore_calloc((size_t)app.cf.recorder_batch_max,
 		    sizeof(struct recorder_row *));
+		batches[i].admitted = kore_calloc(
+		    (size_t)app.cf.recorder_batch_max, sizeof(int));
+		batches[i].remaining = kore_calloc(
+		    (size_t)app.cf.recorder_batch_max, sizeof(int));
+		batches[i].reset_s = kore_calloc(
+		    (size_t)app.cf.recorder_batch_max, sizeof(int));
 		for (j = 0; j < RECORDER_NARRAYS; j++) {
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
@@ -335,31 +350,74 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 	}
 }
 
-/* Copies one result set into the rows (final only at COMPLETE). */
+/*
+ * Copies the result row into the rows (final only at COMPLETE).  The
+ * arrays are PostgreSQL's text form of boolean[] and integer[]: "{t,f}",
+ * "{9,0}".
+ */
 static void
 recorder_read(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	const char		*created;
-	int			 i, ntuples, ord;
+	const char		*adm, *rem, *rst, *created;
+	int			 i;
 
-	ntuples = kore_pgsql_ntuples(&b->sql);
-	for (i = 0; i < ntuples; i++) {
-		ord = atoi(kore_pgsql_getvalue(&b->sql, i, 0)) - 1;
-		if (ord < 0 || ord >= b->n)
+	if (kore_pgsql_ntuples(&b->sql) != 1 ||
+	    kore_pgsql_nfields(&b->sql) != 4)
+		return;
+	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
+	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
+	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
+	created = kore_pgsql_getvalue(&b->sql, 0, 3);
+	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{')
+		return;
+
+	for (i = 0; i < b->n; i++) {
+		if ((*adm != 't' && *adm != 'f') ||
+		    !recorder_int(&rem, &b->remaining[i]) ||
+		    !recorder_int(&rst, &b->reset_s[i]))
+			return;
+		b->admitted[i] = (*adm == 't');
+		adm++;
+		if (*adm != (i + 1 < b->n ? ',' : '}'))
+			return;
+		adm++;
+	}
+	b->nresults = b->n;
+
+	for (i = 0; i < b->n; i++) {
+		if ((row = b->rows[i]) == NULL)
 			continue;
-		b->nresults++;
-		if ((row = b->rows[ord]) == NULL)
-			continue;
-		row->status = !strcmp(kore_pgsql_getvalue(&b->sql, i, 1), "t")
-		    ? HTTP_STATUS_OK : 429;
+		row->status = b->admitted[i] ? HTTP_STATUS_OK : 429;
 		row->limit = app.cf.rate_limit_predict;
-		row->remaining = atoi(kore_pgsql_getvalue(&b->sql, i, 2));
-		row->reset_s = atoi(kore_pgsql_getvalue(&b->sql, i, 3));
-		created = kore_pgsql_getvalue(&b->sql, i, 4);
+		row->remaining = b->remaining[i];
+		row->reset_s = b->reset_s[i];
 		snprintf(row->created_at, sizeof(row->created_at), "%s",
 		    created);
 	}
+}
+
+/* Reads one integer of an array's text and its ',' or '}'. */
+static int
+recorder_int(const char **pp, int *out)
+{
+	const char	*p;
+	long		 v;
+	int		 neg;
+
+	p = *pp;
+	neg = (*p == '-');
+	if (neg)
+		p++;
+	if (*p < '0' || *p > '9')
+		return (0);
+	for (v = 0; *p >= '0' && *p <= '9' && v < 1000000000L; p++)
+		v = v * 10 + (*p - '0');
+	if (*p != ',' && *p != '}')
+		return (0);
+	*out = (int)(neg ? -v : v);
+	*pp = p + 1;
+	return (1);
 }
 
 /*

@@ -1,7 +1,7 @@
 -- 20_rate_limits.sql: the rolling-window limiter (sql/20_rate_limits.sql)
 -- and the batch writer that folds it in (sql/30_predictions.sql).
 BEGIN;
-SELECT plan(31);
+SELECT plan(34);
 
 -- Times are explicit (p_now) so the window can be walked through.
 CREATE TEMP TABLE t0 AS SELECT timestamptz '2026-01-01 00:00:00+00' AS t;
@@ -120,31 +120,41 @@ SELECT is(app.rate_limit_prune(2000, (SELECT t FROM t0) + interval '1 s'), 2000,
 SELECT is(app.rate_limit_prune(100000, (SELECT t FROM t0) + interval '1 s'), 3000,
     '... and the rest on the next call');
 
--- The batch writer: limit and insert in one statement.
+-- The batch writer, step 1 (the decision) and step 2 (the rows).  The
+-- procedure that runs both commits in between, so it cannot run inside
+-- this test's transaction: the HTTP tests cover it.
 TRUNCATE app.prediction_metrics;
+CREATE TEMP TABLE clients AS
+SELECT array_agg(CASE WHEN i % 7 = 0 THEN '198.51.100.2'
+                      ELSE '198.51.100.1' END ORDER BY i)::inet[] AS c
+  FROM generate_series(1, 14) AS i;
 CREATE TEMP TABLE batch AS
-SELECT * FROM app.record_predictions(
-    (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 14)),
-    (SELECT array_agg(CASE WHEN i % 7 = 0 THEN '198.51.100.2'
-                           ELSE '198.51.100.1' END ORDER BY i)::inet[]
-       FROM generate_series(1, 14) AS i),
-    array_fill('positive'::text, ARRAY[14]), array_fill(0.5::float8, ARRAY[14]),
-    array_fill(1.0::float8, ARRAY[14]), array_fill(5, ARRAY[14]),
-    array_fill(0.5::float8, ARRAY[14]), array_fill(0.5::float8, ARRAY[14]),
-    array_fill(0.5::float8, ARRAY[14]), array_fill(0.0::float8, ARRAY[14]),
-    'vader', '3.3.2', 10);
-SELECT is((SELECT count(*)::int FROM batch), 14, 'one result row per request');
+SELECT * FROM app.predict_admit((SELECT c FROM clients), 10);
+SELECT is((SELECT count(*)::int FROM batch), 14, 'one decision per request');
 SELECT results_eq($$SELECT ord FROM batch$$,
-    $$SELECT generate_series(1, 14)$$, 'results come in input order');
+    $$SELECT generate_series(1, 14)$$, 'decisions come in input order');
 SELECT results_eq($$SELECT ord FROM batch WHERE NOT admitted$$,
     $$VALUES (12), (13)$$,
     'client .1 sent 12: its first 10 are admitted, the last two refused');
 SELECT is((SELECT count(*)::int FROM batch WHERE admitted AND ord IN (7, 14)), 2,
     'client .2 (2 requests) is admitted independently');
+SELECT results_eq($$SELECT remaining FROM batch WHERE ord IN (1, 11, 12, 7, 14)
+    ORDER BY ord$$, $$VALUES (9), (9), (0), (0), (8)$$,
+    'remaining is per client, counting down in arrival order');
+SELECT is(app.insert_predictions(
+    (SELECT array_agg(gen_random_uuid()) FROM generate_series(1, 14)),
+    (SELECT c FROM clients),
+    array_fill('positive'::text, ARRAY[14]), array_fill(0.5::float8, ARRAY[14]),
+    array_fill(1.0::float8, ARRAY[14]), array_fill(5, ARRAY[14]),
+    array_fill(0.5::float8, ARRAY[14]), array_fill(0.5::float8, ARRAY[14]),
+    array_fill(0.5::float8, ARRAY[14]), array_fill(0.0::float8, ARRAY[14]),
+    (SELECT array_agg(admitted ORDER BY ord) FROM batch), 'vader', '3.3.2'),
+    12, 'insert_predictions writes the admitted rows');
 SELECT is((SELECT count(*)::int FROM app.prediction_metrics), 12,
     'only admitted requests wrote a row');
-SELECT ok((SELECT bool_and(created_at ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$')
-    FROM batch), 'created_at is ISO 8601 UTC with microseconds');
+SELECT is((SELECT count(DISTINCT model_version_id)::int
+    FROM app.prediction_metrics), 1, 'all rows point at one model version');
+SELECT has_function('app', 'record_predictions', 'the procedure exists');
 
 SELECT * FROM finish();
 ROLLBACK;

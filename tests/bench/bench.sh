@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# bench.sh: durable predictions per second, against the database's own
+# limit, on this machine.  A benchmark, not a test: it prints figures and
+# only fails if the server loses or invents rows.
+#
+#   tests/bench/bench.sh                 three interleaved rounds (make bench)
+#   tests/bench/bench.sh --soak SECONDS  one long wrk run, RSS sampled (make soak)
+#
+# It starts its own PostgreSQL (fsync and synchronous_commit on, as in
+# production) and its own server (the optimised build, rate limiter on with
+# a limit high enough never to reject), warms up, then runs, interleaved:
+#   (a) pgbench inserting the same row one per transaction, 16 and 64 clients
+#   (b) wrk POSTing /predict at 64 connections
+# for ROUNDS rounds of DURATION seconds each, and reports requests/s,
+# p50/p99, rows written versus 2xx answers, the server/pgbench ratio, the
+# workers' peak RSS, the CPU split and the requests per worker.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-15}
+CONNS=${CONNS:-64}
+WORKERS=${WORKERS:-2}
+SOAK=0
+if [ "${1:-}" = "--soak" ]; then
+	SOAK=${2:-600}
+fi
+
+out="$root/tests/out/bench"
+mkdir -p "$out" build/run-bench
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+pgdir=$(mktemp -d /tmp/modelserver-bench.XXXXXX)
+chmod 755 "$pgdir"
+pgport=$(free_port)
+port=$(free_port)
+kore_pid=""
+
+cleanup() {
+	if [ -n "$kore_pid" ] && kill -0 "$kore_pid" 2>/dev/null; then
+		kill "$kore_pid" 2>/dev/null || true
+		wait "$kore_pid" 2>/dev/null || true
+	fi
+	tests/lib/pgcluster.sh stop "$pgdir" fast >/dev/null 2>&1 || true
+	rm -rf "$pgdir"
+}
+trap cleanup EXIT
+
+make -s all >/dev/null
+tests/lib/pgcluster.sh start "$pgdir" "$pgport"
+tests/lib/pgcluster.sh bootstrap "$pgdir" "$pgport"
+owner=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" owner)
+appurl=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" app)
+super=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" super)
+MIGRATE_DATABASE_URL="$owner" ENV_FILE= migrations/migrate.sh >/dev/null
+psql "$super" -X -q -c "ALTER ROLE modelserver_app SET synchronous_commit = on"
+mid=$(psql "$super" -X -At -c "SELECT app.model_version_id('vader', '3.3.2')")
+
+# ---- the server -----------------------------------------------------------
+export ENV_FILE= DATABASE_URL="$appurl" HTTP_PORT="$port" WORKERS="$WORKERS"
+export RATE_LIMIT_PREDICT_PER_MINUTE=1000000000 ACCESS_LOG=
+conf=$(build/conftool render kore.conf build/run-bench)
+kore -c "$conf" -f -n -r >"$out/server.log" 2>&1 &
+kore_pid=$!
+for i in $(seq 1 100); do
+	curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
+	sleep 0.1
+done
+
+workers() { ps -o pid= --ppid "$kore_pid" | tr -d ' '; }
+pg_pids() {
+	local pm
+	pm=$(head -n 1 "$pgdir/data/postmaster.pid")
+	echo "$pm"; ps -o pid= --ppid "$pm" | tr -d ' '
+}
+cpu_ticks() {	# cpu_ticks PID...: utime+stime of those processes, in ticks
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
+
+run_pgbench() {	# run_pgbench CLIENTS -> prints tps
+	pgbench "$super" -n -M prepared -c "$1" -j 2 -T "$DURATION" \
+	    -D mid="$mid" -f tests/bench/pgbench_insert.sql 2>/dev/null |
+	    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
+	local c=$1 d=$2 th=$3 before after p0 k0 p1 k1 line wt
+	before=$(rows)
+	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
+	# wrk's own CPU time comes from its rusage (wait4) in ticks.
+	wt=$(/usr/bin/python3 -c '
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[2:], stdout=open(sys.argv[1], "w"),
+                     stderr=subprocess.STDOUT)
+_, _, ru = os.wait4(p.pid, 0)
+print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
+' "$out/wrk.txt" wrk -t "$th" -c "$c" -d "${d}s" --latency \
+	    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict")
+	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
+	after=$(rows)
+	line=$(grep '^WRK ' "$out/wrk.txt")
+	echo "$line rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt"
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+echo "# machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -r)"
+echo "# $(kore -v | head -1 | sed 's/^/kore /'), $(psql --version), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch max $(build/conftool get RECORDER_BATCH_MAX), delay $(build/conftool get RECORDER_DELAY_MS) ms, rate limiter on"
+
+# ---- warm-up ------------------------------------------------------------------
+run_wrk "$CONNS" 5 2 >/dev/null
+run_pgbench 16 >/dev/null
+
+if [ "$SOAK" != 0 ]; then
+	echo "# soak: $SOAK s at $CONNS connections; RSS (kB) of each worker every 10 s"
+	wrk -t 2 -c "$CONNS" -d "${SOAK}s" --latency -s tests/bench/predict.lua \
+	    "http://127.0.0.1:$port/predict" >"$out/wrk-soak.txt" 2>&1 &
+	wpid=$!
+	samples="$out/rss.txt"; : >"$samples"
+	while kill -0 "$wpid" 2>/dev/null; do
+		line="$(date +%s)"
+		for w in $(workers); do
+			line="$line $(awk '/^VmRSS/ {print $2}' /proc/$w/status)"
+		done
+		echo "$line" >>"$samples"
+		sleep 10
+	done
+	wait "$wpid" || true
+	grep '^WRK ' "$out/wrk-soak.txt"
+	/usr/bin/python3 - "$samples" <<'PY'
+import sys
+rows = [list(map(int, l.split()[1:])) for l in open(sys.argv[1]) if l.strip()]
+rows = [r for r in rows if r]
+if len(rows) < 7:
+    print("too few samples"); sys.exit(0)
+first = rows[6]          # one minute in: after the warm caches and pools
+last = rows[-1]
+for i, (a, b) in enumerate(zip(first, last)):
+    print("worker %d: RSS %d kB at 1 min, %d kB at the end: %+.1f%%, peak %d kB"
+          % (i + 1, a, b, 100.0 * (b - a) / a, max(r[i] for r in rows)))
+PY
+	exit 0
+fi
+
+# ---- the rounds -------------------------------------------------------------
+printf "\n%-6s %-22s %12s %10s %10s %10s %10s\n" round what "req/s" p50_ms p99_ms 2xx rows
+declare -a pg16 pg64 srv
+fail=0
+for r in $(seq 1 "$ROUNDS"); do
+	t=$(run_pgbench 16); pg16+=("$t")
+	printf "%-6s %-22s %12.0f\n" "$r" "pgbench 1 row/tx, 16c" "$t"
+	t=$(run_pgbench 64); pg64+=("$t")
+	printf "%-6s %-22s %12.0f\n" "$r" "pgbench 1 row/tx, 64c" "$t"
+	line=$(run_wrk "$CONNS" "$DURATION" 2)
+	srv+=("$(field rps "$line")")
+	printf "%-6s %-22s %12.0f %10s %10s %10s %10s\n" "$r" \
+	    "server /predict, ${CONNS}c" "$(field rps "$line")" \
+	    "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
+	    "$(field ok "$line")" "$(field rows "$line")"
+	echo "$line" >>"$out/rounds.txt"
+	if [ "$(field ok "$line")" != "$(field rows "$line")" ] ||
+	    [ "$(field non2xx "$line")" != 0 ]; then
+		echo "!! rows written differ from 2xx answers (or non-2xx seen)"
+		fail=1
+	fi
+	st=$(field server_ticks "$line"); pt=$(field pg_ticks "$line")
+	wt=$(field wrk_ticks "$line")
+	total=$(( $(nproc) * DURATION * $(getconf CLK_TCK) ))
+	printf "%-6s %-22s server %d%%, postgres %d%%, wrk %d%%, idle/other %d%% (of %d cores)\n" \
+	    "" "CPU split" $((100 * st / total)) $((100 * pt / total)) \
+	    $((100 * wt / total)) $((100 - 100 * (st + pt + wt) / total)) "$(nproc)"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+m16=$(median "${pg16[@]}"); m64=$(median "${pg64[@]}"); ms=$(median "${srv[@]}")
+echo
+printf "median: pgbench 16c %.0f/s, pgbench 64c %.0f/s, server %.0f/s\n" "$m16" "$m64" "$ms"
+/usr/bin/python3 -c "import sys; s,a,b=map(float,sys.argv[1:]); print('ratio server/pgbench: %.2fx (16c), %.2fx (64c), %.2fx (best pgbench)' % (s/a, s/b, s/max(a,b)))" "$ms" "$m16" "$m64"
+
+# ---- one client, sequential ------------------------------------------------------
+line=$(run_wrk 1 5 1)
+echo "single client, sequential: $(field rps "$line") req/s, p50 $(field p50_ms "$line") ms, p99 $(field p99_ms "$line") ms"
+
+# ---- memory and spread -----------------------------------------------------------
+for w in $(workers); do
+	echo "worker pid $w: peak RSS $(awk '/^VmHWM/ {print $2, $3}' /proc/$w/status), now $(awk '/^VmRSS/ {print $2, $3}' /proc/$w/status)"
+done
+curl -s "http://127.0.0.1:$port/metrics/prometheus" |
+    grep -E '^modelserver_worker_requests_total|^modelserver_batch_rows_(sum|count)' |
+    sed 's/^/  /'
+exit $fail
