@@ -19,6 +19,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON app.rate_limits TO modelserver_app;
 -- written by the audit trigger, as the caller, and never changed.
 GRANT SELECT, INSERT, UPDATE ON app.metric_thresholds TO modelserver_app;
 GRANT SELECT, INSERT ON app.metric_threshold_changes TO modelserver_app;
+-- Analyzer (50_analyze.sql): the report cache and its single-flight
+-- leases are the server's own state, purged as they expire.
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.gemini_cache, app.gemini_leases
+    TO modelserver_app;
 \endif
 
 SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_analyst')
@@ -30,4 +34,5 @@ GRANT SELECT ON app.schema_migrations, app.model_versions,
 GRANT SELECT ON app.metric_thresholds, app.metric_threshold_changes,
     app.metrics_per_minute, app.metrics_per_model_version,
     app.metrics_status_last_hour TO modelserver_analyst;
+GRANT SELECT ON app.gemini_cache TO modelserver_analyst;
 \endif
