@@ -91,6 +91,12 @@ static const struct config_var config_vars[] = {
 	{ "GEMINI_CACHE_TTL", CONFIG_INT, CF(gemini_cache_ttl_s), "300",
 	    1, 86400 * 30 },
 	{ "GEMINI_CA_FILE", CONFIG_STR, CF(gemini_ca_file), "", 0, 0 },
+	{ "GEMINI_MAX_ATTEMPTS", CONFIG_INT, CF(gemini_max_attempts), "4",
+	    1, 10 },
+	{ "GEMINI_RETRY_BASE_MS", CONFIG_INT, CF(gemini_retry_base_ms),
+	    "1000", 1, 60000 },
+	{ "GEMINI_RETRY_MAX_MS", CONFIG_INT, CF(gemini_retry_max_ms),
+	    "10000", 1, 600000 },
 	{ "TASK_THREADS", CONFIG_INT, CF(task_threads), "8", 1, 255 },
 };
 

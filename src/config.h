@@ -56,6 +56,9 @@ struct config {
 	int		 gemini_rate_limit;	/* upstream calls per minute */
 	int		 gemini_cache_ttl_s;
 	char		*gemini_ca_file;	/* extra CA bundle (tests) */
+	int		 gemini_max_attempts;	/* per analysis, retries incl. */
+	int		 gemini_retry_base_ms;	/* first backoff */
+	int		 gemini_retry_max_ms;	/* longest backoff */
 	int		 task_threads;		/* Gemini threads per worker */
 };
 

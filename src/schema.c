@@ -74,6 +74,85 @@ schema_predict(const json_t *body, struct schema_predict *out,
 }
 
 /*
+ * Validates an /analyze/performance body: time_window_minutes an integer
+ * in 1..1440 (default 60), model_name absent, null or a model name.  On
+ * success out->model_name borrows from body.
+ */
+int
+schema_analyze(const json_t *body, struct schema_analyze *out,
+    json_t *details)
+{
+	const json_t	*w, *name;
+	json_int_t	 v;
+	int		 ok;
+
+	memset(out, 0, sizeof(*out));
+	out->window_minutes = SCHEMA_WINDOW_DEFAULT;
+	ok = 1;
+
+	if (!json_is_object(body)) {
+		schema_detail(details, "body", "must be a JSON object");
+		return (0);
+	}
+
+	w = json_object_get(body, "time_window_minutes");
+	if (w != NULL) {
+		if (!json_is_integer(w)) {
+			schema_detail(details, "time_window_minutes",
+			    "must be an integer");
+			ok = 0;
+		} else {
+			v = json_integer_value(w);
+			if (v < 1 || v > SCHEMA_WINDOW_MAX) {
+				schema_detail(details, "time_window_minutes",
+				    "must be between 1 and 1440");
+				ok = 0;
+			} else {
+				out->window_minutes = (int)v;
+			}
+		}
+	}
+
+	name = json_object_get(body, "model_name");
+	if (name != NULL && !json_is_null(name)) {
+		if (!json_is_string(name)) {
+			schema_detail(details, "model_name",
+			    "must be a string or null");
+			ok = 0;
+		} else if (!schema_model_name(json_string_value(name))) {
+			schema_detail(details, "model_name",
+			    "must match ^[a-z0-9][a-z0-9_.-]{0,62}$");
+			ok = 0;
+		} else {
+			out->model_name = json_string_value(name);
+		}
+	}
+
+	return (ok);
+}
+
+/*
+ * 1 if s is a model name as app.model_versions stores them
+ * (^[a-z0-9][a-z0-9_.-]{0,62}$): safe in SQL, prompts and cache keys.
+ */
+int
+schema_model_name(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= SCHEMA_MODEL_NAME_MAX)
+			return (0);
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))
+			continue;
+		if (i > 0 && (s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			continue;
+		return (0);
+	}
+	return (i > 0);
+}
+
+/*
  * Counts the code points of s[0..len), or returns -1 if it is not
  * well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
  * above U+10FFFF).

@@ -22,7 +22,19 @@ struct schema_predict {
 	int		 include_metrics;
 };
 
+/* POST /analyze/performance: {"time_window_minutes": 60, "model_name": "x"}. */
+#define SCHEMA_WINDOW_DEFAULT	60	/* minutes */
+#define SCHEMA_WINDOW_MAX	1440
+#define SCHEMA_MODEL_NAME_MAX	63	/* as app.model_versions.name */
+
+struct schema_analyze {
+	int		 window_minutes;
+	const char	*model_name;	/* borrowed; NULL: every model */
+};
+
 int	schema_predict(const json_t *, struct schema_predict *, json_t *);
+int	schema_analyze(const json_t *, struct schema_analyze *, json_t *);
+int	schema_model_name(const char *);
 long	schema_utf8_count(const char *, size_t);
 void	schema_detail(json_t *, const char *, const char *);
 
