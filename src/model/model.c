@@ -202,8 +202,7 @@ model_predict(const struct model *m, const char *text, size_t len,
 		goto cleanup;
 	if (len == 0)
 		text = "";
-	if (!vader_unicode_valid(text, len))
-		goto cleanup;
+	/* vader_score decodes, and so validates, every non-ASCII byte. */
 	if (!vader_score(&m->lex, text, len, &raw))
 		goto cleanup;
 

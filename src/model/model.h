@@ -24,7 +24,7 @@
  * record and one double per token); run it on a thread with at least
  * 256 KiB of stack.
  */
-#define MODEL_STACK_BYTES	(96 * 1024)
+#define MODEL_STACK_BYTES	(112 * 1024)
 
 struct model;
 

@@ -14,7 +14,8 @@
  *    words before it, the third of which is not a lexicon word.
  *
  * Nothing is allocated: a struct vader_scratch on the stack holds one
- * token's bytes and a record per token, sized by VADER_MAX_TOKENS.
+ * token's bytes, a record per token and the non-zero sentiments, sized by
+ * VADER_MAX_TOKENS.
  */
 #include <math.h>
 #include <stddef.h>
@@ -46,15 +47,21 @@
 
 #define VADER_NONE		SIZE_MAX
 
-/* Token flags. */
-#define VADER_T_UPPER		0x01	/* str.isupper() */
-#define VADER_T_NEGATED		0x02	/* negated([word]) */
+/* Token flags, besides the VADER_E_* flags of its entry. */
+#define VADER_T_UPPER		0x10	/* str.isupper() */
+#define VADER_T_NT		0x20	/* "n't" in word */
+#define VADER_T_NEGATED		(VADER_E_NEGATE | VADER_T_NT)	/* negated() */
+#define VADER_T_BOOSTER		(VADER_E_BOOST_UP | VADER_E_BOOST_DOWN)
 
 struct vader_token {
 	uint16_t	entry;		/* index in lex->entries, or NO_ENTRY */
-	uint8_t		flags;		/* VADER_T_* */
+	uint8_t		flags;		/* VADER_E_*, VADER_T_* */
 	uint8_t		word;		/* enum vader_word */
 };
+
+_Static_assert(((VADER_E_LEXICON | VADER_E_NEGATE | VADER_E_BOOST_UP |
+    VADER_E_BOOST_DOWN) & (VADER_T_UPPER | VADER_T_NT)) == 0,
+    "token and entry flags overlap");
 
 struct vader_scratch {
 	const struct vader_lexicon	*lex;
@@ -64,19 +71,83 @@ struct vader_scratch {
 	size_t				 nquest;
 	size_t				 but;		/* first "but" */
 	int				 cap_diff;
+	int				 prev_space;	/* last input char ' ' */
+
+	/*
+	 * The token being read, already lower-cased, and what
+	 * _strip_punc_if_word needs: where the non-punctuation part starts
+	 * and ends (bytes and code points) and its FNV-1a hash, so that
+	 * vader_flush need not walk the token again.
+	 */
 	size_t				 toklen;
+	size_t				 tok_cps;	/* code points so far */
+	size_t				 tok_lead;	/* NONE: all punctuation */
+	size_t				 tok_end;
+	size_t				 tok_cp_first;
+	size_t				 tok_cp_last;
+	uint32_t			 tok_hash;	/* from tok_lead on */
+	uint32_t			 tok_hash_end;	/* up to tok_end */
+	uint8_t				 tok_case;	/* VADER_C_UPPER, _LOWER */
+	uint8_t				 tok_nt;	/* contains "n't" */
+	unsigned char			 tok_b1, tok_b2;	/* last bytes */
 	char				 tok[VADER_TOKEN_BUF];
-	union {
-		/* Per token while scoring, then the non-zero sentiments. */
-		struct vader_token	 tokens[VADER_MAX_TOKENS];
-		uint32_t		 nonzero[VADER_MAX_TOKENS];
-	} u;
-	double				 sentiments[VADER_MAX_TOKENS];
+	struct vader_token		 tokens[VADER_MAX_TOKENS];
+
+	/*
+	 * The non-zero sentiments in order, and their token positions.
+	 * Zeros (neutral words) change neither the sums nor the "but" rule,
+	 * so they are only counted.
+	 */
+	size_t				 nvalues;
+	double				 values[VADER_MAX_TOKENS];
+	uint16_t			 where[VADER_MAX_TOKENS];
 };
 
 _Static_assert(sizeof(struct vader_scratch) <= MODEL_STACK_BYTES,
     "MODEL_STACK_BYTES is too small for the scratch area");
-_Static_assert(VADER_MAX_TOKENS < UINT32_MAX, "token index overflow");
+_Static_assert(VADER_MAX_TOKENS < UINT16_MAX, "token position overflow");
+
+/* ASCII character classes. */
+#define VADER_C_SPACE		0x01	/* str.isspace() */
+#define VADER_C_PUNCT		0x02	/* string.punctuation */
+#define VADER_C_UPPER		0x04	/* makes a word upper case */
+#define VADER_C_LOWER		0x08	/* forbids it */
+
+static const uint8_t vader_ascii[128] = {
+	[0x09] = VADER_C_SPACE, [0x0a] = VADER_C_SPACE,
+	[0x0b] = VADER_C_SPACE, [0x0c] = VADER_C_SPACE,
+	[0x0d] = VADER_C_SPACE, [0x1c] = VADER_C_SPACE,
+	[0x1d] = VADER_C_SPACE, [0x1e] = VADER_C_SPACE,
+	[0x1f] = VADER_C_SPACE, [' '] = VADER_C_SPACE, ['!'] = VADER_C_PUNCT,
+	['"'] = VADER_C_PUNCT, ['#'] = VADER_C_PUNCT, ['$'] = VADER_C_PUNCT,
+	['%'] = VADER_C_PUNCT, ['&'] = VADER_C_PUNCT, ['\''] = VADER_C_PUNCT,
+	['('] = VADER_C_PUNCT, [')'] = VADER_C_PUNCT, ['*'] = VADER_C_PUNCT,
+	['+'] = VADER_C_PUNCT, [','] = VADER_C_PUNCT, ['-'] = VADER_C_PUNCT,
+	['.'] = VADER_C_PUNCT, ['/'] = VADER_C_PUNCT, [':'] = VADER_C_PUNCT,
+	[';'] = VADER_C_PUNCT, ['<'] = VADER_C_PUNCT, ['='] = VADER_C_PUNCT,
+	['>'] = VADER_C_PUNCT, ['?'] = VADER_C_PUNCT, ['@'] = VADER_C_PUNCT,
+	['A'] = VADER_C_UPPER, ['B'] = VADER_C_UPPER, ['C'] = VADER_C_UPPER,
+	['D'] = VADER_C_UPPER, ['E'] = VADER_C_UPPER, ['F'] = VADER_C_UPPER,
+	['G'] = VADER_C_UPPER, ['H'] = VADER_C_UPPER, ['I'] = VADER_C_UPPER,
+	['J'] = VADER_C_UPPER, ['K'] = VADER_C_UPPER, ['L'] = VADER_C_UPPER,
+	['M'] = VADER_C_UPPER, ['N'] = VADER_C_UPPER, ['O'] = VADER_C_UPPER,
+	['P'] = VADER_C_UPPER, ['Q'] = VADER_C_UPPER, ['R'] = VADER_C_UPPER,
+	['S'] = VADER_C_UPPER, ['T'] = VADER_C_UPPER, ['U'] = VADER_C_UPPER,
+	['V'] = VADER_C_UPPER, ['W'] = VADER_C_UPPER, ['X'] = VADER_C_UPPER,
+	['Y'] = VADER_C_UPPER, ['Z'] = VADER_C_UPPER, ['['] = VADER_C_PUNCT,
+	['\\'] = VADER_C_PUNCT, [']'] = VADER_C_PUNCT, ['^'] = VADER_C_PUNCT,
+	['_'] = VADER_C_PUNCT, ['`'] = VADER_C_PUNCT, ['a'] = VADER_C_LOWER,
+	['b'] = VADER_C_LOWER, ['c'] = VADER_C_LOWER, ['d'] = VADER_C_LOWER,
+	['e'] = VADER_C_LOWER, ['f'] = VADER_C_LOWER, ['g'] = VADER_C_LOWER,
+	['h'] = VADER_C_LOWER, ['i'] = VADER_C_LOWER, ['j'] = VADER_C_LOWER,
+	['k'] = VADER_C_LOWER, ['l'] = VADER_C_LOWER, ['m'] = VADER_C_LOWER,
+	['n'] = VADER_C_LOWER, ['o'] = VADER_C_LOWER, ['p'] = VADER_C_LOWER,
+	['q'] = VADER_C_LOWER, ['r'] = VADER_C_LOWER, ['s'] = VADER_C_LOWER,
+	['t'] = VADER_C_LOWER, ['u'] = VADER_C_LOWER, ['v'] = VADER_C_LOWER,
+	['w'] = VADER_C_LOWER, ['x'] = VADER_C_LOWER, ['y'] = VADER_C_LOWER,
+	['z'] = VADER_C_LOWER, ['{'] = VADER_C_PUNCT, ['|'] = VADER_C_PUNCT,
+	['}'] = VADER_C_PUNCT, ['~'] = VADER_C_PUNCT,
+};
 
 /* SPECIAL_CASES of the reference, as word sequences. */
 static const struct {
@@ -94,9 +165,10 @@ static const struct {
 	{ { VADER_W_BROKEN, VADER_W_HEART, VADER_W_NONE }, -2.9 },
 };
 
-static int	vader_feed(struct vader_scratch *, uint32_t, const char *,
-		    size_t);
+static int	vader_feed(struct vader_scratch *, const char *, size_t, int);
 static int	vader_flush(struct vader_scratch *);
+static void	vader_tok_reset(struct vader_scratch *);
+static int	vader_tok_put(struct vader_scratch *, unsigned char);
 static double	vader_valence(const struct vader_scratch *, size_t);
 static double	vader_scalar(const struct vader_scratch *, size_t, double);
 static double	vader_negation(const struct vader_scratch *, double, size_t,
@@ -104,15 +176,13 @@ static double	vader_negation(const struct vader_scratch *, double, size_t,
 static double	vader_idioms(const struct vader_scratch *, double, size_t);
 static double	vader_least(const struct vader_scratch *, double, size_t);
 static void	vader_but(struct vader_scratch *);
+static uint64_t	vader_but_hash(double);
 static void	vader_totals(const struct vader_scratch *,
 		    struct vader_scores *);
 static int	vader_special(const uint8_t *, size_t, double *);
 static int	vader_is_so_this(const struct vader_scratch *, size_t);
-static const struct vader_entry *vader_entry(const struct vader_scratch *,
-		    size_t);
 static int	vader_is_lexicon(const struct vader_scratch *, size_t);
 static uint8_t	vader_word(const struct vader_scratch *, size_t);
-static int	vader_ispunct(unsigned char);
 
 /*
  * Scores len bytes of UTF-8 text.  Returns 1 with the unrounded scores in
@@ -124,11 +194,9 @@ vader_score(const struct vader_lexicon *lex, const char *text, size_t len,
     struct vader_scores *out)
 {
 	struct vader_scratch		 sc;
-	const struct vader_emoji	*em;
-	size_t				 pos, start, dpos, dstart, i, n, diff;
-	uint32_t			 cp, dcp;
-	int				 prev_space, ret;
-	const struct vader_entry	*e;
+	size_t				 i, n, diff;
+	double				 v;
+	int				 ret;
 
 	ret = 0;
 	if (len > MODEL_MAX_INPUT)
@@ -141,36 +209,11 @@ vader_score(const struct vader_lexicon *lex, const char *text, size_t len,
 	sc.nbang = 0;
 	sc.nquest = 0;
 	sc.but = VADER_NONE;
-	sc.toklen = 0;
+	sc.prev_space = 1;
+	vader_tok_reset(&sc);
 
 	/* polarity_scores: emoji to descriptions, then text.split(). */
-	prev_space = 1;
-	pos = 0;
-	while (pos < len) {
-		start = pos;
-		if (!vader_unicode_decode(text, len, &pos, &cp))
-			goto cleanup;
-		if ((em = vader_lexicon_emoji(lex, cp)) == NULL) {
-			if (!vader_feed(&sc, cp, text + start, pos - start))
-				goto cleanup;
-			prev_space = (cp == ' ');
-			continue;
-		}
-		if (!prev_space && !vader_feed(&sc, ' ', " ", 1))
-			goto cleanup;
-		dpos = 0;
-		while (dpos < em->desc_len) {
-			dstart = dpos;
-			if (!vader_unicode_decode(em->desc, em->desc_len,
-			    &dpos, &dcp))
-				goto cleanup;
-			if (!vader_feed(&sc, dcp, em->desc + dstart,
-			    dpos - dstart))
-				goto cleanup;
-		}
-		prev_space = 0;
-	}
-	if (!vader_flush(&sc))
+	if (!vader_feed(&sc, text, len, 1) || !vader_flush(&sc))
 		goto cleanup;
 
 	/* allcap_differential: some, but not all, words are ALL CAPS. */
@@ -178,26 +221,24 @@ vader_score(const struct vader_lexicon *lex, const char *text, size_t len,
 	diff = n - sc.nupper;
 	sc.cap_diff = (diff > 0 && diff < n);
 
+	sc.nvalues = 0;
 	for (i = 0; i < n; i++) {
-		e = vader_entry(&sc, i);
-		sc.sentiments[i] = 0.0;
-		if (e != NULL &&
-		    (e->flags & (VADER_E_BOOST_UP | VADER_E_BOOST_DOWN)))
+		if (sc.but == VADER_NONE && vader_word(&sc, i) == VADER_W_BUT)
+			sc.but = i;
+		if ((sc.tokens[i].flags & (VADER_E_LEXICON | VADER_T_BOOSTER)) !=
+		    VADER_E_LEXICON)
 			continue;
 		if (i + 1 < n && vader_word(&sc, i) == VADER_W_KIND &&
 		    vader_word(&sc, i + 1) == VADER_W_OF)
 			continue;
-		if (vader_is_lexicon(&sc, i))
-			sc.sentiments[i] = vader_valence(&sc, i);
-	}
-	for (i = 0; i < n; i++) {
-		if (vader_word(&sc, i) == VADER_W_BUT) {
-			sc.but = i;
-			break;
+		v = vader_valence(&sc, i);
+		if (v != 0) {
+			sc.values[sc.nvalues] = v;
+			sc.where[sc.nvalues] = (uint16_t)i;
+			sc.nvalues++;
 		}
 	}
 
-	/* From here on sc.u holds the non-zero sentiments. */
 	vader_but(&sc);
 	vader_totals(&sc, out);
 	ret = 1;
@@ -207,144 +248,200 @@ cleanup:
 }
 
 /*
- * Takes the next character of the emoji-expanded text: white space ends a
- * token, anything else is appended to it.  Returns 0 if the scratch area
+ * Feeds len bytes of text, or of an emoji description (expand 0), into
+ * the tokenizer: white space ends a token, anything else is lower-cased
+ * and appended to it, and with expand each code point that has an emoji
+ * description is replaced by it, after a space unless the last input
+ * character was one.  Returns 0 on invalid UTF-8 or if the scratch area
  * is full.
  */
 static int
-vader_feed(struct vader_scratch *sc, uint32_t cp, const char *bytes,
-    size_t n)
+vader_feed(struct vader_scratch *sc, const char *s, size_t len, int expand)
 {
-	if (cp == '!')
-		sc->nbang++;
-	else if (cp == '?')
-		sc->nquest++;
+	const struct vader_emoji	*em;
+	size_t				 pos, n, i, j;
+	uint32_t			 cp, ascii_max, low[2];
+	unsigned char			 b, cls;
+	char				 enc[4];
+	int				 c;
 
-	if (vader_unicode_isspace(cp))
-		return (vader_flush(sc));
+	/* No emoji key below emoji_min_cp: ASCII then needs no lookup. */
+	ascii_max = expand ? sc->lex->emoji_min_cp : 0x80;
+	pos = 0;
+	while (pos < len) {
+		b = (unsigned char)s[pos];
+		if (b < 0x80 && b < ascii_max) {
+			pos++;
+			sc->prev_space = (b == ' ');
+			cls = vader_ascii[b];
+			if (cls & VADER_C_SPACE) {
+				if (!vader_flush(sc))
+					return (0);
+				continue;
+			}
+			sc->nbang += (b == '!');
+			sc->nquest += (b == '?');
+			sc->tok_case |= cls;
+			if (cls & VADER_C_UPPER)
+				b += 'a' - 'A';
+			if (cls & VADER_C_PUNCT) {
+				if (!vader_tok_put(sc, b))
+					return (0);
+				sc->tok_cps++;
+				continue;
+			}
+			if (sc->tok_lead == VADER_NONE) {
+				sc->tok_lead = sc->toklen;
+				sc->tok_cp_first = sc->tok_cps;
+			}
+			if (!vader_tok_put(sc, b))
+				return (0);
+			sc->tok_end = sc->toklen;
+			sc->tok_hash_end = sc->tok_hash;
+			sc->tok_cp_last = sc->tok_cps++;
+			continue;
+		}
 
-	if (n > sizeof(sc->tok) - sc->toklen)
-		return (0);
-	if (n == 1)
-		sc->tok[sc->toklen] = bytes[0];
-	else
-		memcpy(sc->tok + sc->toklen, bytes, n);
-	sc->toklen += n;
+		if (!vader_unicode_decode(s, len, &pos, &cp))
+			return (0);
+		if (expand && (em = vader_lexicon_emoji(sc->lex, cp)) != NULL) {
+			if (!sc->prev_space && !vader_flush(sc))
+				return (0);
+			if (!vader_feed(sc, em->desc, em->desc_len, 0))
+				return (0);
+			sc->prev_space = 0;
+			continue;
+		}
+		sc->prev_space = (cp == ' ');
+		if (cp < 0x80) {
+			/* ASCII below emoji_min_cp: only with odd lexicons. */
+			if (!vader_feed(sc, s + pos - 1, 1, 0))
+				return (0);
+			continue;
+		}
+		if (vader_unicode_isspace(cp)) {
+			if (!vader_flush(sc))
+				return (0);
+			continue;
+		}
+
+		/* Not ASCII, so not punctuation. */
+		c = vader_unicode_case(cp);
+		if (c == VADER_CASE_UPPER)
+			sc->tok_case |= VADER_C_UPPER;
+		else if (c == VADER_CASE_LOWER)
+			sc->tok_case |= VADER_C_LOWER;
+		if (sc->tok_lead == VADER_NONE) {
+			sc->tok_lead = sc->toklen;
+			sc->tok_cp_first = sc->tok_cps;
+		}
+		n = vader_unicode_lower(cp, low);
+		for (i = 0; i < n; i++) {
+			c = (int)vader_unicode_encode(low[i], enc);
+			for (j = 0; j < (size_t)c; j++) {
+				if (!vader_tok_put(sc, (unsigned char)enc[j]))
+					return (0);
+			}
+		}
+		sc->tok_end = sc->toklen;
+		sc->tok_hash_end = sc->tok_hash;
+		sc->tok_cp_last = sc->tok_cps++;
+	}
 	return (1);
 }
 
 /*
- * Ends the current token, if any: _strip_punc_if_word, then what the rules
- * need to know about the word (lower-cased dictionary entry, ALL CAPS,
- * negation).  Returns 0 if there is no room for another token.
+ * Ends the current token, if any: _strip_punc_if_word (the stripped word
+ * if it has more than two code points, else the token as it is), then
+ * what the rules need to know about it: its dictionary entry, ALL CAPS,
+ * negation.  Punctuation has no case and "n't" cannot straddle the
+ * stripped ends, so those hold for either form.  Returns 0 if there is no
+ * room for another token.
  */
 static int
 vader_flush(struct vader_scratch *sc)
 {
 	struct vader_token		*t;
 	const struct vader_entry	*e;
-	const char			*w;
-	char				 key[VADER_KEY_MAX], enc[8];
-	size_t				 len, wlen, lead, trail, pos, i, j;
-	size_t				 klen, ncp, nlow;
-	uint32_t			 cp, low[2];
-	unsigned char			 b, b1, b2;
-	int				 upper, lower, overflow, nt, c;
+	const char			*key;
+	size_t				 klen;
+	uint32_t			 hash;
 
-	len = sc->toklen;
-	if (len == 0)
+	if (sc->toklen == 0)
 		return (1);
-	sc->toklen = 0;
 	if (sc->ntokens >= VADER_MAX_TOKENS)
 		return (0);
 
-	/*
-	 * token.strip(string.punctuation), kept only if more than two code
-	 * points remain ("likely an emoticon" otherwise).
-	 */
-	w = sc->tok;
-	wlen = len;
-	lead = 0;
-	while (lead < len && vader_ispunct((unsigned char)sc->tok[lead]))
-		lead++;
-	if (lead < len) {
-		trail = 0;
-		while (vader_ispunct((unsigned char)sc->tok[len - 1 - trail]))
-			trail++;
-		ncp = 0;
-		for (i = lead; i < len - trail && ncp <= 2; i++) {
-			if (((unsigned char)sc->tok[i] & 0xc0) != 0x80)
-				ncp++;
-		}
-		if (ncp > 2) {
-			w = sc->tok + lead;
-			wlen = len - lead - trail;
-		}
+	if (sc->tok_lead != VADER_NONE &&
+	    sc->tok_cp_last - sc->tok_cp_first + 1 > 2) {
+		key = sc->tok + sc->tok_lead;
+		klen = sc->tok_end - sc->tok_lead;
+		hash = sc->tok_hash_end;
+	} else {
+		key = sc->tok;
+		klen = sc->toklen;
+		hash = klen <= VADER_KEY_MAX ? vader_lexicon_hash(key, klen) : 0;
 	}
+	/* Longer than any key: matches nothing. */
+	e = klen <= VADER_KEY_MAX ?
+	    vader_lexicon_lookup(sc->lex, key, klen, hash) : NULL;
 
-	/*
-	 * word.isupper(), word.lower() and "n't" in word.lower(), in one
-	 * walk.  Punctuation has no case, so stripping does not change
-	 * isupper().  A lower-cased word longer than any key matches nothing,
-	 * but the whole of it is searched for "n't".
-	 */
-	upper = 0;
-	lower = 0;
-	overflow = 0;
-	nt = 0;
-	klen = 0;
-	b1 = 0;
-	b2 = 0;
-	pos = 0;
-	while (pos < wlen) {
-		b = (unsigned char)w[pos];
-		if (b < 0x80) {
-			pos++;
-			if (b >= 'A' && b <= 'Z') {
-				upper = 1;
-				b += 'a' - 'A';
-			} else if (b >= 'a' && b <= 'z') {
-				lower = 1;
-			}
-			enc[0] = (char)b;
-			nlow = 1;
-		} else {
-			if (!vader_unicode_decode(w, wlen, &pos, &cp))
-				return (0);
-			c = vader_unicode_case(cp);
-			if (c == VADER_CASE_UPPER)
-				upper = 1;
-			else if (c == VADER_CASE_LOWER)
-				lower = 1;
-			nlow = 0;
-			ncp = vader_unicode_lower(cp, low);
-			for (i = 0; i < ncp; i++)
-				nlow += vader_unicode_encode(low[i], enc + nlow);
-		}
-		for (j = 0; j < nlow; j++) {
-			b = (unsigned char)enc[j];
-			if (b2 == 'n' && b1 == '\'' && b == 't')
-				nt = 1;
-			b2 = b1;
-			b1 = b;
-			if (klen < sizeof(key))
-				key[klen++] = (char)b;
-			else
-				overflow = 1;
-		}
+	t = &sc->tokens[sc->ntokens++];
+	if (e != NULL) {
+		t->entry = (uint16_t)(e - sc->lex->entries);
+		t->word = e->word;
+		t->flags = e->flags;
+	} else {
+		t->entry = VADER_NO_ENTRY;
+		t->word = VADER_W_NONE;
+		t->flags = 0;
 	}
-
-	e = overflow ? NULL : vader_lexicon_lookup(sc->lex, key, klen);
-	t = &sc->u.tokens[sc->ntokens++];
-	t->entry = e != NULL ? (uint16_t)(e - sc->lex->entries) : VADER_NO_ENTRY;
-	t->word = e != NULL ? e->word : VADER_W_NONE;
-	t->flags = 0;
-	if (upper && !lower) {
+	if ((sc->tok_case & (VADER_C_UPPER | VADER_C_LOWER)) == VADER_C_UPPER) {
 		t->flags |= VADER_T_UPPER;
 		sc->nupper++;
 	}
-	if (nt || (e != NULL && (e->flags & VADER_E_NEGATE)))
-		t->flags |= VADER_T_NEGATED;
+	if (sc->tok_nt)
+		t->flags |= VADER_T_NT;
+
+	vader_tok_reset(sc);
+	return (1);
+}
+
+static void
+vader_tok_reset(struct vader_scratch *sc)
+{
+	sc->toklen = 0;
+	sc->tok_cps = 0;
+	sc->tok_lead = VADER_NONE;
+	sc->tok_end = 0;
+	sc->tok_cp_first = 0;
+	sc->tok_cp_last = 0;
+	sc->tok_hash = VADER_FNV_OFFSET;
+	sc->tok_hash_end = VADER_FNV_OFFSET;
+	sc->tok_case = 0;
+	sc->tok_nt = 0;
+	sc->tok_b1 = 0;
+	sc->tok_b2 = 0;
+}
+
+/*
+ * Appends one byte of the lower-cased token, watching for "n't" and
+ * hashing from the first non-punctuation byte on.  Returns 0 if full.
+ */
+static int
+vader_tok_put(struct vader_scratch *sc, unsigned char b)
+{
+	if (sc->toklen == sizeof(sc->tok))
+		return (0);
+	if (b == 't' && sc->tok_b1 == '\'' && sc->tok_b2 == 'n')
+		sc->tok_nt = 1;
+	sc->tok_b2 = sc->tok_b1;
+	sc->tok_b1 = b;
+	sc->tok[sc->toklen++] = (char)b;
+	if (sc->tok_lead != VADER_NONE) {
+		sc->tok_hash ^= b;
+		sc->tok_hash *= VADER_FNV_PRIME;
+	}
 	return (1);
 }
 
@@ -352,13 +449,12 @@ vader_flush(struct vader_scratch *sc)
 static double
 vader_valence(const struct vader_scratch *sc, size_t i)
 {
-	const struct vader_entry	*e;
-	size_t				 n, start;
-	double				 v, s;
+	size_t		n, start;
+	double		v, s, valence;
 
 	n = sc->ntokens;
-	e = vader_entry(sc, i);
-	v = e->valence;
+	valence = sc->lex->entries[sc->tokens[i].entry].valence;
+	v = valence;
 
 	/* "no" before another lexicon word only negates it. */
 	if (vader_word(sc, i) == VADER_W_NO && i != n - 1 &&
@@ -369,10 +465,10 @@ vader_valence(const struct vader_scratch *sc, size_t i)
 	    (i > 2 && vader_word(sc, i - 3) == VADER_W_NO &&
 	    (vader_word(sc, i - 1) == VADER_W_OR ||
 	    vader_word(sc, i - 1) == VADER_W_NOR)))
-		v = e->valence * VADER_N_SCALAR;
+		v = valence * VADER_N_SCALAR;
 
 	/* ALL CAPS among other words; note 0.0 counts as negative. */
-	if ((sc->u.tokens[i].flags & VADER_T_UPPER) && sc->cap_diff) {
+	if ((sc->tokens[i].flags & VADER_T_UPPER) && sc->cap_diff) {
 		if (v > 0)
 			v += VADER_C_INCR;
 		else
@@ -400,18 +496,18 @@ vader_valence(const struct vader_scratch *sc, size_t i)
 static double
 vader_scalar(const struct vader_scratch *sc, size_t j, double v)
 {
-	const struct vader_entry	*e;
-	double				 scalar;
+	uint8_t		flags;
+	double		scalar;
 
 	scalar = 0.0;
-	e = vader_entry(sc, j);
-	if (e == NULL || !(e->flags & (VADER_E_BOOST_UP | VADER_E_BOOST_DOWN)))
+	flags = sc->tokens[j].flags;
+	if (!(flags & VADER_T_BOOSTER))
 		return (scalar);
 
-	scalar = (e->flags & VADER_E_BOOST_UP) ? VADER_B_INCR : VADER_B_DECR;
+	scalar = (flags & VADER_E_BOOST_UP) ? VADER_B_INCR : VADER_B_DECR;
 	if (v < 0)
 		scalar = -scalar;
-	if ((sc->u.tokens[j].flags & VADER_T_UPPER) && sc->cap_diff) {
+	if ((sc->tokens[j].flags & VADER_T_UPPER) && sc->cap_diff) {
 		if (v > 0)
 			scalar += VADER_C_INCR;
 		else
@@ -427,7 +523,7 @@ vader_negation(const struct vader_scratch *sc, double v, size_t start,
 {
 	switch (start) {
 	case 0:
-		if (sc->u.tokens[i - 1].flags & VADER_T_NEGATED)
+		if (sc->tokens[i - 1].flags & VADER_T_NEGATED)
 			v = v * VADER_N_SCALAR;
 		break;
 	case 1:
@@ -437,7 +533,7 @@ vader_negation(const struct vader_scratch *sc, double v, size_t start,
 		else if (vader_word(sc, i - 2) == VADER_W_WITHOUT &&
 		    vader_word(sc, i - 1) == VADER_W_DOUBT)
 			;	/* "without doubt" leaves it alone */
-		else if (sc->u.tokens[i - 2].flags & VADER_T_NEGATED)
+		else if (sc->tokens[i - 2].flags & VADER_T_NEGATED)
 			v = v * VADER_N_SCALAR;
 		break;
 	case 2:
@@ -449,7 +545,7 @@ vader_negation(const struct vader_scratch *sc, double v, size_t start,
 		    (vader_word(sc, i - 2) == VADER_W_DOUBT ||
 		    vader_word(sc, i - 1) == VADER_W_DOUBT))
 			;
-		else if (sc->u.tokens[i - 3].flags & VADER_T_NEGATED)
+		else if (sc->tokens[i - 3].flags & VADER_T_NEGATED)
 			v = v * VADER_N_SCALAR;
 		break;
 	}
@@ -540,33 +636,52 @@ vader_least(const struct vader_scratch *sc, double v, size_t i)
  * order, the first element equal to it is halved (before "but") or
  * multiplied by 1.5 (after).  Element k is still unchanged when visited,
  * since only elements at or before the one visited are ever changed.
- * Zeros stay zeros, so only the non-zero elements are searched.
+ * Zeros stay zeros, so only the non-zero values take part.
+ *
+ * The first equal element is element k itself unless an earlier one has
+ * the same value; a 1024-bit filter of the values seen so far skips the
+ * search in that usual case (a stale bit only costs a search).
  */
 static void
 vader_but(struct vader_scratch *sc)
 {
-	size_t		i, k, m, si;
+	uint64_t	seen[16], h;
+	size_t		i, k, si;
 	double		v;
 
 	if (sc->but == VADER_NONE)
 		return;
 
-	m = 0;
-	for (i = 0; i < sc->ntokens; i++) {
-		if (sc->sentiments[i] != 0)
-			sc->u.nonzero[m++] = (uint32_t)i;
-	}
-
-	for (k = 0; k < m; k++) {
-		v = sc->sentiments[sc->u.nonzero[k]];
-		for (i = 0; sc->sentiments[sc->u.nonzero[i]] != v; i++)
-			;
-		si = sc->u.nonzero[i];
+	memset(seen, 0, sizeof(seen));
+	for (k = 0; k < sc->nvalues; k++) {
+		v = sc->values[k];
+		h = vader_but_hash(v);
+		i = k;
+		if (seen[h >> 6] & (UINT64_C(1) << (h & 63))) {
+			for (i = 0; sc->values[i] != v; i++)
+				;
+		}
+		si = sc->where[i];
 		if (si < sc->but)
-			sc->sentiments[si] = v * 0.5;
+			sc->values[i] = v * 0.5;
 		else if (si > sc->but)
-			sc->sentiments[si] = v * 1.5;
+			sc->values[i] = v * 1.5;
+
+		h = vader_but_hash(sc->values[i]);
+		seen[h >> 6] |= UINT64_C(1) << (h & 63);
+		h = vader_but_hash(sc->values[k]);
+		seen[h >> 6] |= UINT64_C(1) << (h & 63);
 	}
+}
+
+/* 10 bits from a non-zero double's representation. */
+static uint64_t
+vader_but_hash(double v)
+{
+	uint64_t	bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	return ((bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54);
 }
 
 /* score_valence, without the final rounding. */
@@ -580,10 +695,14 @@ vader_totals(const struct vader_scratch *sc, struct vader_scores *out)
 	if (sc->ntokens == 0)
 		return;
 
-	/* sum(sentiments): left to right, as Python 3.11 does. */
+	/*
+	 * sum(sentiments): left to right, as Python 3.11 does (3.12 would
+	 * compensate).  Skipping the zeros changes nothing: the sum starts
+	 * at +0.0 and never becomes -0.0.
+	 */
 	sum = 0.0;
-	for (i = 0; i < sc->ntokens; i++)
-		sum += sc->sentiments[i];
+	for (i = 0; i < sc->nvalues; i++)
+		sum += sc->values[i];
 
 	/* Up to 4 "!", and 2 or more "?", anywhere in the expanded text. */
 	ep = sc->nbang > VADER_EP_MAX ? VADER_EP_MAX : sc->nbang;
@@ -611,18 +730,16 @@ vader_totals(const struct vader_scratch *sc, struct vader_scores *out)
 	else if (out->compound > 1.0)
 		out->compound = 1.0;
 
-	/* _sift_sentiment_scores */
+	/* _sift_sentiment_scores; every zero is a neutral word. */
 	pos_sum = 0.0;
 	neg_sum = 0.0;
-	neu_count = 0;
-	for (i = 0; i < sc->ntokens; i++) {
-		s = sc->sentiments[i];
+	neu_count = sc->ntokens - sc->nvalues;
+	for (i = 0; i < sc->nvalues; i++) {
+		s = sc->values[i];
 		if (s > 0)
 			pos_sum += s + 1;
-		if (s < 0)
+		else
 			neg_sum += s - 1;
-		if (s == 0)
-			neu_count++;
 	}
 
 	if (pos_sum > fabs(neg_sum))
@@ -643,6 +760,8 @@ vader_special(const uint8_t *words, size_t len, double *valence)
 {
 	size_t		k, j, klen;
 
+	if (words[0] == VADER_W_NONE)
+		return (0);
 	for (k = 0; k < sizeof(vader_special_cases) /
 	    sizeof(vader_special_cases[0]); k++) {
 		klen = vader_special_cases[k].words[2] == VADER_W_NONE ? 2 : 3;
@@ -669,33 +788,14 @@ vader_is_so_this(const struct vader_scratch *sc, size_t i)
 	return (w == VADER_W_SO || w == VADER_W_THIS);
 }
 
-static const struct vader_entry *
-vader_entry(const struct vader_scratch *sc, size_t i)
-{
-	if (sc->u.tokens[i].entry == VADER_NO_ENTRY)
-		return (NULL);
-	return (&sc->lex->entries[sc->u.tokens[i].entry]);
-}
-
 static int
 vader_is_lexicon(const struct vader_scratch *sc, size_t i)
 {
-	const struct vader_entry	*e;
-
-	e = vader_entry(sc, i);
-	return (e != NULL && (e->flags & VADER_E_LEXICON));
+	return (sc->tokens[i].flags & VADER_E_LEXICON);
 }
 
 static uint8_t
 vader_word(const struct vader_scratch *sc, size_t i)
 {
-	return (sc->u.tokens[i].word);
-}
-
-/* Python's string.punctuation: the ASCII graphic non-alphanumerics. */
-static int
-vader_ispunct(unsigned char c)
-{
-	return ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') ||
-	    (c >= '[' && c <= '`') || (c >= '{' && c <= '~'));
+	return (sc->tokens[i].word);
 }

@@ -31,10 +31,11 @@
 
 /*
  * A token holds at most the last word of one emoji description followed
- * by input characters: an expanded description is always preceded by
- * white space.
+ * by input characters (an expanded description is always preceded by
+ * white space), lower-cased, which can take 3 bytes for 2 (U+0130 and
+ * others), never more.
  */
-#define VADER_TOKEN_BUF		(MODEL_MAX_INPUT + VADER_DESC_MAX)
+#define VADER_TOKEN_BUF		(((MODEL_MAX_INPUT + VADER_DESC_MAX) * 3) / 2)
 
 /* Entries are addressed by 16-bit indices in the per-call token records. */
 #define VADER_MAX_ENTRIES	65000
@@ -90,12 +91,26 @@ enum vader_word {
 };
 
 struct vader_entry {
-	const char	*key;		/* not NUL-terminated */
-	double		 valence;	/* if VADER_E_LEXICON */
-	uint16_t	 key_len;
-	uint8_t		 flags;		/* VADER_E_* */
-	uint8_t		 word;		/* enum vader_word */
+	double		valence;	/* if VADER_E_LEXICON */
+	uint32_t	key_off;	/* in keys, not NUL-terminated */
+	uint16_t	key_len;
+	uint8_t		flags;		/* VADER_E_* */
+	uint8_t		word;		/* enum vader_word */
 };
+
+/*
+ * Lexicon hash slot: the key's FNV-1a hash and length, so that most
+ * probes touch nothing else, and entry index + 1 (0: free).
+ */
+struct vader_slot {
+	uint32_t	hash;
+	uint16_t	entry;
+	uint16_t	key_len;
+};
+
+/* FNV-1a, which vader.c computes while it lower-cases a token. */
+#define VADER_FNV_OFFSET	2166136261u
+#define VADER_FNV_PRIME		16777619u
 
 struct vader_emoji {
 	const char	*desc;		/* not NUL-terminated; NULL: free slot */
@@ -105,18 +120,20 @@ struct vader_emoji {
 
 /*
  * The dictionaries, built once by vader_lexicon_load and read-only
- * afterwards.  Keys and descriptions point into the two file images.
+ * afterwards.  Keys live in one compact block (lookups touch little
+ * memory); descriptions point into the emoji file image.
  */
 struct vader_lexicon {
-	char			*lex_file;
-	size_t			 lex_file_len;
+	char			*keys;
+	size_t			 keys_len;
+	size_t			 keys_cap;
 	char			*emoji_file;
 	size_t			 emoji_file_len;
 
 	struct vader_entry	*entries;
 	size_t			 nentries;
 	size_t			 nlexicon;	/* distinct lexicon words */
-	uint32_t		*slots;		/* entry index + 1; 0 = free */
+	struct vader_slot	*slots;
 	size_t			 slot_mask;
 
 	struct vader_emoji	*emoji;		/* single code point keys */
@@ -143,7 +160,8 @@ int		 vader_lexicon_load(struct vader_lexicon *, const char *, char *,
 		    size_t, const char *, char *, size_t, char *, size_t);
 void		 vader_lexicon_cleanup(struct vader_lexicon *);
 const struct vader_entry *vader_lexicon_lookup(const struct vader_lexicon *,
-		    const char *, size_t);
+		    const char *, size_t, uint32_t);
+uint32_t	 vader_lexicon_hash(const char *, size_t);
 const struct vader_emoji *vader_lexicon_emoji(const struct vader_lexicon *,
 		    uint32_t);
 

@@ -28,7 +28,7 @@ struct vader_static_word {
 };
 
 static int	vader_lexicon_words(struct vader_lexicon *, const char *,
-		    char *, size_t);
+		    const char *, size_t, char *, size_t);
 static int	vader_lexicon_emojis(struct vader_lexicon *, const char *,
 		    char *, size_t);
 static int	vader_lexicon_add(struct vader_lexicon *, const char *, size_t,
@@ -38,7 +38,6 @@ static int	vader_lexicon_number(const char *, size_t, double *);
 static int	vader_lexicon_words_in(const char *, size_t, size_t *);
 static size_t	vader_lexicon_lines(const char *, size_t);
 static size_t	vader_lexicon_pow2(size_t);
-static uint32_t	vader_lexicon_hash(const char *, size_t);
 static int	vader_lexicon_error(char *, size_t, const char *, size_t,
 		    const char *, ...) __attribute__((format(printf, 5, 6)));
 
@@ -234,26 +233,33 @@ static const struct vader_static_word vader_rule_words[] = {
 
 /*
  * Builds lex from the two file images, which it takes over in every case
- * (vader_lexicon_cleanup frees them).  Returns 1, or 0 with
- * "path:line: reason" in errbuf.
+ * (the lexicon image is freed once its keys are copied, the emoji image by
+ * vader_lexicon_cleanup).  Returns 1, or 0 with "path:line: reason" in
+ * errbuf.
  */
 int
 vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
     char *lex_file, size_t lex_len, const char *emoji_path, char *emoji_file,
     size_t emoji_len, char *errbuf, size_t errlen)
 {
-	size_t		cap;
+	size_t		cap, i;
 	int		ret;
 
 	ret = 0;
 	memset(lex, 0, sizeof(*lex));
-	lex->lex_file = lex_file;
-	lex->lex_file_len = lex_len;
 	lex->emoji_file = emoji_file;
 	lex->emoji_file_len = emoji_len;
 
-	cap = vader_lexicon_lines(lex_file, lex_len) +
-	    VADER_NELEM(vader_boosters) + VADER_NELEM(vader_negations) +
+	/* Room for every key: the file itself bounds the lexicon's keys. */
+	lex->keys_cap = lex_len;
+	cap = vader_lexicon_lines(lex_file, lex_len);
+	for (i = 0; i < VADER_NELEM(vader_boosters); i++)
+		lex->keys_cap += strlen(vader_boosters[i].word);
+	for (i = 0; i < VADER_NELEM(vader_negations); i++)
+		lex->keys_cap += strlen(vader_negations[i].word);
+	for (i = 0; i < VADER_NELEM(vader_rule_words); i++)
+		lex->keys_cap += strlen(vader_rule_words[i].word);
+	cap += VADER_NELEM(vader_boosters) + VADER_NELEM(vader_negations) +
 	    VADER_NELEM(vader_rule_words);
 	if (cap > VADER_MAX_ENTRIES) {
 		vader_lexicon_error(errbuf, errlen, lex_path, 0,
@@ -263,13 +269,15 @@ vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
 	lex->slot_mask = vader_lexicon_pow2(cap * 2) - 1;
 	if ((lex->entries = calloc(cap, sizeof(*lex->entries))) == NULL ||
 	    (lex->slots = calloc(lex->slot_mask + 1,
-	    sizeof(*lex->slots))) == NULL) {
+	    sizeof(*lex->slots))) == NULL ||
+	    (lex->keys = malloc(lex->keys_cap + 1)) == NULL) {
 		vader_lexicon_error(errbuf, errlen, lex_path, 0,
 		    "out of memory");
 		goto cleanup;
 	}
 
-	if (!vader_lexicon_words(lex, lex_path, errbuf, errlen))
+	if (!vader_lexicon_words(lex, lex_path, lex_file, lex_len, errbuf,
+	    errlen))
 		goto cleanup;
 	if (!vader_lexicon_statics(lex, errbuf, errlen))
 		goto cleanup;
@@ -279,38 +287,69 @@ vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
 	ret = 1;
 
 cleanup:
+	/* The keys were copied; the emoji image stays for descriptions. */
+	free(lex_file);
 	return (ret);
 }
 
-/* Frees what vader_lexicon_load built and the file images; idempotent. */
+/* Frees what vader_lexicon_load built and the emoji image; idempotent. */
 void
 vader_lexicon_cleanup(struct vader_lexicon *lex)
 {
 	free(lex->entries);
 	free(lex->slots);
+	free(lex->keys);
 	free(lex->emoji);
-	free(lex->lex_file);
 	free(lex->emoji_file);
 	memset(lex, 0, sizeof(*lex));
 }
 
-/* The entry whose key is exactly key[0..len), or NULL. */
+/*
+ * The entry whose key is exactly key[0..len), or NULL; hash is
+ * vader_lexicon_hash(key, len), which the caller may have computed on
+ * the way.
+ */
 const struct vader_entry *
 vader_lexicon_lookup(const struct vader_lexicon *lex, const char *key,
-    size_t len)
+    size_t len, uint32_t hash)
 {
 	const struct vader_entry	*e;
+	const struct vader_slot		*slot;
 	size_t				 i;
-	uint32_t			 slot;
+	const char			*k;
+	size_t				 j;
 
-	i = vader_lexicon_hash(key, len) & lex->slot_mask;
-	while ((slot = lex->slots[i]) != 0) {
-		e = &lex->entries[slot - 1];
-		if (e->key_len == len && memcmp(e->key, key, len) == 0)
-			return (e);
+	i = hash & lex->slot_mask;
+	for (;;) {
+		slot = &lex->slots[i];
+		if (slot->entry == 0)
+			return (NULL);
+		if (slot->hash == hash && slot->key_len == len) {
+			e = &lex->entries[slot->entry - 1];
+			/* Keys are short: a loop beats a call to memcmp. */
+			k = lex->keys + e->key_off;
+			for (j = 0; j < len && k[j] == key[j]; j++)
+				;
+			if (j == len)
+				return (e);
+		}
 		i = (i + 1) & lex->slot_mask;
 	}
-	return (NULL);
+}
+
+/* FNV-1a: short keys, fast enough, no seed needed for a fixed lexicon. */
+uint32_t
+vader_lexicon_hash(const char *s, size_t len)
+{
+	uint32_t	h;
+	size_t		i;
+
+	h = VADER_FNV_OFFSET;
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= VADER_FNV_PRIME;
+	}
+	return (h);
 }
 
 /* The emoji whose key is the single code point cp, or NULL. */
@@ -340,7 +379,7 @@ vader_lexicon_emoji(const struct vader_lexicon *lex, uint32_t cp)
  */
 static int
 vader_lexicon_words(struct vader_lexicon *lex, const char *path,
-    char *errbuf, size_t errlen)
+    const char *file, size_t flen, char *errbuf, size_t errlen)
 {
 	struct vader_entry	*e;
 	const char		*line, *end, *next, *tab[4], *p;
@@ -350,13 +389,11 @@ vader_lexicon_words(struct vader_lexicon *lex, const char *path,
 
 	ret = 0;
 	lineno = 0;
-	for (line = lex->lex_file; line < lex->lex_file + lex->lex_file_len;
-	    line = next) {
+	for (line = file; line < file + flen; line = next) {
 		lineno++;
-		end = memchr(line, '\n',
-		    (size_t)(lex->lex_file + lex->lex_file_len - line));
+		end = memchr(line, '\n', (size_t)(file + flen - line));
 		if (end == NULL) {
-			end = lex->lex_file + lex->lex_file_len;
+			end = file + flen;
 			next = end;
 		} else {
 			next = end + 1;
@@ -633,13 +670,16 @@ vader_lexicon_add(struct vader_lexicon *lex, const char *key, size_t len,
     struct vader_entry **out)
 {
 	struct vader_entry	*e;
+	struct vader_slot	*slot;
 	size_t			 i, cap;
-	uint32_t		 slot;
+	uint32_t		 hash;
 
-	i = vader_lexicon_hash(key, len) & lex->slot_mask;
-	while ((slot = lex->slots[i]) != 0) {
-		e = &lex->entries[slot - 1];
-		if (e->key_len == len && memcmp(e->key, key, len) == 0) {
+	hash = vader_lexicon_hash(key, len);
+	i = hash & lex->slot_mask;
+	while ((slot = &lex->slots[i])->entry != 0) {
+		e = &lex->entries[slot->entry - 1];
+		if (slot->hash == hash && e->key_len == len &&
+		    memcmp(lex->keys + e->key_off, key, len) == 0) {
 			*out = e;
 			return (1);
 		}
@@ -648,16 +688,21 @@ vader_lexicon_add(struct vader_lexicon *lex, const char *key, size_t len,
 
 	/* The table is at most half full, see vader_lexicon_load. */
 	cap = (lex->slot_mask + 1) / 2;
-	if (lex->nentries >= cap || lex->nentries >= VADER_MAX_ENTRIES)
+	if (lex->nentries >= cap || lex->nentries >= VADER_MAX_ENTRIES ||
+	    len > lex->keys_cap - lex->keys_len)
 		return (0);
 
 	e = &lex->entries[lex->nentries];
-	e->key = key;
+	memcpy(lex->keys + lex->keys_len, key, len);
+	e->key_off = (uint32_t)lex->keys_len;
+	lex->keys_len += len;
 	e->key_len = (uint16_t)len;
 	e->flags = 0;
 	e->word = VADER_W_NONE;
 	e->valence = 0.0;
-	lex->slots[i] = (uint32_t)++lex->nentries;
+	slot->hash = hash;
+	slot->key_len = (uint16_t)len;
+	slot->entry = (uint16_t)++lex->nentries;
 	*out = e;
 	return (1);
 }
@@ -761,21 +806,6 @@ vader_lexicon_pow2(size_t n)
 	while (p < n)
 		p <<= 1;
 	return (p);
-}
-
-/* FNV-1a: short keys, fast enough, no seed needed for a fixed lexicon. */
-static uint32_t
-vader_lexicon_hash(const char *s, size_t len)
-{
-	uint32_t	h;
-	size_t		i;
-
-	h = 2166136261u;
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return (h);
 }
 
 static int
