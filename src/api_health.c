@@ -24,6 +24,14 @@ static const struct {
 	{ "POST", "/predict", "sentiment of a text; the result is recorded" },
 	{ "GET", "/metrics/prometheus",
 	    "counters and histograms in Prometheus' text format" },
+	{ "POST", "/metrics/aggregated",
+	    "aggregates, label distribution and status of a time window" },
+	{ "GET", "/metrics/count", "predictions recorded, all time" },
+	{ "GET", "/metrics/thresholds", "the alert thresholds of a model" },
+	{ "PUT", "/metrics/thresholds",
+	    "change the alert thresholds (Authorization: Bearer ADMIN_TOKEN)" },
+	{ "GET", "/metrics/timeseries",
+	    "per-bucket counts, confidence, P95 and changes, for plots" },
 };
 
 #define HEALTH_NENDPOINTS \

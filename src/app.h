@@ -143,6 +143,12 @@ int		api_health_notfound(struct http_request *);
 /* api_predict.c */
 int		api_predict_post(struct http_request *);
 
+/* api_metrics.c */
+int		api_metrics_aggregated(struct http_request *);
+int		api_metrics_count(struct http_request *);
+int		api_metrics_thresholds(struct http_request *);
+int		api_metrics_timeseries(struct http_request *);
+
 /* api_prometheus.c */
 int		api_prometheus_get(struct http_request *);
 

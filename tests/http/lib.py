@@ -89,6 +89,13 @@ def sql_value(query, role="super"):
 def reset_data():
     """Empties the tables the tests write (the schema stays)."""
     sql("TRUNCATE app.prediction_metrics, app.rate_limits")
+    sql("TRUNCATE app.gemini_cache, app.gemini_leases")
+    # Thresholds back to the migration's defaults, then no history.
+    sql("DELETE FROM app.metric_thresholds WHERE model_name <> 'default'; "
+        "UPDATE app.metric_thresholds SET min_confidence_warning = 0.6, "
+        "min_confidence_critical = 0.4, max_inference_time_warning_ms = 200, "
+        "max_inference_time_critical_ms = 500; "
+        "TRUNCATE app.metric_threshold_changes")
 
 
 def pg(*args):
