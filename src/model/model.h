@@ -19,9 +19,10 @@
 #define MODEL_MAX_INPUT		4096
 
 /*
- * model_predict works in a scratch area on the caller's stack of about
- * MODEL_STACK_BYTES (emoji descriptions expanded token by token, one small
- * record and one double per token); run it on a thread with at least
+ * model_predict works in a scratch area of about 100 KiB on the caller's
+ * stack (one token's bytes, a small record and a double per token, for the
+ * most tokens MODEL_MAX_INPUT bytes can make); MODEL_STACK_BYTES is its
+ * upper bound, checked at compile time.  Run it on a thread with at least
  * 256 KiB of stack.
  */
 #define MODEL_STACK_BYTES	(112 * 1024)
