@@ -6,7 +6,8 @@
  * words, boosters, negations, "but", punctuation, a little ALL CAPS and
  * the odd emoji (64 different texts per size, used in turn), and 1000
  * emoji.  For each: predictions per second over a timed batch, and the
- * p50/p99/max time of one call, each call timed on its own.
+ * p50/p99/max time of one call, each call timed on its own, over 5 rounds,
+ * plus the p99 of the least disturbed round.
  *
  * Usage: bench_model [MODEL_DIR [SCALE [CASE]]]
  *   SCALE multiplies the call counts; CASE runs only the cases whose name
@@ -26,6 +27,7 @@
 #define BENCH_TEXTS		64
 #define BENCH_WORDS_MAX		8192
 #define BENCH_TEXT_MAX		(MODEL_MAX_INPUT + 8)
+#define BENCH_ROUNDS		5
 
 struct bench_case {
 	const char	*name;
@@ -71,9 +73,9 @@ int
 main(int argc, char *argv[])
 {
 	static const struct bench_case	cases[] = {
-		{ "100 chars, mixed text", 100, 0, 200000 },
-		{ "1000 chars, mixed text", 1000, 0, 40000 },
-		{ "1000 emoji", 1000, 1, 10000 },
+		{ "100 chars, mixed text", 100, 0, 100000 },
+		{ "1000 chars, mixed text", 1000, 0, 20000 },
+		{ "1000 emoji", 1000, 1, 4000 },
 	};
 	struct bench_words	*words;
 	struct model		*m;
@@ -110,8 +112,10 @@ main(int argc, char *argv[])
 		return (1);
 	}
 
-	printf("\n%-24s %8s %12s %9s %9s %9s\n", "case", "calls", "pred/s",
-	    "p50 us", "p99 us", "max us");
+	printf("\n%-24s %8s %11s %8s %8s %8s %9s\n", "case", "calls", "pred/s",
+	    "p50 us", "p99 us", "p99 best", "max us");
+	printf("%-24s %8s %11s %8s %8s %8s %9s\n", "", "", "(batch)",
+	    "", "", "round", "");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (only == NULL || strstr(cases[i].name, only) != NULL)
 			bench_run(m, words, &cases[i], scale);
@@ -129,8 +133,9 @@ bench_run(const struct model *m, const struct bench_words *words,
 {
 	static char		 text[BENCH_TEXTS][BENCH_TEXT_MAX];
 	struct model_result	 r;
-	size_t			 len[BENCH_TEXTS], i, calls, bytes;
-	uint64_t		*ns, t0, t1, batch;
+	size_t			 len[BENCH_TEXTS], i, calls, bytes, total;
+	uint64_t		*ns, t0, t1, batch, best99;
+	int			 round;
 	uint32_t		 seed;
 	double			 sink;
 
@@ -141,7 +146,7 @@ bench_run(const struct model *m, const struct bench_words *words,
 		bytes += len[i];
 	}
 	calls = c->calls * scale;
-	if ((ns = calloc(calls, sizeof(*ns))) == NULL)
+	if ((ns = calloc(calls * BENCH_ROUNDS, sizeof(*ns))) == NULL)
 		abort();
 
 	sink = 0.0;
@@ -161,20 +166,32 @@ bench_run(const struct model *m, const struct bench_words *words,
 	}
 	batch = bench_now() - t0;
 
-	/* Latency: each call timed on its own. */
-	for (i = 0; i < calls; i++) {
-		t0 = bench_now();
-		model_predict(m, text[i % BENCH_TEXTS], len[i % BENCH_TEXTS],
-		    &r);
-		t1 = bench_now();
-		ns[i] = t1 - t0;
-		sink += r.compound;
+	/*
+	 * Latency: each call timed on its own, in BENCH_ROUNDS rounds.  On a
+	 * shared machine other work lands in the tail; the best round's p99
+	 * is the one least disturbed.
+	 */
+	best99 = UINT64_MAX;
+	for (round = 0; round < BENCH_ROUNDS; round++) {
+		for (i = 0; i < calls; i++) {
+			t0 = bench_now();
+			model_predict(m, text[i % BENCH_TEXTS],
+			    len[i % BENCH_TEXTS], &r);
+			t1 = bench_now();
+			ns[round * calls + i] = t1 - t0;
+			sink += r.compound;
+		}
+		qsort(ns + round * calls, calls, sizeof(*ns), bench_cmp);
+		if (ns[round * calls + calls * 99 / 100] < best99)
+			best99 = ns[round * calls + calls * 99 / 100];
 	}
-	qsort(ns, calls, sizeof(*ns), bench_cmp);
+	total = calls * BENCH_ROUNDS;
+	qsort(ns, total, sizeof(*ns), bench_cmp);
 
-	printf("%-24s %8zu %12.0f %9.2f %9.2f %9.2f\n", c->name, calls,
-	    (double)calls / ((double)batch / 1e9), (double)ns[calls / 2] / 1e3,
-	    (double)ns[calls * 99 / 100] / 1e3, (double)ns[calls - 1] / 1e3);
+	printf("%-24s %8zu %11.0f %8.2f %8.2f %8.2f %9.2f\n", c->name, total,
+	    (double)calls / ((double)batch / 1e9), (double)ns[total / 2] / 1e3,
+	    (double)ns[total * 99 / 100] / 1e3, (double)best99 / 1e3,
+	    (double)ns[total - 1] / 1e3);
 	printf("%-24s (%zu texts, %.0f bytes on average; checksum %.4f)\n", "",
 	    (size_t)BENCH_TEXTS, (double)bytes / BENCH_TEXTS, sink);
 	free(ns);
