@@ -26,7 +26,8 @@ MODEL_TEST_OPT := -O1 -g
 
 MODEL_UNIT_TESTS := $(BUILD)/tests/test_vader $(BUILD)/tests/test_vader_smoke
 MODEL_TEST_ARGS_test_vader := src/model/vader
-MODEL_TEST_ARGS_test_vader_smoke := tests/data/sentiment_smoke.tsv src/model/vader
+MODEL_TEST_ARGS_test_vader_smoke := tests/data/sentiment_smoke.tsv \
+	src/model/vader
 
 $(BUILD)/vader-cli: src/model/vader_cli.c $(MODEL_SRCS) $(MODEL_HDRS)
 	@mkdir -p $(@D)

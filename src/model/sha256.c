@@ -79,7 +79,8 @@ sha256_final(struct sha256_ctx *ctx, uint8_t digest[SHA256_DIGEST_LEN])
 	bits = ctx->bytes * 8;
 	ctx->block[ctx->fill++] = 0x80;
 	if (ctx->fill > 56) {
-		memset(ctx->block + ctx->fill, 0, sizeof(ctx->block) - ctx->fill);
+		memset(ctx->block + ctx->fill, 0,
+		    sizeof(ctx->block) - ctx->fill);
 		sha256_block(ctx, ctx->block);
 		ctx->fill = 0;
 	}
@@ -138,9 +139,11 @@ sha256_block(struct sha256_ctx *ctx, const uint8_t *p)
 	h = ctx->state[7];
 
 	for (i = 0; i < 64; i++) {
-		s1 = SHA256_ROTR(e, 6) ^ SHA256_ROTR(e, 11) ^ SHA256_ROTR(e, 25);
+		s1 = SHA256_ROTR(e, 6) ^ SHA256_ROTR(e, 11) ^
+		    SHA256_ROTR(e, 25);
 		t1 = h + s1 + ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
-		s0 = SHA256_ROTR(a, 2) ^ SHA256_ROTR(a, 13) ^ SHA256_ROTR(a, 22);
+		s0 = SHA256_ROTR(a, 2) ^ SHA256_ROTR(a, 13) ^
+		    SHA256_ROTR(a, 22);
 		t2 = s0 + ((a & b) ^ (a & c) ^ (b & c));
 		h = g;
 		g = f;

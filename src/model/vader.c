@@ -71,7 +71,7 @@ struct vader_scratch {
 	size_t				 nquest;
 	size_t				 but;		/* first "but" */
 	int				 cap_diff;
-	int				 prev_space;	/* last input char ' ' */
+	int				 prev_space;	/* last char ' ' */
 
 	/*
 	 * The token being read, already lower-cased, and what
@@ -81,13 +81,13 @@ struct vader_scratch {
 	 */
 	size_t				 toklen;
 	size_t				 tok_cps;	/* code points so far */
-	size_t				 tok_lead;	/* NONE: all punctuation */
+	size_t				 tok_lead;	/* NONE: all punct. */
 	size_t				 tok_end;
 	size_t				 tok_cp_first;
 	size_t				 tok_cp_last;
 	uint32_t			 tok_hash;	/* from tok_lead on */
 	uint32_t			 tok_hash_end;	/* up to tok_end */
-	uint8_t				 tok_case;	/* VADER_C_UPPER, _LOWER */
+	uint8_t				 tok_case;	/* VADER_C_UPPER... */
 	uint8_t				 tok_nt;	/* contains "n't" */
 	unsigned char			 tok_b1, tok_b2;	/* last bytes */
 	char				 tok[VADER_TOKEN_BUF];
@@ -227,8 +227,8 @@ vader_score(const struct vader_lexicon *lex, const char *text, size_t len,
 	for (i = 0; i < n; i++) {
 		if (sc.but == VADER_NONE && vader_word(&sc, i) == VADER_W_BUT)
 			sc.but = i;
-		if ((sc.tokens[i].flags & (VADER_E_LEXICON | VADER_T_BOOSTER)) !=
-		    VADER_E_LEXICON)
+		if ((sc.tokens[i].flags &
+		    (VADER_E_LEXICON | VADER_T_BOOSTER)) != VADER_E_LEXICON)
 			continue;
 		if (i + 1 < n && vader_word(&sc, i) == VADER_W_KIND &&
 		    vader_word(&sc, i + 1) == VADER_W_OF)
@@ -453,7 +453,8 @@ vader_flush(struct vader_scratch *sc)
 	} else {
 		key = sc->tok;
 		klen = sc->toklen;
-		hash = klen <= VADER_KEY_MAX ? vader_lexicon_hash(key, klen) : 0;
+		hash = klen <= VADER_KEY_MAX ?
+		    vader_lexicon_hash(key, klen) : 0;
 	}
 	/* Longer than any key: matches nothing. */
 	e = klen <= VADER_KEY_MAX ?

@@ -113,7 +113,7 @@ struct vader_slot {
 #define VADER_FNV_PRIME		16777619u
 
 struct vader_emoji {
-	const char	*desc;		/* not NUL-terminated; NULL: free slot */
+	const char	*desc;		/* not NUL-terminated; NULL: free */
 	uint32_t	 cp;
 	uint32_t	 desc_len;
 };
@@ -156,8 +156,9 @@ int		 vader_score(const struct vader_lexicon *, const char *, size_t,
 		    struct vader_scores *);
 
 /* vader_lexicon.c */
-int		 vader_lexicon_load(struct vader_lexicon *, const char *, char *,
-		    size_t, const char *, char *, size_t, char *, size_t);
+int		 vader_lexicon_load(struct vader_lexicon *, const char *,
+		    char *, size_t, const char *, char *, size_t, char *,
+		    size_t);
 void		 vader_lexicon_cleanup(struct vader_lexicon *);
 const struct vader_entry *vader_lexicon_lookup(const struct vader_lexicon *,
 		    const char *, size_t, uint32_t);

@@ -462,13 +462,15 @@ vader_lexicon_words(struct vader_lexicon *lex, const char *path,
 			    (int)(tab[1] - tab[0] - 1), tab[0] + 1);
 			goto cleanup;
 		}
-		if (valence < -VADER_VALENCE_MAX || valence > VADER_VALENCE_MAX) {
+		if (valence < -VADER_VALENCE_MAX ||
+		    valence > VADER_VALENCE_MAX) {
 			vader_lexicon_error(errbuf, errlen, path, lineno,
 			    "valence %g outside -4..4", valence);
 			goto cleanup;
 		}
 
-		if (!vader_lexicon_add(lex, line, (size_t)(tab[0] - line), &e)) {
+		if (!vader_lexicon_add(lex, line, (size_t)(tab[0] - line),
+		    &e)) {
 			vader_lexicon_error(errbuf, errlen, path, lineno,
 			    "too many entries");
 			goto cleanup;

@@ -24,37 +24,40 @@
 
 #include "model.h"
 
-#define BENCH_TEXTS		64
-#define BENCH_WORDS_MAX		8192
-#define BENCH_TEXT_MAX		(MODEL_MAX_INPUT + 8)
-#define BENCH_ROUNDS		5
+#define BENCH_MODEL_TEXTS		64
+#define BENCH_MODEL_WORDS_MAX		8192
+#define BENCH_MODEL_TEXT_MAX		(MODEL_MAX_INPUT + 8)
+#define BENCH_MODEL_ROUNDS		5
+#define BENCH_MODEL_NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
-struct bench_case {
+struct bench_model_case {
 	const char	*name;
 	size_t		 chars;		/* code points per text */
 	int		 emoji_only;
 	size_t		 calls;
 };
 
-struct bench_words {
+struct bench_model_words {
 	char		*file;
-	const char	*word[BENCH_WORDS_MAX];
-	size_t		 len[BENCH_WORDS_MAX];
+	const char	*word[BENCH_MODEL_WORDS_MAX];
+	size_t		 len[BENCH_MODEL_WORDS_MAX];
 	size_t		 n;
 };
 
-static void	bench_machine(void);
-static int	bench_words_load(struct bench_words *, const char *);
-static size_t	bench_text(const struct bench_words *, const struct bench_case *,
-		    uint32_t *, char *);
-static void	bench_run(const struct model *, const struct bench_words *,
-		    const struct bench_case *, size_t);
-static uint64_t	bench_now(void);
-static int	bench_cmp(const void *, const void *);
-static uint32_t	bench_rand(uint32_t *);
+static void	bench_model_machine(void);
+static int	bench_model_words_load(struct bench_model_words *,
+		    const char *);
+static size_t	bench_model_text(const struct bench_model_words *,
+		    const struct bench_model_case *, uint32_t *, char *);
+static void	bench_model_run(const struct model *,
+		    const struct bench_model_words *,
+		    const struct bench_model_case *, size_t);
+static uint64_t	bench_model_now(void);
+static int	bench_model_cmp(const void *, const void *);
+static uint32_t	bench_model_rand(uint32_t *);
 
 /* Words people write around sentiment words. */
-static const char *const bench_filler[] = {
+static const char *const bench_model_filler[] = {
 	"the", "a", "and", "was", "is", "it", "this", "that", "I", "we",
 	"service", "food", "movie", "plot", "staff", "really", "very", "not",
 	"but", "so", "kind", "of", "at", "least", "never", "no", "too",
@@ -62,7 +65,7 @@ static const char *const bench_filler[] = {
 	"didn't", "today", "again", "place", "time",
 };
 
-static const char *const bench_emoji[] = {
+static const char *const bench_model_emoji[] = {
 	"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x82", "\xf0\x9f\x98\x8d",
 	"\xf0\x9f\x91\x8d", "\xf0\x9f\x8e\x89", "\xf0\x9f\x98\xa2",
 	"\xf0\x9f\x98\xa1", "\xe2\x9d\xa4", "\xf0\x9f\x94\xa5",
@@ -72,12 +75,12 @@ static const char *const bench_emoji[] = {
 int
 main(int argc, char *argv[])
 {
-	static const struct bench_case	cases[] = {
+	static const struct bench_model_case	cases[] = {
 		{ "100 chars, mixed text", 100, 0, 100000 },
 		{ "1000 chars, mixed text", 1000, 0, 20000 },
 		{ "1000 emoji", 1000, 1, 4000 },
 	};
-	struct bench_words	*words;
+	struct bench_model_words	*words;
 	struct model		*m;
 	const char		*dir, *only;
 	char			 errbuf[512], path[4096];
@@ -93,20 +96,20 @@ main(int argc, char *argv[])
 		scale = 1;
 	only = argc > 3 ? argv[3] : NULL;
 
-	bench_machine();
+	bench_model_machine();
 
-	t0 = bench_now();
+	t0 = bench_model_now();
 	if ((m = model_load(dir, errbuf, sizeof(errbuf))) == NULL) {
 		fprintf(stderr, "bench_model: %s\n", errbuf);
 		return (1);
 	}
 	printf("model:    %s %s from %s, loaded in %.1f ms\n", model_name(m),
-	    model_version(m), dir, (double)(bench_now() - t0) / 1e6);
+	    model_version(m), dir, (double)(bench_model_now() - t0) / 1e6);
 
 	if ((words = calloc(1, sizeof(*words))) == NULL)
 		abort();
 	snprintf(path, sizeof(path), "%s/vader_lexicon.txt", dir);
-	if (!bench_words_load(words, path)) {
+	if (!bench_model_words_load(words, path)) {
 		fprintf(stderr, "bench_model: cannot read words from %s\n",
 		    path);
 		return (1);
@@ -118,7 +121,7 @@ main(int argc, char *argv[])
 	    "", "", "round", "");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (only == NULL || strstr(cases[i].name, only) != NULL)
-			bench_run(m, words, &cases[i], scale);
+			bench_model_run(m, words, &cases[i], scale);
 	}
 
 	free(words->file);
@@ -128,12 +131,12 @@ main(int argc, char *argv[])
 }
 
 static void
-bench_run(const struct model *m, const struct bench_words *words,
-    const struct bench_case *c, size_t scale)
+bench_model_run(const struct model *m, const struct bench_model_words *words,
+    const struct bench_model_case *c, size_t scale)
 {
-	static char		 text[BENCH_TEXTS][BENCH_TEXT_MAX];
+	static char		 text[BENCH_MODEL_TEXTS][BENCH_MODEL_TEXT_MAX];
 	struct model_result	 r;
-	size_t			 len[BENCH_TEXTS], i, calls, bytes, total;
+	size_t			 len[BENCH_MODEL_TEXTS], i, calls, bytes, total;
 	uint64_t		*ns, t0, t1, batch, best99;
 	int			 round;
 	uint32_t		 seed;
@@ -141,59 +144,59 @@ bench_run(const struct model *m, const struct bench_words *words,
 
 	seed = 12345;
 	bytes = 0;
-	for (i = 0; i < BENCH_TEXTS; i++) {
-		len[i] = bench_text(words, c, &seed, text[i]);
+	for (i = 0; i < BENCH_MODEL_TEXTS; i++) {
+		len[i] = bench_model_text(words, c, &seed, text[i]);
 		bytes += len[i];
 	}
 	calls = c->calls * scale;
-	if ((ns = calloc(calls * BENCH_ROUNDS, sizeof(*ns))) == NULL)
+	if ((ns = calloc(calls * BENCH_MODEL_ROUNDS, sizeof(*ns))) == NULL)
 		abort();
 
 	sink = 0.0;
 	for (i = 0; i < calls / 10; i++) {	/* warm up */
-		if (!model_predict(m, text[i % BENCH_TEXTS],
-		    len[i % BENCH_TEXTS], &r))
+		if (!model_predict(m, text[i % BENCH_MODEL_TEXTS],
+		    len[i % BENCH_MODEL_TEXTS], &r))
 			abort();
 		sink += r.compound;
 	}
 
 	/* Throughput: one timed batch. */
-	t0 = bench_now();
+	t0 = bench_model_now();
 	for (i = 0; i < calls; i++) {
-		model_predict(m, text[i % BENCH_TEXTS], len[i % BENCH_TEXTS],
-		    &r);
+		model_predict(m, text[i % BENCH_MODEL_TEXTS],
+		    len[i % BENCH_MODEL_TEXTS], &r);
 		sink += r.compound;
 	}
-	batch = bench_now() - t0;
+	batch = bench_model_now() - t0;
 
 	/*
-	 * Latency: each call timed on its own, in BENCH_ROUNDS rounds.  On a
-	 * shared machine other work lands in the tail; the best round's p99
-	 * is the one least disturbed.
+	 * Latency: each call timed on its own, in BENCH_MODEL_ROUNDS rounds.
+	 * On a shared machine other work lands in the tail; the best round's
+	 * p99 is the one least disturbed.
 	 */
 	best99 = UINT64_MAX;
-	for (round = 0; round < BENCH_ROUNDS; round++) {
+	for (round = 0; round < BENCH_MODEL_ROUNDS; round++) {
 		for (i = 0; i < calls; i++) {
-			t0 = bench_now();
-			model_predict(m, text[i % BENCH_TEXTS],
-			    len[i % BENCH_TEXTS], &r);
-			t1 = bench_now();
+			t0 = bench_model_now();
+			model_predict(m, text[i % BENCH_MODEL_TEXTS],
+			    len[i % BENCH_MODEL_TEXTS], &r);
+			t1 = bench_model_now();
 			ns[round * calls + i] = t1 - t0;
 			sink += r.compound;
 		}
-		qsort(ns + round * calls, calls, sizeof(*ns), bench_cmp);
+		qsort(ns + round * calls, calls, sizeof(*ns), bench_model_cmp);
 		if (ns[round * calls + calls * 99 / 100] < best99)
 			best99 = ns[round * calls + calls * 99 / 100];
 	}
-	total = calls * BENCH_ROUNDS;
-	qsort(ns, total, sizeof(*ns), bench_cmp);
+	total = calls * BENCH_MODEL_ROUNDS;
+	qsort(ns, total, sizeof(*ns), bench_model_cmp);
 
 	printf("%-24s %8zu %11.0f %8.2f %8.2f %8.2f %9.2f\n", c->name, total,
 	    (double)calls / ((double)batch / 1e9), (double)ns[total / 2] / 1e3,
 	    (double)ns[total * 99 / 100] / 1e3, (double)best99 / 1e3,
 	    (double)ns[total - 1] / 1e3);
 	printf("%-24s (%zu texts, %.0f bytes on average; checksum %.4f)\n", "",
-	    (size_t)BENCH_TEXTS, (double)bytes / BENCH_TEXTS, sink);
+	    (size_t)BENCH_MODEL_TEXTS, (double)bytes / BENCH_MODEL_TEXTS, sink);
 	free(ns);
 }
 
@@ -202,8 +205,8 @@ bench_run(const struct model *m, const struct bench_words *words,
  * some ALL CAPS, punctuation and emoji, or only emoji.
  */
 static size_t
-bench_text(const struct bench_words *words, const struct bench_case *c,
-    uint32_t *seed, char *out)
+bench_model_text(const struct bench_model_words *words,
+    const struct bench_model_case *c, uint32_t *seed, char *out)
 {
 	const char	*w;
 	size_t		 len, chars, wlen, i, r;
@@ -213,27 +216,27 @@ bench_text(const struct bench_words *words, const struct bench_case *c,
 	chars = 0;
 	while (chars < c->chars) {
 		if (c->emoji_only) {
-			w = bench_emoji[bench_rand(seed) %
-			    (sizeof(bench_emoji) / sizeof(bench_emoji[0]))];
+			w = bench_model_emoji[bench_model_rand(seed) %
+			    BENCH_MODEL_NELEM(bench_model_emoji)];
 			memcpy(out + len, w, strlen(w));
 			len += strlen(w);
 			chars++;
 			continue;
 		}
-		r = bench_rand(seed) % 100;
+		r = bench_model_rand(seed) % 100;
 		caps = 0;
 		if (r < 35) {
-			i = bench_rand(seed) % words->n;
+			i = bench_model_rand(seed) % words->n;
 			w = words->word[i];
 			wlen = words->len[i];
-			caps = bench_rand(seed) % 20 == 0;
+			caps = bench_model_rand(seed) % 20 == 0;
 		} else if (r < 97) {
-			w = bench_filler[bench_rand(seed) %
-			    (sizeof(bench_filler) / sizeof(bench_filler[0]))];
+			w = bench_model_filler[bench_model_rand(seed) %
+			    BENCH_MODEL_NELEM(bench_model_filler)];
 			wlen = strlen(w);
 		} else {
-			w = bench_emoji[bench_rand(seed) %
-			    (sizeof(bench_emoji) / sizeof(bench_emoji[0]))];
+			w = bench_model_emoji[bench_model_rand(seed) %
+			    BENCH_MODEL_NELEM(bench_model_emoji)];
 			memcpy(out + len, w, strlen(w));
 			len += strlen(w);
 			chars++;
@@ -246,7 +249,7 @@ bench_text(const struct bench_words *words, const struct bench_case *c,
 sep:
 		if (chars >= c->chars)
 			break;
-		r = bench_rand(seed) % 30;
+		r = bench_model_rand(seed) % 30;
 		if (r == 0 && chars + 2 <= c->chars) {
 			memcpy(out + len, "! ", 2);
 			len += 2;
@@ -270,7 +273,7 @@ sep:
 
 /* Alphabetic lexicon words (the rest are emoticons). */
 static int
-bench_words_load(struct bench_words *words, const char *path)
+bench_model_words_load(struct bench_model_words *words, const char *path)
 {
 	FILE	*fp;
 	long	 size;
@@ -290,7 +293,7 @@ bench_words_load(struct bench_words *words, const char *path)
 	words->file[size] = '\0';
 
 	end = words->file + size;
-	for (p = words->file; p < end && words->n < BENCH_WORDS_MAX;
+	for (p = words->file; p < end && words->n < BENCH_MODEL_WORDS_MAX;
 	    p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
@@ -311,7 +314,7 @@ bench_words_load(struct bench_words *words, const char *path)
 }
 
 static void
-bench_machine(void)
+bench_model_machine(void)
 {
 	struct utsname	 u;
 	FILE		*fp;
@@ -345,7 +348,7 @@ bench_machine(void)
 }
 
 static uint64_t
-bench_now(void)
+bench_model_now(void)
 {
 	struct timespec	ts;
 
@@ -354,7 +357,7 @@ bench_now(void)
 }
 
 static int
-bench_cmp(const void *a, const void *b)
+bench_model_cmp(const void *a, const void *b)
 {
 	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -362,7 +365,7 @@ bench_cmp(const void *a, const void *b)
 }
 
 static uint32_t
-bench_rand(uint32_t *s)
+bench_model_rand(uint32_t *s)
 {
 	*s ^= *s << 13;
 	*s ^= *s >> 17;

@@ -16,13 +16,13 @@
 #include "model.h"
 #include "tap.h"
 
-#define TEST_SMOKE_ROWS		231
-#define TEST_SMOKE_EPS_COMPOUND	0.0005
-#define TEST_SMOKE_EPS_SHARE	0.002
-#define TEST_SMOKE_WORST	10
-#define TEST_SMOKE_FIELDS	5
+#define TEST_VADER_SMOKE_ROWS		231
+#define TEST_VADER_SMOKE_EPS_COMPOUND	0.0005
+#define TEST_VADER_SMOKE_EPS_SHARE	0.002
+#define TEST_VADER_SMOKE_WORST	10
+#define TEST_VADER_SMOKE_FIELDS	5
 
-struct test_smoke_row {
+struct test_vader_smoke_row {
 	size_t	lineno;
 	char	text[80];	/* shortened, for diagnostics */
 	double	want[4];	/* compound, pos, neu, neg */
@@ -30,17 +30,19 @@ struct test_smoke_row {
 	double	err;		/* worst error relative to its tolerance */
 };
 
-static int	test_smoke_parse(char *, char *[TEST_SMOKE_FIELDS], double [4]);
-static int	test_smoke_worse(const void *, const void *);
+static int	test_vader_smoke_parse(char *, char *[TEST_VADER_SMOKE_FIELDS],
+		    double [4]);
+static int	test_vader_smoke_worse(const void *, const void *);
 
 int
 main(int argc, char *argv[])
 {
-	struct test_smoke_row	*rows, *row;
+	struct test_vader_smoke_row	*rows, *row;
 	struct model		*m;
 	struct model_result	 r;
 	const char		*data, *dir;
-	char			 errbuf[512], *line, *field[TEST_SMOKE_FIELDS];
+	char			 errbuf[512], *line;
+	char			*field[TEST_VADER_SMOKE_FIELDS];
 	size_t			 cap, lineno, nrows, exact, i, nfail;
 	ssize_t			 n;
 	FILE			*fp;
@@ -67,7 +69,7 @@ main(int argc, char *argv[])
 		tap_ok(0, "open %s", data);
 		goto cleanup;
 	}
-	if ((rows = calloc(TEST_SMOKE_ROWS * 2, sizeof(*rows))) == NULL)
+	if ((rows = calloc(TEST_VADER_SMOKE_ROWS * 2, sizeof(*rows))) == NULL)
 		abort();
 
 	nrows = 0;
@@ -87,11 +89,11 @@ main(int argc, char *argv[])
 			header = 0;	/* text, compound, pos, neu, neg */
 			continue;
 		}
-		if (nrows == TEST_SMOKE_ROWS * 2)
+		if (nrows == TEST_VADER_SMOKE_ROWS * 2)
 			break;
 		row = &rows[nrows];
 		row->lineno = lineno;
-		if (!test_smoke_parse(line, field, row->want)) {
+		if (!test_vader_smoke_parse(line, field, row->want)) {
 			tap_ok(0, "%s:%zu: malformed row", data, lineno);
 			nfail++;
 			continue;
@@ -115,8 +117,8 @@ main(int argc, char *argv[])
 			d = fabs(row->got[i] - row->want[i]);
 			if (d > maxerr[i])
 				maxerr[i] = d;
-			d /= i == 0 ? TEST_SMOKE_EPS_COMPOUND :
-			    TEST_SMOKE_EPS_SHARE;
+			d /= i == 0 ? TEST_VADER_SMOKE_EPS_COMPOUND :
+			    TEST_VADER_SMOKE_EPS_SHARE;
 			if (d > row->err)
 				row->err = d;
 		}
@@ -131,17 +133,17 @@ main(int argc, char *argv[])
 		    row->want[0]);
 	}
 
-	tap_is_int((long long)nrows, TEST_SMOKE_ROWS, "%s has %d rows", data,
-	    TEST_SMOKE_ROWS);
+	tap_is_int((long long)nrows, TEST_VADER_SMOKE_ROWS, "%s has %d rows",
+	    data, TEST_VADER_SMOKE_ROWS);
 	tap_diag("max |error|: compound %.6f pos %.6f neu %.6f neg %.6f",
 	    maxerr[0], maxerr[1], maxerr[2], maxerr[3]);
 	tap_diag("identical to the reference (all 4 numbers): %zu of %zu",
 	    exact, nrows);
 
 	if (nfail > 0) {
-		qsort(rows, nrows, sizeof(*rows), test_smoke_worse);
+		qsort(rows, nrows, sizeof(*rows), test_vader_smoke_worse);
 		tap_diag("worst rows (line: text | got | want):");
-		for (i = 0; i < nrows && i < TEST_SMOKE_WORST; i++) {
+		for (i = 0; i < nrows && i < TEST_VADER_SMOKE_WORST; i++) {
 			row = &rows[i];
 			if (row->err <= 1.0)
 				break;
@@ -164,16 +166,17 @@ cleanup:
 
 /* Splits "text<TAB>compound<TAB>pos<TAB>neu<TAB>neg" in place. */
 static int
-test_smoke_parse(char *line, char *field[TEST_SMOKE_FIELDS], double want[4])
+test_vader_smoke_parse(char *line, char *field[TEST_VADER_SMOKE_FIELDS],
+    double want[4])
 {
 	char	*p, *end;
 	int	 i;
 
 	p = line;
-	for (i = 0; i < TEST_SMOKE_FIELDS; i++) {
+	for (i = 0; i < TEST_VADER_SMOKE_FIELDS; i++) {
 		field[i] = p;
 		if ((p = strchr(p, '\t')) == NULL) {
-			if (i != TEST_SMOKE_FIELDS - 1)
+			if (i != TEST_VADER_SMOKE_FIELDS - 1)
 				return (0);
 			break;
 		}
@@ -191,9 +194,9 @@ test_smoke_parse(char *line, char *field[TEST_SMOKE_FIELDS], double want[4])
 
 /* Worst first. */
 static int
-test_smoke_worse(const void *a, const void *b)
+test_vader_smoke_worse(const void *a, const void *b)
 {
-	const struct test_smoke_row	*ra = a, *rb = b;
+	const struct test_vader_smoke_row	*ra = a, *rb = b;
 
 	if (ra->err > rb->err)
 		return (-1);
