@@ -362,6 +362,10 @@ analyzer_report_parse(const char *text, size_t len, char *err, size_t errlen)
 	json_object_set_new(out, "summary", json_string(json_string_value(s)));
 
 	issues = json_object_get(root, "identified_issues");
+	if (issues == NULL) {
+		snprintf(err, errlen, "identified_issues: missing");
+		goto fail;
+	}
 	if (!json_is_array(issues) ||
 	    json_array_size(issues) > ANALYZER_ITEMS_MAX) {
 		snprintf(err, errlen, "identified_issues: not a list of at "
@@ -395,6 +399,10 @@ analyzer_report_parse(const char *text, size_t len, char *err, size_t errlen)
 	}
 
 	recs = json_object_get(root, "recommendations");
+	if (recs == NULL) {
+		snprintf(err, errlen, "recommendations: missing");
+		goto fail;
+	}
 	if (!json_is_array(recs) || json_array_size(recs) > ANALYZER_ITEMS_MAX) {
 		snprintf(err, errlen, "recommendations: not a list of at "
 		    "most %d", ANALYZER_ITEMS_MAX);

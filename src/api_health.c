@@ -32,6 +32,8 @@ static const struct {
 	    "change the alert thresholds (Authorization: Bearer ADMIN_TOKEN)" },
 	{ "GET", "/metrics/timeseries",
 	    "per-bucket counts, confidence, P95 and changes, for plots" },
+	{ "POST", "/analyze/performance",
+	    "performance report of the model (Gemini, else built-in rules)" },
 };
 
 #define HEALTH_NENDPOINTS \

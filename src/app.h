@@ -152,4 +152,7 @@ int		api_metrics_timeseries(struct http_request *);
 /* api_prometheus.c */
 int		api_prometheus_get(struct http_request *);
 
+/* api_analyze.c */
+int		api_analyze_post(struct http_request *);
+
 #endif

@@ -434,9 +434,13 @@ test_report_parse(void)
 		    "summary: not a string" },
 		{ "empty summary", "{\"summary\": \"\"}",
 		    "summary: not 1..4000 bytes" },
+		{ "issues missing", "{\"summary\": \"s\"}",
+		    "identified_issues: missing" },
 		{ "issues not a list", "{\"summary\": \"s\", "
 		    "\"identified_issues\": {}}",
 		    "identified_issues: not a list of at most 20" },
+		{ "recommendations missing", "{\"summary\": \"s\", "
+		    "\"identified_issues\": []}", "recommendations: missing" },
 		{ "issue not an object", "{\"summary\": \"s\", "
 		    "\"identified_issues\": [\"x\"]}",
 		    "identified_issues[0]: not an object" },
