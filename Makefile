@@ -189,5 +189,23 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tap.c tests/unit/tap.h \
 unit-tests: $(UNIT_TESTS)
 .PHONY: unit-tests
 
+# ---------------------------------------------------------------- benchmarks
+# Scripts that print figures (with the machine); they start their own
+# PostgreSQL and server and never fail on a slow machine.
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/bench.sh
+
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/bench.sh --soak $${SOAK_SECONDS:-600}
+
+bench-flood: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/flood.sh
+
+.PHONY: bench soak bench-flood
+
 clean:
 	rm -rf $(BUILD)

@@ -130,6 +130,9 @@ const char	*ratelimit_client(struct http_request *, char *, size_t);
 void		ratelimit_headers(struct http_request *, int, int, int);
 void		ratelimit_reject(struct http_request *, int, int);
 
+/* janitor.c */
+void		janitor_init(void);
+
 /* recorder.c */
 void		recorder_init(void);
 void		recorder_submit(struct recorder_row *);

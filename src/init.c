@@ -122,5 +122,6 @@ init(int state)
 	stats_bind(worker->id);
 	db_init();
 	recorder_init();
+	janitor_init();
 	return (KORE_RESULT_OK);
 }
