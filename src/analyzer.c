@@ -403,7 +403,8 @@ analyzer_report_parse(const char *text, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "recommendations: missing");
 		goto fail;
 	}
-	if (!json_is_array(recs) || json_array_size(recs) > ANALYZER_ITEMS_MAX) {
+	if (!json_is_array(recs) ||
+	    json_array_size(recs) > ANALYZER_ITEMS_MAX) {
 		snprintf(err, errlen, "recommendations: not a list of at "
 		    "most %d", ANALYZER_ITEMS_MAX);
 		goto fail;
@@ -722,7 +723,8 @@ analyzer_report(const json_t *core, const struct analyzer_inputs *in,
 	if (out == NULL)
 		return (NULL);
 	if (reason != NULL) {
-		json_object_set_new(out, "fallback_reason", json_string(reason));
+		json_object_set_new(out, "fallback_reason",
+		    json_string(reason));
 		if (detail != NULL && *detail != '\0')
 			json_object_set_new(out, "fallback_detail",
 			    json_string(detail));

@@ -48,9 +48,10 @@ struct analyzer_thresholds {
 	double		p95_critical_ms;
 };
 
+/* model_name "" means every model. */
 struct analyzer_inputs {
 	int				window_minutes;
-	char				model_name[ANALYZER_NAME_MAX]; /* "": all */
+	char				model_name[ANALYZER_NAME_MAX];
 	char				status[16];	/* by the thresholds */
 	struct analyzer_window		cur;
 	struct analyzer_window		prev;

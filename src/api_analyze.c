@@ -100,7 +100,7 @@ struct analyze_state {
 	int			 reset_s;
 
 	struct analyzer_inputs	 in;
-	char			*inputs;	/* canonical key input (malloc) */
+	char			*inputs;	/* cache key input (malloc) */
 	char			*body;		/* Gemini request (malloc) */
 	size_t			 body_len;
 
@@ -189,6 +189,8 @@ static void	analyze_timer_cb(void *, u_int64_t);
 static void	analyze_onfree(struct http_request *);
 static int	analyze_task(struct kore_task *);
 static long	analyze_atol(const char *);
+static int	analyze_printable(const char *);
+static void	analyze_sql_done(struct analyze_state *);
 
 static struct http_state analyze_states[] = {
 	KORE_HTTP_STATE(analyze_start),
@@ -511,6 +513,8 @@ analyze_call(struct http_request *req)
 	if (gemini_url(app.cf.gemini_base_url, app.cf.gemini_model, call.url,
 	    sizeof(call.url)) == NULL ||
 	    strlen(app.cf.gemini_api_key) >= sizeof(call.key) ||
+	    /* A header value: no line breaks or other controls. */
+	    !analyze_printable(app.cf.gemini_api_key) ||
 	    strlen(app.cf.gemini_ca_file) >= sizeof(call.ca_file)) {
 		analyze_fail(st, "not_configured", "GEMINI_BASE_URL, "
 		    "GEMINI_MODEL, GEMINI_API_KEY or GEMINI_CA_FILE is "
@@ -639,8 +643,8 @@ analyze_expired(struct http_request *req)
 		analyze_fail(st, "deadline", "Gemini did not answer within "
 		    "GEMINI_TIMEOUT_MS (%d ms)", app.cf.gemini_timeout_ms);
 	} else {
-		analyze_fail(st, "deadline", "an identical analysis in progress "
-		    "did not finish within GEMINI_TIMEOUT_MS (%d ms)",
+		analyze_fail(st, "deadline", "an identical analysis in "
+		    "progress did not finish within GEMINI_TIMEOUT_MS (%d ms)",
 		    app.cf.gemini_timeout_ms);
 	}
 	st->sleep = ANALYZE_SLEEP_NONE;
@@ -693,7 +697,7 @@ analyze_answer(struct http_request *req)
 	    st->reason != NULL ? st->reason : "-", st->attempts,
 	    (unsigned long long)(kore_time_ms() - st->started));
 
-	analyze_sql_reset(req, st);
+	analyze_sql_done(st);
 	if (report == NULL) {
 		http_json_error(req, HTTP_STATUS_INTERNAL_ERROR, "internal",
 		    "the report could not be built", NULL);
@@ -710,7 +714,7 @@ analyze_reject(struct http_request *req)
 	struct analyze_state	*st = http_state_get(req);
 
 	stats_me()->ratelimited[1]++;
-	analyze_sql_reset(req, st);
+	analyze_sql_done(st);
 	ratelimit_reject(req, st->limit, st->reset_s);
 	return (HTTP_STATE_COMPLETE);
 }
@@ -729,7 +733,7 @@ analyze_unavailable(struct http_request *req)
 	} else {
 		status = db_status(&st->sql, &code);
 	}
-	analyze_sql_reset(req, st);
+	analyze_sql_done(st);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE) {
 		http_response_header(req, "retry-after", "1");
 		http_json_error(req, status, code, "the metrics could not be "
@@ -789,6 +793,15 @@ analyze_sql_reset(struct http_request *req, struct analyze_state *st)
 	kore_pgsql_cleanup(&st->sql);
 	kore_pgsql_init(&st->sql);
 	kore_pgsql_bind_request(&st->sql, req);
+}
+
+/* The request is answering: give the connection back. */
+static void
+analyze_sql_done(struct analyze_state *st)
+{
+	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
+		st->sql.state = KORE_PGSQL_STATE_DONE;
+	kore_pgsql_cleanup(&st->sql);
 }
 
 static void
@@ -1083,4 +1096,14 @@ static long
 analyze_atol(const char *s)
 {
 	return (s != NULL ? strtol(s, NULL, 10) : 0);
+}
+
+static int
+analyze_printable(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			return (0);
+	}
+	return (1);
 }

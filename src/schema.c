@@ -143,7 +143,8 @@ schema_model_name(const char *s)
 	for (i = 0; s[i] != '\0'; i++) {
 		if (i >= SCHEMA_MODEL_NAME_MAX)
 			return (0);
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9'))
 			continue;
 		if (i > 0 && (s[i] == '_' || s[i] == '.' || s[i] == '-'))
 			continue;

@@ -254,6 +254,7 @@ cases = [
      "invalid_response"),
     ("HTML instead of JSON", {"status": 200, "body": "<html></html>"},
      "invalid_response"),
+    ("a reply over 64 KiB", reply_text("x" * 70000), "invalid_response"),
     ("400", error(400, "INVALID_ARGUMENT"), "upstream_rejected"),
     ("401", error(401, "UNAUTHENTICATED"), "upstream_rejected"),
     ("403", error(403, "PERMISSION_DENIED"), "upstream_rejected"),
