@@ -296,6 +296,8 @@ analyze_query_send(struct http_request *req)
 	case DB_QUEUED:
 		return (HTTP_STATE_RETRY);
 	default:
+		/* The breaker or the pool logged why. */
+		kore_log(LOG_NOTICE, "analyze.db_unavailable rid=%s", st->id);
 		req->fsm_state = st->q_error;
 		return (HTTP_STATE_CONTINUE);
 	}
@@ -305,6 +307,7 @@ static int
 analyze_query_wait(struct http_request *req)
 {
 	struct analyze_state	*st = http_state_get(req);
+	const char		*state;
 
 	/* Woken by something else than the query: sleep on. */
 	if (st->sql.state == KORE_PGSQL_STATE_WAIT) {
@@ -312,9 +315,10 @@ analyze_query_wait(struct http_request *req)
 		return (HTTP_STATE_RETRY);
 	}
 	if (st->sql.state == KORE_PGSQL_STATE_ERROR) {
+		state = st->sql.result != NULL ? PQresultErrorField(
+		    st->sql.result, PG_DIAG_SQLSTATE) : NULL;
 		kore_log(LOG_NOTICE, "analyze.db_error rid=%s sqlstate=%s",
-		    st->id, st->sql.result != NULL ? PQresultErrorField(
-		    st->sql.result, PG_DIAG_SQLSTATE) : "none");
+		    st->id, state != NULL ? state : "none");
 	}
 	return (db_wait(req, &st->sql, ANALYZE_QUERY_READ, st->q_next,
 	    st->q_error));
@@ -677,6 +681,8 @@ analyze_answer(struct http_request *req)
 		if (st->reason == NULL)
 			analyze_fail(st, "internal", "no report");
 		rules = analyzer_rules(&st->in);
+		http_json_iso8601(time(NULL), st->generated_at,
+		    sizeof(st->generated_at));
 	}
 	report = analyzer_report(rules != NULL ? rules : st->core, &st->in,
 	    rules != NULL ? "rules" : "gemini", st->generated_at, st->cached,
@@ -924,6 +930,8 @@ analyze_attempt_done(struct http_request *req, struct analyze_state *st,
 			return;
 		}
 		sw->gemini[STATS_GEMINI_OK]++;
+		http_json_iso8601(time(NULL), st->generated_at,
+		    sizeof(st->generated_at));
 		/* Cache the core with its time; the rest is rebuilt. */
 		stored = json_deep_copy(st->core);
 		json_object_set_new(stored, "generated_at",
