@@ -93,14 +93,15 @@ LANGUAGE plpgsql
 SET search_path = app, pg_catalog
 AS $$
 DECLARE
-    v_rows integer := 0;
+    v_rows  integer := 0;
+    v_model integer;
 BEGIN
     IF true = ANY (p_admit) THEN
+        v_model := model_version_id(p_model_name, p_model_version);
         INSERT INTO prediction_metrics (prediction_id, model_version_id,
             label, confidence, inference_time_ms, input_length, compound,
             pos, neu, neg, client_ip)
-        SELECT u.id, model_version_id(p_model_name, p_model_version),
-               u.label, u.confidence, u.inference_ms, u.input_length,
+        SELECT u.id, v_model, u.label, u.confidence, u.inference_ms, u.input_length,
                u.compound, u.pos, u.neu, u.neg, u.client
           FROM unnest(p_ids, p_clients, p_labels, p_confidence,
                       p_inference_ms, p_input_length, p_compound, p_pos,
