@@ -40,6 +40,7 @@ struct app {
 	struct model		*model;		/* NULL: not loaded */
 	char			 model_error[512];
 	time_t			 started;
+	int			 draining;	/* worker is shutting down */
 };
 
 extern struct app	app;
@@ -100,6 +101,7 @@ struct recorder_row {
 /* init.c */
 int		init(int);
 void		kore_parent_configure(int, char **);
+void		kore_worker_teardown(void);
 
 /* http_json.c */
 int		http_json_method(struct http_request *, int);
@@ -135,6 +137,7 @@ void		janitor_init(void);
 
 /* recorder.c */
 void		recorder_init(void);
+int		recorder_busy(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
 

@@ -54,6 +54,8 @@ static const struct config_var config_vars[] = {
 	{ "HTTP_BODY_MAX", CONFIG_INT, CF(http_body_max), "65536",
 	    1024, 16777216 },
 	{ "ACCESS_LOG", CONFIG_STR, CF(access_log), "", 0, 0 },
+	{ "SHUTDOWN_DRAIN_MS", CONFIG_INT, CF(shutdown_drain_ms), "5000",
+	    0, 600000 },
 
 	{ "MODEL_DIR", CONFIG_STR, CF(model_dir), "src/model/vader", 0, 0 },
 	{ "MODEL_REQUIRED", CONFIG_BOOL, CF(model_required), "true", 0, 1 },

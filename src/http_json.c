@@ -24,14 +24,25 @@
 static const char	*http_json_allow(int, char *, size_t);
 
 /*
- * Answers 405 (JSON, with an Allow header) unless the request's method is
- * in allowed (HTTP_METHOD_* bits; GET implies HEAD).  Returns 1 if the
- * handler may go on, 0 if the response was sent.
+ * The gate every handler passes first.  Answers 503 while the worker
+ * shuts down (see kore_worker_teardown), else 405 (JSON, with an Allow
+ * header) unless the request's method is in allowed (HTTP_METHOD_* bits;
+ * GET implies HEAD).  Returns 1 if the handler may go on, 0 if the
+ * response was sent.
  */
 int
 http_json_method(struct http_request *req, int allowed)
 {
 	char		allow[64], msg[128];
+
+	if (app.draining) {
+		http_response_header(req, "retry-after", "1");
+		http_response_header(req, "connection", "close");
+		http_json_error(req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+		    "shutting_down", "the server is shutting down; retry",
+		    NULL);
+		return (0);
+	}
 
 	if (allowed & HTTP_METHOD_GET)
 		allowed |= HTTP_METHOD_HEAD;

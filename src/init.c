@@ -125,3 +125,36 @@ init(int state)
 	janitor_init();
 	return (KORE_RESULT_OK);
 }
+
+/*
+ * SIGTERM/SIGQUIT: Kore has left the worker's event loop and will close
+ * every connection when this returns, answered or not.  Turn the loop a
+ * while longer ourselves: requests already admitted finish (their rows
+ * commit and they get their answer), new ones get 503 shutting_down
+ * (http_json_method), until nothing is in flight or SHUTDOWN_DRAIN_MS
+ * has passed.  What is still open then sees its connection close, never
+ * a false success.
+ */
+void
+kore_worker_teardown(void)
+{
+	u_int64_t	now, start, deadline;
+
+	app.draining = 1;
+	start = now = kore_time_ms();
+	deadline = now + (u_int64_t)app.cf.shutdown_drain_ms;
+	if (http_request_count == 0 && !recorder_busy())
+		return;
+
+	kore_log(LOG_NOTICE, "shutdown.drain requests=%u",
+	    http_request_count);
+	while ((http_request_count > 0 || recorder_busy()) && now < deadline) {
+		kore_platform_event_wait(10);
+		now = kore_time_ms();
+		kore_timer_run(now);
+		http_process();
+		kore_connection_prune(KORE_CONNECTION_PRUNE_DISCONNECT);
+	}
+	kore_log(LOG_NOTICE, "shutdown.drained requests_left=%u after_ms=%llu",
+	    http_request_count, (unsigned long long)(now - start));
+}

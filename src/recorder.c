@@ -123,6 +123,13 @@ recorder_init(void)
 	kore_timer_add(recorder_watchdog, RECORDER_WATCHDOG_MS, NULL, 0);
 }
 
+/* 1 while rows wait or batches are in flight (shutdown waits for 0). */
+int
+recorder_busy(void)
+{
+	return (npending > 0 || ninflight > 0);
+}
+
 /* Queues row (its request sleeps until row->state is RECORDER_DONE). */
 void
 recorder_submit(struct recorder_row *row)

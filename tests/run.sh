@@ -68,7 +68,7 @@ run_sql() {
 run_http() {
 	echo "== http (real server + PostgreSQL)"
 	make --no-print-directory -s SANITIZE=1 build/san/app.so
-	prove --exec /usr/bin/python3 ${@:-tests/http/test_*.py} || failed=1
+	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/http/test_*.py} || failed=1
 }
 
 case "$layer" in
