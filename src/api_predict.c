@@ -136,7 +136,7 @@ predict_answer(struct http_request *req, struct predict_state *st)
 		return (KORE_RESULT_OK);
 	default:
 		http_json_error(req, row->status, "internal",
-		    "the prediction could not be recorded", NULL);
+		    "internal error while recording the prediction", NULL);
 		return (KORE_RESULT_OK);
 	}
 

@@ -320,8 +320,6 @@ static void
 recorder_db_cb(struct kore_pgsql *sql, void *arg)
 {
 	struct recorder_batch	*b = arg;
-	const char		*code;
-	int			 status;
 
 	if (b->finished)
 		return;
@@ -342,15 +340,17 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 	case KORE_PGSQL_STATE_COMPLETE:
 		/* ReadyForQuery came after the commit: the rows are durable. */
 		if (b->nresults != b->n) {
+			/* Committed, but we cannot tell who was admitted. */
 			recorder_finish(b, HTTP_STATUS_INTERNAL_ERROR,
-			    "result has the wrong number of rows");
+			    "result has the wrong shape");
 		} else {
 			recorder_finish(b, HTTP_STATUS_OK, NULL);
 		}
 		break;
 	case KORE_PGSQL_STATE_ERROR:
-		status = db_status(sql, &code);
-		recorder_finish(b, status, sql->error);
+		/* Whatever failed, nothing of the batch was stored: 503. */
+		recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
+		    sql->error);
 		break;
 	default:
 		break;
