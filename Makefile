@@ -127,11 +127,19 @@ run: deps
 	DATABASE_URL="$$url" $(MAKE) --no-print-directory serve
 
 # The server alone against $$DATABASE_URL (and .env), in the foreground.
+# Started as root with RUN_AS set, the workers drop to that user; without
+# it (tests, make run) kore keeps the current user (-r).
 serve: all
 	@mkdir -p $(BUILD)/run
 	@conf=$$($(BUILD)/conftool render kore.conf $(BUILD)/run) || exit 1; \
+	flags="-f -n"; \
+	if [ -z "$$($(BUILD)/conftool get RUN_AS)" ]; then \
+		flags="$$flags -r"; \
+		[ "$$(id -u)" = 0 ] && echo "note: workers run as root;" \
+		    "set RUN_AS to an unprivileged user in production"; \
+	fi; \
 	echo "serving with $$conf"; \
-	exec kore -c "$$conf" -f -n -r
+	exec kore -c "$$conf" $$flags
 
 # Pending migrations, then sql/, against $$MIGRATE_DATABASE_URL or
 # $$DATABASE_URL.
@@ -209,3 +217,37 @@ bench-flood: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets in tests/fuzz/ (clang -fsanitize=fuzzer with ASan +
+# UBSan).  make fuzz [FUZZ_SECONDS=N] [FUZZ_JOBS=2] runs each target for
+# N seconds (default 60) from the committed corpus tests/fuzz/corpus/;
+# tests/fuzz/run.sh says more (replaying a crash, merging the corpus).
+
+FUZZ_CC		:= clang
+FUZZ_PACKAGES	:= clang-14 libclang-rt-14-dev
+FUZZ_CFLAGS	:= $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
+		   -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=all -Isrc
+FUZZ_NAMES	:= fuzz_request fuzz_model fuzz_gemini
+FUZZ_SRCS_fuzz_request := src/schema.c src/schema_metrics.c
+FUZZ_LIBS_fuzz_request := -ljansson
+FUZZ_SRCS_fuzz_model := src/schema.c $(MODEL_SRCS)
+FUZZ_LIBS_fuzz_model := -ljansson
+FUZZ_SRCS_fuzz_gemini := src/gemini.c src/analyzer.c src/schema.c
+FUZZ_LIBS_fuzz_gemini := -ljansson -lcurl
+FUZZ_BINS	:= $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_fuzz_$$*) \
+    $(wildcard src/*.h src/model/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(MODEL_CFLAGS) -o $@ $< \
+	    $(FUZZ_SRCS_fuzz_$*) $(FUZZ_LIBS_fuzz_$*) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"
+	@tests/fuzz/run.sh run
+
+.PHONY: fuzz fuzz-build

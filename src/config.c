@@ -54,6 +54,7 @@ static const struct config_var config_vars[] = {
 	{ "HTTP_BODY_MAX", CONFIG_INT, CF(http_body_max), "65536",
 	    1024, 16777216 },
 	{ "ACCESS_LOG", CONFIG_STR, CF(access_log), "", 0, 0 },
+	{ "RUN_AS", CONFIG_STR, CF(run_as), "", 0, 0 },
 	{ "SHUTDOWN_DRAIN_MS", CONFIG_INT, CF(shutdown_drain_ms), "5000",
 	    0, 600000 },
 

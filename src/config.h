@@ -28,6 +28,7 @@ struct config {
 	int		 http_body_max;		/* bytes; larger bodies get 413 */
 	int		 shutdown_drain_ms;	/* finish in-flight work on stop */
 	char		*access_log;		/* path, or empty for none */
+	char		*run_as;		/* workers' user when root starts */
 
 	/* The model. */
 	char		*model_dir;

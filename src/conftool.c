@@ -2,8 +2,8 @@
  * conftool.c: build/conftool, the start-up helper for kore.conf.
  *
  * kore.conf cannot read the environment, so `make serve` renders the
- * per-instance lines (listener, workers, limits, pidfile) from the same
- * config table the module uses:
+ * per-instance lines (listener, workers, limits, pidfile, runas) from the
+ * same config table the module uses:
  *
  *   conftool render kore.conf build/run   -> prints the rendered path
  *   conftool get HTTP_PORT                -> prints one setting
@@ -162,6 +162,9 @@ conftool_line(const struct config *cf, const char *line, FILE *out,
 		 */
 		fprintf(out, "%shttp_body_max\t\t%d\n", indent,
 		    cf->http_body_max * 4);
+	} else if (!strcmp(word, "runas")) {
+		if (cf->run_as[0] != '\0')
+			fprintf(out, "%srunas\t\t\t%s\n", indent, cf->run_as);
 	} else if (!strcmp(word, "accesslog")) {
 		if (cf->access_log[0] != '\0')
 			fprintf(out, "%saccesslog\t%s\n", indent,

@@ -211,8 +211,10 @@ class Server:
                                    "halt_on_error=1")
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         self.logf = open(self.log, "ab")
+        # As make serve: with RUN_AS the workers drop to that user.
+        flags = ["-f", "-n"] + ([] if self.env.get("RUN_AS") else ["-r"])
         self.proc = subprocess.Popen(
-            ["kore", "-c", conf, "-f", "-n", "-r"], cwd=ROOT, env=env,
+            ["kore", "-c", conf] + flags, cwd=ROOT, env=env,
             stdout=self.logf, stderr=subprocess.STDOUT,
             start_new_session=True)
         _servers.append(self)
