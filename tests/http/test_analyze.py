@@ -343,11 +343,16 @@ health_s = time.time() - t0
 t0 = time.time()
 st_p, _, _ = request(port, "POST", "/predict", body={"text": "still fast"})
 predict_s = time.time() - t0
+t0 = time.time()
+st_m, _, _ = request(port, "POST", "/metrics/aggregated", body={})
+metrics_s = time.time() - t0
 th.join(30)
 ok(st_h == 200 and health_s < 0.5, "/health answers in %.3f s while Gemini "
    "is slow" % health_s)
 ok(st_p == 200 and predict_s < 0.5, "/predict answers in %.3f s while "
    "Gemini is slow" % predict_s)
+ok(st_m == 200 and metrics_s < 0.5, "POST /metrics/aggregated answers in "
+   "%.3f s while Gemini is slow" % metrics_s, st_m)
 st, _, b, secs = result.get("r", (0, {}, {}, 99))
 is_rules(b, "upstream_timeout", "slower than the budget")
 check_calls(fake, 1, "slower than the budget")
