@@ -35,4 +35,6 @@ GRANT SELECT ON app.metric_thresholds, app.metric_threshold_changes,
     app.metrics_per_minute, app.metrics_per_model_version,
     app.metrics_status_last_hour TO modelserver_analyst;
 GRANT SELECT ON app.gemini_cache TO modelserver_analyst;
+GRANT SELECT ON app.latency_percentiles_hourly, app.label_distribution_hourly,
+    app.threshold_history TO modelserver_analyst;
 \endif

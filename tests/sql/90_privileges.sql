@@ -1,7 +1,7 @@
 -- 90_privileges.sql: least privilege (sql/90_grants.sql).  Each role has
 -- exactly the table privileges it needs, and what it must not do fails.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 
 -- The server's role: append predictions, never change or delete them.
 SELECT table_privs_are('app', 'prediction_metrics', 'modelserver_app',
@@ -28,7 +28,8 @@ SELECT table_privs_are('app', t, 'modelserver_analyst', ARRAY['SELECT'],
   FROM unnest(ARRAY['prediction_metrics', 'model_versions',
       'schema_migrations', 'metric_thresholds', 'metric_threshold_changes',
       'metrics_per_minute', 'metrics_per_model_version',
-      'metrics_status_last_hour', 'gemini_cache']) AS t;
+      'metrics_status_last_hour', 'gemini_cache', 'latency_percentiles_hourly',
+      'label_distribution_hourly', 'threshold_history']) AS t;
 SELECT table_privs_are('app', 'rate_limits', 'modelserver_analyst',
     ARRAY[]::text[], 'analyst: no access to rate-limit state (client IPs)');
 SELECT table_privs_are('app', 'gemini_leases', 'modelserver_analyst',
