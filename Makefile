@@ -35,7 +35,7 @@ MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
 PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
 		   postgresql-15 postgresql-15-pgtap \
 		   libtap-parser-sourcehandler-pgtap-perl python3 curl \
-		   ca-certificates
+		   ca-certificates docker-compose prometheus
 
 # The module: every src/*.c except the command-line tools, plus the model.
 include src/model/model.mk
@@ -145,6 +145,16 @@ serve: all
 # $$DATABASE_URL.
 migrate:
 	@migrations/migrate.sh
+
+# PostgreSQL, pgAdmin and the server in containers (docker/).  The first
+# time, .env comes from .env.example; empty passwords get random values.
+compose-up:
+	@tests/lib/envfile.sh .env.example .env
+	@docker/envsecrets.sh .env
+	@if docker compose version >/dev/null 2>&1; then c="docker compose"; \
+	else c=docker-compose; fi; \
+	exec $$c --env-file .env -f docker/docker-compose.yml up --build
+.PHONY: compose-up
 
 # ---------------------------------------------------------------- tests
 
