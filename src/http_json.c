@@ -71,7 +71,7 @@ http_json_read(struct http_request *req, json_t **out)
 	json_error_t		 jerr;
 	json_t			*details;
 	ssize_t			 r;
-	char			 tmp[4096], msg[256];
+	char			 tmp[4096], msg[256], *p;
 	int			 ret;
 
 	*out = NULL;
@@ -113,6 +113,18 @@ http_json_read(struct http_request *req, json_t **out)
 	if (*out == NULL) {
 		details = json_pack("[{s:s,s:i,s:i}]", "message", jerr.text,
 		    "line", jerr.line, "column", jerr.column);
+		if (details == NULL) {
+			/* jansson can quote part of a UTF-8 sequence ("\u"
+			 * then a multi-byte character), which json_pack
+			 * refuses: keep the text's ASCII. */
+			for (p = jerr.text; *p != '\0'; p++) {
+				if ((unsigned char)*p >= 0x80)
+					*p = '?';
+			}
+			details = json_pack("[{s:s,s:i,s:i}]", "message",
+			    jerr.text, "line", jerr.line, "column",
+			    jerr.column);
+		}
 		http_json_error(req, 400, "invalid_json",
 		    "the body is not valid JSON", details);
 		goto cleanup;
