@@ -443,19 +443,48 @@ BEGIN
     -- The range on created_at is what prediction_metrics_created_at_idx
     -- serves (its INCLUDE columns make it an index-only scan); the model
     -- filter reads model_version_id from the same index.
+    --
+    -- The exact P95 without sorting every row: the server stores
+    -- inference times rounded to the microsecond, so a window holds few
+    -- distinct values.  Grouping by value (one hash pass) gives the same
+    -- multiset as the rows; the running count over the sorted values then
+    -- finds the two order statistics percentile_cont(0.95) interpolates
+    -- between, at 0-based positions floor and ceil of 0.95 * (n - 1),
+    -- and the interpolation is PostgreSQL's own: lo + (hi - lo) * frac.
+    -- The other aggregates fold the groups' partial sums.
     RETURN QUERY
-        SELECT count(*),
-               avg(p.confidence),
-               avg(p.inference_time_ms),
-               min(p.inference_time_ms),
-               max(p.inference_time_ms),
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY p.inference_time_ms),
-               count(*) FILTER (WHERE p.label = 'positive'),
-               count(*) FILTER (WHERE p.label = 'negative'),
-               count(*) FILTER (WHERE p.label = 'neutral')
-          FROM prediction_metrics p
-         WHERE p.created_at >= p_start AND p.created_at < p_end
-           AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids));
+        WITH g AS (
+            SELECT p.inference_time_ms AS v,
+                   count(*) AS n,
+                   sum(p.confidence) AS conf_sum,
+                   count(*) FILTER (WHERE p.label = 'positive') AS pos,
+                   count(*) FILTER (WHERE p.label = 'negative') AS neg,
+                   count(*) FILTER (WHERE p.label = 'neutral') AS neu
+              FROM prediction_metrics p
+             WHERE p.created_at >= p_start AND p.created_at < p_end
+               AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids))
+             GROUP BY p.inference_time_ms
+        ), c AS (
+            SELECT g.*, sum(g.n) OVER (ORDER BY g.v) AS cum,
+                   (0.95::float8 * ((sum(g.n) OVER ()) - 1)::float8) AS pos95
+              FROM g
+        ), t AS (
+            SELECT sum(c.n)::bigint AS n,
+                   sum(c.conf_sum) AS conf_sum,
+                   sum(c.v * c.n) AS time_sum,
+                   min(c.v) AS vmin, max(c.v) AS vmax,
+                   min(c.v) FILTER (WHERE c.cum > floor(c.pos95)) AS lo,
+                   min(c.v) FILTER (WHERE c.cum > ceil(c.pos95)) AS hi,
+                   max(c.pos95) AS pos95,
+                   sum(c.pos)::bigint AS pos, sum(c.neg)::bigint AS neg,
+                   sum(c.neu)::bigint AS neu
+              FROM c
+        )
+        SELECT coalesce(t.n, 0), t.conf_sum / t.n, t.time_sum / t.n,
+               t.vmin, t.vmax,
+               t.lo + (t.hi - t.lo) * (t.pos95 - floor(t.pos95)),
+               coalesce(t.pos, 0), coalesce(t.neg, 0), coalesce(t.neu, 0)
+          FROM t;
 END;
 $$;
 
@@ -603,20 +632,43 @@ BEGIN
                greatest(v_start, p_now - (v_n - g.i + 1) * v_bucket) AS bs,
                p_now - (v_n - g.i) * v_bucket AS be
           FROM generate_series(1, v_n) AS g(i)
-    ), a AS (
+    ), g AS (
+        -- Per bucket and distinct inference time (see metrics_window for
+        -- why grouping by value gives the exact percentile_cont).
         SELECT date_bin(v_bucket, p.created_at, p_now) AS bin,
+               p.inference_time_ms AS v,
                count(*) AS n,
                sum(p.confidence) AS conf_sum,
-               avg(p.confidence) AS conf,
-               percentile_cont(0.95) WITHIN GROUP
-                   (ORDER BY p.inference_time_ms) AS p95,
                count(*) FILTER (WHERE p.label = 'positive') AS pos,
                count(*) FILTER (WHERE p.label = 'negative') AS neg,
                count(*) FILTER (WHERE p.label = 'neutral') AS neu
           FROM prediction_metrics p
          WHERE p.created_at >= v_start AND p.created_at < p_now
            AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids))
-         GROUP BY 1
+         GROUP BY 1, 2
+    ), c AS (
+        SELECT g.*,
+               sum(g.n) OVER (PARTITION BY g.bin ORDER BY g.v) AS cum,
+               0.95::float8 * ((sum(g.n) OVER (PARTITION BY g.bin)) - 1)
+                   ::float8 AS pos95
+          FROM g
+    ), q AS (
+        SELECT c.bin,
+               sum(c.n)::bigint AS n,
+               sum(c.conf_sum) AS conf_sum,
+               min(c.v) FILTER (WHERE c.cum > floor(c.pos95)) AS lo,
+               min(c.v) FILTER (WHERE c.cum > ceil(c.pos95)) AS hi,
+               max(c.pos95) AS pos95,
+               sum(c.pos)::bigint AS pos,
+               sum(c.neg)::bigint AS neg,
+               sum(c.neu)::bigint AS neu
+          FROM c
+         GROUP BY c.bin
+    ), a AS (
+        SELECT q.bin, q.n, q.conf_sum, q.conf_sum / q.n AS conf,
+               q.lo + (q.hi - q.lo) * (q.pos95 - floor(q.pos95)) AS p95,
+               q.pos, q.neg, q.neu
+          FROM q
     ), j AS (
         SELECT b.i, b.bs, b.be, coalesce(a.n, 0) AS n, a.conf_sum, a.conf,
                a.p95, coalesce(a.pos, 0) AS pos, coalesce(a.neg, 0) AS neg,

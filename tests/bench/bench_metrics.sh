@@ -43,6 +43,9 @@ MIGRATE_DATABASE_URL="$owner" ENV_FILE=/dev/null migrations/migrate.sh \
 q() {	# q SQL: run as the superuser, quietly
 	psql "$super" -X -q -v ON_ERROR_STOP=1 -c "$1" >/dev/null
 }
+q1() {	# q1 SQL: one value
+	psql "$super" -X -At -v ON_ERROR_STOP=1 -c "$1"
+}
 
 echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' \
     /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ {printf "%.0f GiB", \
@@ -55,6 +58,15 @@ echo "# $runs runs per query after one warm-up; times in ms (client round trip)"
 
 t0=$(psql "$super" -X -At -c "SELECT now()")
 
+# Inference times as the server writes them: milliseconds rounded to the
+# microsecond.  VADER takes 1-15 us per text (tests/bench/bench_model.sh),
+# so the synthetic times are 2 us + an exponential tail (mean 20 us), a few
+# hundred distinct values.  The last scenario redoes the 1M-row aggregate
+# with 0..50 ms (~50,000 distinct values), the adversarial case for the
+# grouped P95 (see app.metrics_window).
+LATENCY_EXPR="round((0.002 + 0.02 * -ln(1 - random()))::numeric, 3)"
+WIDE_EXPR="round((random() * random() * 50)::numeric, 3)"
+
 # load N START_EXPR SPAN_EXPR: N rows with created_at = START + i/N * SPAN,
 # one model version in ten is 'vader 3.4.0', the rest 'vader 3.3.2'.
 load() {
@@ -66,7 +78,7 @@ load() {
 	   SELECT gen_random_uuid(),
 	          CASE WHEN i % 10 = 0 THEN v2 ELSE v1 END,
 	          (ARRAY['positive', 'negative', 'neutral'])[1 + i % 3],
-	          random(), round((random() * random() * 50)::numeric, 3),
+	          random(), $LATENCY_EXPR,
 	          1 + i % 1000, 0, 0, 1, 0, '10.0.0.1',
 	          $start + (i::float8 / $n) * $span
 	     FROM generate_series(0, $n - 1) AS i,
@@ -122,6 +134,7 @@ all_queries() {	# the endpoints' queries, p_now pinned
 
 load 1000000 "$now - interval '60 min'" "interval '60 min' - interval '1 us'"
 header "1M rows in the table, all 1M in the 60-minute window"
+echo "# distinct inference times in the window: $(q1 "SELECT count(DISTINCT inference_time_ms) FROM app.prediction_metrics")"
 all_queries
 
 load 9000000 "$now - interval '60 min' - interval '30 days'" \
@@ -133,6 +146,16 @@ bench "app.metrics_aggregated(5)        POST /metrics/aggregated" \
     "SELECT app.metrics_aggregated(5, NULL, NULL, $now)"
 bench "app.metrics_timeseries_json(5,1) GET /metrics/timeseries" \
     "SELECT app.metrics_timeseries_json(5, 1, NULL, NULL, $now)"
+
+header "10M rows, the 1M in the window with 0..50 ms times (~50k distinct)"
+q "UPDATE app.prediction_metrics SET inference_time_ms = $WIDE_EXPR
+    WHERE created_at >= $now - interval '60 min'"
+q "VACUUM ANALYZE app.prediction_metrics"
+echo "# distinct inference times in the window: $(q1 "SELECT count(DISTINCT inference_time_ms) FROM app.prediction_metrics WHERE created_at >= $now - interval '60 min'")"
+bench "app.metrics_aggregated(60)       POST /metrics/aggregated" \
+    "SELECT app.metrics_aggregated(60, NULL, NULL, $now)"
+bench "app.metrics_timeseries_json(60,1)  GET /metrics/timeseries" \
+    "SELECT app.metrics_timeseries_json(60, 1, NULL, NULL, $now)"
 
 echo
 echo "## plan of the 60-minute aggregate on 10M rows (inside metrics_window)"
