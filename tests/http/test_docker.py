@@ -444,6 +444,9 @@ up = ok(wait_up(), "the entrypoint migrates and serves as uid %d" % uid,
 if up:
     ok(re.search(r"migrate: \d+ new migration\(s\)", logtext()),
        "make migrate ran first", logtext()[-1500:])
+    ok("seccomp sandbox enabled" in logtext() and
+       "will not change user" in logtext(),
+       "kore keeps the unprivileged user (-r), seccomp stays on")
     st, _, body = request(port, "GET", "/health")
     ok(st == 200 and body.get("database", {}).get("status") == "up",
        "GET /health: 200, database up", body)
