@@ -32,10 +32,12 @@ MODULE_CFLAGS	:= $(CSTD) $(WARN) -fPIC $(KORE_FEATURES) $(PG_INCLUDE) -Isrc
 MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
 
 # Debian packages the build, the server and the test suite need.
+# Debian packages: what building and running needs (make run), and what
+# the test suite needs on top (make test).
 PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
-		   postgresql-15 postgresql-15-pgtap \
-		   libtap-parser-sourcehandler-pgtap-perl python3 curl \
-		   ca-certificates docker-compose prometheus
+		   postgresql-15 python3 curl ca-certificates
+TEST_PACKAGES	:= postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
+		   docker-compose prometheus
 
 # The module: every src/*.c except the command-line tools, plus the model.
 include src/model/model.mk
@@ -109,6 +111,10 @@ deps:
 		fi; \
 	fi
 
+test-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"
+.PHONY: test-deps
+
 # ---------------------------------------------------------------- running
 
 # The local cluster, .env and the server in the foreground.  Ctrl-C stops
@@ -160,17 +166,17 @@ compose-up:
 
 # deps first, then a new make: the build flags read files (kore's feature
 # list) that the packages install.
-test: deps
+test: deps test-deps
 	@$(MAKE) --no-print-directory all san unit-tests
 	@tests/run.sh
 
 test-unit:
 	@tests/run.sh unit
 
-test-sql: deps
+test-sql: deps test-deps
 	@tests/run.sh sql
 
-test-http: deps
+test-http: deps test-deps
 	@$(MAKE) --no-print-directory all san
 	@tests/run.sh http
 
@@ -211,19 +217,24 @@ unit-tests: $(UNIT_TESTS)
 # Scripts that print figures (with the machine); they start their own
 # PostgreSQL and server and never fail on a slow machine.
 
-bench: deps
+BENCH_PACKAGES	:= wrk
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(BENCH_PACKAGES)"
+
+bench: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/bench.sh
 
-soak: deps
+soak: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/bench.sh --soak $${SOAK_SECONDS:-600}
 
-bench-flood: deps
+bench-flood: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/flood.sh
 
-.PHONY: bench soak bench-flood
+.PHONY: bench soak bench-flood bench-deps
 
 clean:
 	rm -rf $(BUILD)

@@ -36,6 +36,26 @@ if [ -z "$url" ]; then
 	exit 1
 fi
 
+# The password goes to psql through the environment, not its command line
+# (which any user on the host can read in ps): a URL's password moves to
+# PGPASSWORD, and psql gets the URL without it.
+if [[ "$url" == postgres://* || "$url" == postgresql://* ]]; then
+	split=$(MIGRATE_URL="$url" /usr/bin/python3 -c '
+import os, urllib.parse
+u = urllib.parse.urlsplit(os.environ["MIGRATE_URL"])
+pw = urllib.parse.unquote(u.password) if u.password is not None else ""
+host = u.netloc.rsplit("@", 1)[-1]
+user = u.username or ""
+netloc = (user + "@" if user else "") + host
+print(pw)
+print(urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment)))
+')
+	pw=$(sed -n 1p <<<"$split")
+	url=$(sed -n 2p <<<"$split")
+	[ -n "$pw" ] && export PGPASSWORD="$pw"
+	unset pw split
+fi
+
 # Keep NOTICEs ("already exists, skipping") out of the output.
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 

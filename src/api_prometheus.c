@@ -17,6 +17,7 @@ static void	prom_hist(struct kore_buf *, const char *, const char *,
 		    const struct stats_hist *, enum stats_hist_kind);
 static void	prom_head(struct kore_buf *, const char *, const char *,
 		    const char *);
+static const char *prom_escape(const char *, char *, size_t);
 
 int
 api_prometheus_get(struct http_request *req)
@@ -27,7 +28,7 @@ api_prometheus_get(struct http_request *req)
 	static const char	*labels[3] = { "positive", "negative",
 				    "neutral" };
 	const char		*mname, *mversion;
-	char			 lbl[160];
+	char			 lbl[320], ename[140], eversion[140];
 	u_int64_t		 n;
 	int			 r, s, i;
 
@@ -38,8 +39,10 @@ api_prometheus_get(struct http_request *req)
 	http_json_count(req, HTTP_STATUS_OK);
 	prom_sum(&t);
 	all = stats_all();
-	mname = app.model != NULL ? model_name(app.model) : "none";
-	mversion = app.model != NULL ? model_version(app.model) : "none";
+	mname = prom_escape(app.model != NULL ? model_name(app.model) : "none",
+	    ename, sizeof(ename));
+	mversion = prom_escape(app.model != NULL ? model_version(app.model) :
+	    "none", eversion, sizeof(eversion));
 	b = kore_buf_alloc(16384);
 
 	prom_head(b, "modelserver_info", "gauge",
@@ -245,4 +248,29 @@ prom_head(struct kore_buf *b, const char *name, const char *type,
 {
 	kore_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
 	    type);
+}
+
+/*
+ * A label value as the exposition format wants it: backslash, double
+ * quote and newline escaped.  The model's name and version come from its
+ * MANIFEST, not from us.  Too long a value is cut, never overrun.
+ */
+static const char *
+prom_escape(const char *in, char *out, size_t len)
+{
+	size_t	o;
+
+	for (o = 0; *in != '\0' && o + 3 < len; in++) {
+		if (*in == '\\' || *in == '"') {
+			out[o++] = '\\';
+			out[o++] = *in;
+		} else if (*in == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = '\0';
+	return (out);
 }

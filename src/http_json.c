@@ -23,6 +23,10 @@
 
 static const char	*http_json_allow(int, char *, size_t);
 
+/* When the current handler run passed the gate: times stateless replies. */
+static struct http_request	*gate_req;
+static u_int64_t		 gate_us;
+
 /*
  * The gate every handler passes first.  Answers 503 while the worker
  * shuts down (see kore_worker_teardown), else 405 (JSON, with an Allow
@@ -34,6 +38,9 @@ int
 http_json_method(struct http_request *req, int allowed)
 {
 	char		allow[64], msg[128];
+
+	gate_req = req;
+	gate_us = http_json_now_us();
 
 	if (app.draining) {
 		http_response_header(req, "retry-after", "1");
@@ -243,9 +250,10 @@ http_json_allow(int allowed, char *buf, size_t len)
 
 /*
  * Counts the response by route and status and times it: from the state's
- * start when the handler has one, else from this run of the handler
- * (handlers without state answer in their first run).  http_json_reply()
- * calls it; handlers that answer with something else call it themselves.
+ * start when the handler has one, else from when this run of the handler
+ * passed http_json_method() (handlers without state answer in the run
+ * that passed it).  http_json_reply() calls it; handlers that answer with
+ * something else call it themselves.
  */
 void
 http_json_count(struct http_request *req, int status)
@@ -263,6 +271,8 @@ http_json_count(struct http_request *req, int status)
 	if (st != NULL && req->state_len >= sizeof(*st) &&
 	    st->magic == API_STATE_MAGIC)
 		ms = (double)(http_json_now_us() - st->started_us) / 1000.0;
+	else if (req == gate_req)
+		ms = (double)(http_json_now_us() - gate_us) / 1000.0;
 	else
 		ms = (double)(kore_time_ms() - req->start);
 	stats_observe(&sw->request_ms[route], STATS_HIST_MS, ms);

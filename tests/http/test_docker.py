@@ -290,12 +290,11 @@ ok(sources and all(os.path.exists(os.path.join(ROOT, s)) for s in sources)
 dests = [(a.split()[:-1], a.split()[-1]) for i, a in instr if i == "COPY"]
 ok(all(d == "./" or (len(c) == 1 and d == c[0]) for c, d in dests),
    "COPY keeps the repository's layout under WORKDIR /app", dests)
-ign = [l.strip() for l in read(os.path.join(DOCKER,
-                                            "Dockerfile.dockerignore"))
+ign = [l.strip() for l in read(os.path.join(ROOT, ".dockerignore"))
        .splitlines() if l.strip() and not l.startswith("#")]
 ok(ign[:1] == ["*"] and all(("!" + s.rstrip("/")) in
                             [i.rstrip("/") for i in ign] for s in sources),
-   "Dockerfile.dockerignore sends only what COPY takes", ign)
+   ".dockerignore sends only what COPY takes", ign)
 ep = [l for l in read(ENTRYPOINT).splitlines()
       if l.strip() and not l.lstrip().startswith("#")]
 targets = [re.search(r"\bmake\b.*\b(migrate|serve)$", l) for l in ep]

@@ -31,11 +31,6 @@ as_pg() {	# run as the cluster's owner
 	fi
 }
 
-superpsql() {	# superpsql PORT args...: as the superuser over the socket
-	local port=$1; shift
-	as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" \
-	    -U postgres "$@"
-}
 
 credential() {	# credential ROLE: its password (created on first use)
 	local f="$dir/credentials" pw
@@ -84,29 +79,17 @@ bootstrap)
 	owner=$(credential modelserver)
 	app=$(credential modelserver_app)
 	analyst=$(credential modelserver_analyst)
-	superpsql "$port" -d postgres -v owner="$owner" -v app="$app" \
-	    -v analyst="$analyst" <<'SQL'
-SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver')
-    AS need \gset
-\if :need
-CREATE ROLE modelserver LOGIN PASSWORD :'owner';
-\endif
-SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_app')
-    AS need \gset
-\if :need
-CREATE ROLE modelserver_app LOGIN PASSWORD :'app';
-\endif
-SELECT NOT EXISTS (SELECT FROM pg_roles
-    WHERE rolname = 'modelserver_analyst') AS need \gset
-\if :need
-CREATE ROLE modelserver_analyst LOGIN PASSWORD :'analyst';
-\endif
-SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = 'modelserver')
-    AS need \gset
-\if :need
-CREATE DATABASE modelserver OWNER modelserver;
-\endif
-SQL
+	# The same script the PostgreSQL container runs on its first start,
+	# fed on stdin: the postgres user may not be able to read the repo.
+	export MODELSERVER_PASSWORD="$owner" MODELSERVER_APP_PASSWORD="$app"
+	export MODELSERVER_ANALYST_PASSWORD="$analyst"
+	export PGHOST="$dir/run" PGPORT="$port" POSTGRES_USER=postgres
+	if [ "$(id -u)" = 0 ]; then
+		runuser -p -u postgres -- sh -s \
+		    <"$(dirname "$0")/../../docker/initdb/10-roles.sh"
+	else
+		sh -s <"$(dirname "$0")/../../docker/initdb/10-roles.sh"
+	fi
 	;;
 url)
 	port=${3:?port}; role=${4:?role}
