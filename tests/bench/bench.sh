@@ -27,49 +27,14 @@ if [ "${1:-}" = "--soak" ]; then
 	SOAK=${2:-600}
 fi
 
-out="$root/tests/out/bench"
-mkdir -p "$out" build/run-bench
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-pgdir=$(mktemp -d /tmp/modelserver-bench.XXXXXX)
-chmod 755 "$pgdir"
-pgport=$(free_port)
-port=$(free_port)
-kore_pid=""
-
-cleanup() {
-	if [ -n "$kore_pid" ] && kill -0 "$kore_pid" 2>/dev/null; then
-		kill "$kore_pid" 2>/dev/null || true
-		wait "$kore_pid" 2>/dev/null || true
-	fi
-	tests/lib/pgcluster.sh stop "$pgdir" fast >/dev/null 2>&1 || true
-	rm -rf "$pgdir"
-}
-trap cleanup EXIT
-
-make -s all >/dev/null
-tests/lib/pgcluster.sh start "$pgdir" "$pgport"
-tests/lib/pgcluster.sh bootstrap "$pgdir" "$pgport"
-owner=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" owner)
-appurl=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" app)
-super=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" super)
-MIGRATE_DATABASE_URL="$owner" ENV_FILE= migrations/migrate.sh >/dev/null
+. tests/bench/lib.sh
+bench_cluster
 psql "$super" -X -q -c "ALTER ROLE modelserver_app SET synchronous_commit = on"
 mid=$(psql "$super" -X -At -c "SELECT app.model_version_id('vader', '3.3.2')")
 
-# ---- the server -----------------------------------------------------------
-export ENV_FILE= DATABASE_URL="$appurl" HTTP_PORT="$port" WORKERS="$WORKERS"
-export RATE_LIMIT_PREDICT_PER_MINUTE=1000000000 ACCESS_LOG=
-conf=$(build/conftool render kore.conf build/run-bench)
-kore -c "$conf" -f -n -r >"$out/server.log" 2>&1 &
-kore_pid=$!
-for i in $(seq 1 100); do
-	curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
-	sleep 0.1
-done
+# ---- the server (rate limiter on, a limit it never reaches) ---------------
+export WORKERS RATE_LIMIT_PREDICT_PER_MINUTE=1000000000
+bench_server server
 
 workers() { ps -o pid= --ppid "$kore_pid" | tr -d ' '; }
 pg_pids() {
@@ -114,7 +79,7 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
-echo "# machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -r)"
+echo "# machine: $(bench_machine)"
 echo "# $(kore -v | head -1 | sed 's/^/kore /'), $(psql --version), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch max $(build/conftool get RECORDER_BATCH_MAX), delay $(build/conftool get RECORDER_DELAY_MS) ms, rate limiter on"
 
@@ -169,10 +134,16 @@ for r in $(seq 1 "$ROUNDS"); do
 	    "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
 	    "$(field ok "$line")" "$(field rows "$line")"
 	echo "$line" >>"$out/rounds.txt"
-	if [ "$(field ok "$line")" != "$(field rows "$line")" ] ||
+	# wrk stops counting at the deadline with up to one request per
+	# connection in flight; those rows commit after it stopped looking.
+	extra=$(( $(field rows "$line") - $(field ok "$line") ))
+	if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNS" ] ||
 	    [ "$(field non2xx "$line")" != 0 ]; then
-		echo "!! rows written differ from 2xx answers (or non-2xx seen)"
+		echo "!! rows written and 2xx answers disagree (or non-2xx seen)"
 		fail=1
+	else
+		printf "%-6s %-22s every 2xx has its row; %d more rows were in flight when wrk stopped\n" \
+		    "" "rows vs 2xx" "$extra"
 	fi
 	st=$(field server_ticks "$line"); pt=$(field pg_ticks "$line")
 	wt=$(field wrk_ticks "$line")

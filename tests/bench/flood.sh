@@ -12,36 +12,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 TARGET=${FLOOD_REQUESTS:-1000000}
-out="$root/tests/out/bench"
-mkdir -p "$out" build/run-bench
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-pgdir=$(mktemp -d /tmp/modelserver-flood.XXXXXX)
-chmod 755 "$pgdir"
-pgport=$(free_port); port=$(free_port); kore_pid=""; wrk_pid=""
-cleanup() {
-	[ -n "$wrk_pid" ] && kill "$wrk_pid" 2>/dev/null || true
-	if [ -n "$kore_pid" ]; then kill "$kore_pid" 2>/dev/null || true; wait "$kore_pid" 2>/dev/null || true; fi
-	tests/lib/pgcluster.sh stop "$pgdir" fast >/dev/null 2>&1 || true
-	rm -rf "$pgdir"
-}
-trap cleanup EXIT
-
-make -s all >/dev/null
-tests/lib/pgcluster.sh start "$pgdir" "$pgport"
-tests/lib/pgcluster.sh bootstrap "$pgdir" "$pgport"
-MIGRATE_DATABASE_URL=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" owner) \
-    ENV_FILE= migrations/migrate.sh >/dev/null
-super=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" super)
-
-export ENV_FILE= HTTP_PORT="$port" TRUSTED_PROXIES=127.0.0.1 ACCESS_LOG=
-export DATABASE_URL=$(tests/lib/pgcluster.sh url "$pgdir" "$pgport" app)
-conf=$(build/conftool render kore.conf build/run-bench)
-kore -c "$conf" -f -n -r >"$out/flood-server.log" 2>&1 &
-kore_pid=$!
-for i in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+. tests/bench/lib.sh
+wrk_pid=""
+trap 'if [ -n "$wrk_pid" ]; then kill "$wrk_pid" 2>/dev/null || true; fi; bench_cleanup' EXIT
+bench_cluster
+TRUSTED_PROXIES=127.0.0.1 bench_server flood-server
 
 state() {
 	psql "$super" -X -At -F ' ' -c "SELECT count(*),
@@ -50,7 +25,7 @@ state() {
 	    FROM app.rate_limits"
 }
 
-echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+echo "# machine: $(bench_machine)"
 echo "# flood: $TARGET distinct client addresses through a trusted proxy"
 printf "%8s %12s %14s %12s\n" seconds state_rows "state_MB" rows_written
 FLOOD_THREADS=2 wrk -t 2 -c 64 -d 3600s -s tests/bench/flood.lua \

@@ -1,0 +1,68 @@
+# lib.sh: what the benchmark scripts share (sourced, not run).
+#
+#   bench_cluster            a throw-away PostgreSQL (fsync on, as in
+#                            production), migrated; sets pgdir pgport super
+#                            appurl
+#   bench_server NAME        the optimised server against it, in the
+#                            background; sets port kore_pid
+#   bench_machine            one line describing the machine
+# Everything started is stopped and removed on exit.
+
+out="$root/tests/out/bench"
+mkdir -p "$out" "$root/build/run-bench"
+pgdir=""
+kore_pid=""
+
+bench_free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+bench_cleanup() {
+	if [ -n "$kore_pid" ] && kill -0 "$kore_pid" 2>/dev/null; then
+		kill "$kore_pid" 2>/dev/null || true
+		wait "$kore_pid" 2>/dev/null || true
+	fi
+	if [ -n "$pgdir" ]; then
+		"$root/tests/lib/pgcluster.sh" stop "$pgdir" fast >/dev/null \
+		    2>&1 || true
+		rm -rf "$pgdir"
+	fi
+}
+trap bench_cleanup EXIT
+
+bench_cluster() {
+	make -C "$root" -s all >/dev/null
+	pgdir=$(mktemp -d /tmp/modelserver-bench.XXXXXX)
+	chmod 755 "$pgdir"
+	pgport=$(bench_free_port)
+	"$root/tests/lib/pgcluster.sh" start "$pgdir" "$pgport"
+	"$root/tests/lib/pgcluster.sh" bootstrap "$pgdir" "$pgport"
+	super=$("$root/tests/lib/pgcluster.sh" url "$pgdir" "$pgport" super)
+	appurl=$("$root/tests/lib/pgcluster.sh" url "$pgdir" "$pgport" app)
+	MIGRATE_DATABASE_URL=$("$root/tests/lib/pgcluster.sh" url "$pgdir" \
+	    "$pgport" owner) ENV_FILE= "$root/migrations/migrate.sh" >/dev/null
+}
+
+# bench_server NAME: settings come from the caller's environment.
+bench_server() {
+	local conf i
+	port=$(bench_free_port)
+	conf=$(cd "$root" && ENV_FILE= DATABASE_URL="$appurl" \
+	    HTTP_PORT="$port" ACCESS_LOG= build/conftool render kore.conf \
+	    build/run-bench)
+	(cd "$root" && ENV_FILE= DATABASE_URL="$appurl" HTTP_PORT="$port" \
+	    ACCESS_LOG= exec kore -c "$conf" -f -n -r) >"$out/$1.log" 2>&1 &
+	kore_pid=$!
+	for i in $(seq 1 100); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return 0
+		sleep 0.1
+	done
+	echo "the server did not start; see $out/$1.log" >&2
+	return 1
+}
+
+bench_machine() {
+	echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' \
+	    /proc/cpuinfo | head -n 1), $(uname -r), load average" \
+	    "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
