@@ -142,7 +142,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		echo "!! rows written and 2xx answers disagree (or non-2xx seen)"
 		fail=1
 	else
-		printf "%-6s %-22s every 2xx has its row; %d more rows were in flight when wrk stopped\n" \
+		printf "%-6s %-22s rows - 2xx = %d (in flight when wrk stopped; at most one per connection)\n" \
 		    "" "rows vs 2xx" "$extra"
 	fi
 	st=$(field server_ticks "$line"); pt=$(field pg_ticks "$line")
