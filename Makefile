@@ -36,8 +36,13 @@ MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
 # the test suite needs on top (make test).
 PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
 		   postgresql-15 python3 curl ca-certificates
+# npm builds the docs page (make docs; the tests load it in Chromium):
+# Debian's only when there is none, so a Node.js from elsewhere is kept.
+NPM		:= $(shell command -v npm 2>/dev/null)
+NODE_PACKAGES	:= $(if $(NPM),,nodejs npm)
 TEST_PACKAGES	:= postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-		   docker-compose prometheus
+		   docker-compose prometheus \
+		   python3-jsonschema chromium $(NODE_PACKAGES)
 
 # The module: every src/*.c except the command-line tools, plus the model.
 include src/model/model.mk
@@ -58,7 +63,9 @@ LOCAL_PGPORT	?= 5433
 .PHONY: all deps run serve migrate test test-unit test-sql test-http \
 	clean db-reset
 
-all: $(BUILD)/app.so $(BUILD)/conftool $(BUILD)/vader-cli
+all: $(BUILD)/app.so $(BUILD)/conftool $(BUILD)/vader-cli $(if $(NPM),docs)
+	@[ -n "$(NPM)" ] || echo "note: no npm, so no docs page: GET /docs" \
+	    "answers 503 until 'make docs' (make test-deps installs npm)"
 	@echo "built $(BUILD)/app.so; now run 'make run' or 'make test'"
 
 $(BUILD)/app.so: $(OBJS)
@@ -83,6 +90,29 @@ $(BUILD)/obj-san/%.o: src/%.c $(HEADERS)
 $(BUILD)/conftool: src/conftool.c $(CONFIG_SRCS) src/config.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(WARN) $(OPT) -Isrc -o $@ src/conftool.c $(CONFIG_SRCS)
+
+# The docs page (GET /docs, api_docs.c): swagger-ui-dist at the version
+# pinned in src/docs/package.json and package-lock.json, installed by npm
+# under build/npm/; the files the page loads are copied into build/docs/,
+# which the server reads at start.  src/docs/openapi.json, index.html and
+# swagger-init.js are served from src/docs/ as they are.
+DOCS_ASSETS	:= swagger-ui.css swagger-ui-bundle.js favicon-32x32.png
+DOCS_NPM	:= $(BUILD)/npm
+
+docs: $(DOCS_ASSETS:%=$(BUILD)/docs/%)
+.PHONY: docs
+
+$(DOCS_NPM)/installed: src/docs/package.json src/docs/package-lock.json \
+    src/docs/.npmrc
+	@mkdir -p $(DOCS_NPM)
+	cp src/docs/package.json src/docs/package-lock.json src/docs/.npmrc \
+	    $(DOCS_NPM)/
+	cd $(DOCS_NPM) && npm ci --loglevel=error
+	@touch $@
+
+$(BUILD)/docs/%: $(DOCS_NPM)/installed
+	@mkdir -p $(dir $@)
+	cp $(DOCS_NPM)/node_modules/swagger-ui-dist/$* $@
 
 # Installs the Debian packages that are missing (as root), or says how.
 # KORE_FEATURES is empty until kore is installed: refuse to build then.

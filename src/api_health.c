@@ -34,6 +34,8 @@ static const struct {
 	    "per-bucket counts, confidence, P95 and changes, for plots" },
 	{ "POST", "/analyze/performance",
 	    "performance report of the model (Gemini, else built-in rules)" },
+	{ "GET", "/openapi.json", "this API described in OpenAPI 3.1" },
+	{ "GET", "/docs", "interactive API documentation (Swagger UI)" },
 };
 
 #define HEALTH_NENDPOINTS \

@@ -161,4 +161,8 @@ int		api_prometheus_get(struct http_request *);
 /* api_analyze.c */
 int		api_analyze_post(struct http_request *);
 
+/* api_docs.c */
+void		api_docs_load(void);
+int		api_docs_get(struct http_request *);
+
 #endif

@@ -94,6 +94,9 @@ kore_parent_configure(int argc, char **argv)
 		    app.cf.model_dir);
 	}
 
+	/* The API docs' files, read once and shared by every worker. */
+	api_docs_load();
+
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	if (!stats_init(app.cf.workers > 0 ? app.cf.workers :

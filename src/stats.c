@@ -109,7 +109,7 @@ stats_status_index(int status)
 	return (STATS_NSTATUS - 1);
 }
 
-/* The route label of a request path (exact match, else "other"). */
+/* The route label of a request path: exact match, the docs, else "other". */
 enum stats_route
 stats_route_of(const char *path)
 {
@@ -119,5 +119,8 @@ stats_route_of(const char *path)
 		if (strcmp(stats_route_names[i], path) == 0)
 			return ((enum stats_route)i);
 	}
+	/* The docs page's own files (api_docs.c) count as the page. */
+	if (strncmp(path, "/docs/", 6) == 0)
+		return (STATS_ROUTE_DOCS);
 	return (STATS_ROUTE_OTHER);
 }
