@@ -163,10 +163,13 @@ class Server:
     """One Kore instance serving our module.
 
     env: settings (strings) on top of the test defaults; sanitize: serve
-    build/san/app.so under ASan + UBSan (default) or build/app.so."""
+    build/san/app.so under ASan + UBSan (default) or build/app.so; cwd:
+    where kore runs (default the repository; its relative paths, the
+    module's and the files read at start, resolve there)."""
 
-    def __init__(self, name, env=None, sanitize=True, port=None):
+    def __init__(self, name, env=None, sanitize=True, port=None, cwd=None):
         self.name = name
+        self.cwd = cwd or ROOT
         self.port = port or free_port()
         self.sanitize = sanitize
         self.env = {
@@ -214,7 +217,7 @@ class Server:
         # As make serve: with RUN_AS the workers drop to that user.
         flags = ["-f", "-n"] + ([] if self.env.get("RUN_AS") else ["-r"])
         self.proc = subprocess.Popen(
-            ["kore", "-c", conf] + flags, cwd=ROOT, env=env,
+            ["kore", "-c", conf] + flags, cwd=self.cwd, env=env,
             stdout=self.logf, stderr=subprocess.STDOUT,
             start_new_session=True)
         _servers.append(self)
