@@ -45,7 +45,7 @@
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; "	\
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-/* What is served, and from where.  Keep in step with kore.conf. */
+/* What is served, and from where (the document first).  As kore.conf. */
 static const struct {
 	const char	*route;
 	const char	*file;
@@ -88,11 +88,11 @@ static int		docs_page_ready;	/* every file of /docs loaded */
 void
 api_docs_load(void)
 {
-	json_error_t	jerr;
+	json_error_t	 jerr;
 	json_t		*doc;
-	char		why[128];
-	size_t		i;
-	int		missing;
+	char		 why[128];
+	size_t		 i;
+	int		 missing;
 
 	missing = 0;
 	for (i = 0; i < DOCS_NFILES; i++) {
