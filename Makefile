@@ -302,3 +302,21 @@ fuzz:
 	@tests/fuzz/run.sh run
 
 .PHONY: fuzz fuzz-build
+
+# ---------------------------------------------------------------- valgrind
+# The HTTP suite with every server process under memcheck, against the
+# plain build: make test-valgrind [VALGRIND_TESTS="tests/http/test_X.py"].
+# tests/valgrind/run.sh says how (the seccomp shim, the suppressions).
+
+VALGRIND_PACKAGES := valgrind
+
+$(BUILD)/valgrind/shim.so: tests/valgrind/shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -fPIC -shared -o $@ $<
+
+test-valgrind: deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(VALGRIND_PACKAGES)"
+	@$(MAKE) --no-print-directory all $(BUILD)/valgrind/shim.so
+	@tests/valgrind/run.sh $(VALGRIND_TESTS)
+
+.PHONY: test-valgrind

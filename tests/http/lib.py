@@ -28,6 +28,13 @@ _count = 0
 _failed = 0
 _servers = []
 
+# TEST_SERVER_WRAPPER: a command every server runs under (make
+# test-valgrind sets it to valgrind; see tests/valgrind/run.sh).  Wrapped
+# servers serve the plain build and get WRAP_SLOW times the time to start
+# and stop.
+WRAPPER = os.environ.get("TEST_SERVER_WRAPPER", "").split()
+WRAP_SLOW = 10 if WRAPPER else 1
+
 
 # ------------------------------------------------------------------ TAP
 
@@ -171,7 +178,7 @@ class Server:
         self.name = name
         self.cwd = cwd or ROOT
         self.port = port or free_port()
-        self.sanitize = sanitize
+        self.sanitize = sanitize and not WRAPPER
         self.env = {
             "ENV_FILE": "",
             "DATABASE_URL": db_url("app"),
@@ -217,7 +224,7 @@ class Server:
         # As make serve: with RUN_AS the workers drop to that user.
         flags = ["-f", "-n"] + ([] if self.env.get("RUN_AS") else ["-r"])
         self.proc = subprocess.Popen(
-            ["kore", "-c", conf] + flags, cwd=self.cwd, env=env,
+            WRAPPER + ["kore", "-c", conf] + flags, cwd=self.cwd, env=env,
             stdout=self.logf, stderr=subprocess.STDOUT,
             start_new_session=True)
         _servers.append(self)
@@ -226,7 +233,7 @@ class Server:
         return self
 
     def wait_ready(self, timeout=30):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * WRAP_SLOW
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("server %s exited with %s; see %s" % (
@@ -261,7 +268,8 @@ class Server:
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(sig)
-                self.proc.wait(timeout=3 if self.sanitize else 20)
+                self.proc.wait(timeout=3 if self.sanitize else
+                               20 * WRAP_SLOW)
             except subprocess.TimeoutExpired:
                 if not self.sanitize:
                     ok(False, "server %s exits on SIGTERM" % self.name)
