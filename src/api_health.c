@@ -181,8 +181,10 @@ health_error(struct http_request *req)
 	char			 why[256];
 	size_t			 n;
 
+	/* A pooled connection the server closed fails with no message. */
 	snprintf(why, sizeof(why), "%s",
-	    st->sql.error != NULL ? st->sql.error : "connection lost");
+	    st->sql.error != NULL && st->sql.error[0] != '\0' ?
+	    st->sql.error : "connection to the database lost");
 	n = strlen(why);
 	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
 		why[--n] = '\0';

@@ -32,7 +32,7 @@ from lib import (OUT, Server, diag, done, eq, free_port, ok, request,
 LIMIT = 5                       # RATE_LIMIT_PREDICT_PER_MINUTE
 CLIENTS = 32                    # concurrent clients per round
 PER_CLIENT = 3                  # predictions per client and round
-ROUNDS = 4                      # at most, until both workers served
+ROUNDS = 15                     # at most, until both workers served
 TEXTS = ["I love this product, it is wonderful",
          "This is terrible, I hate it",
          "The box is on the table"]
