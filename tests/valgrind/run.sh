@@ -22,8 +22,11 @@
 # look for Kore's process titles, which valgrind's command line hides.
 # Their TAP failures are printed and do not fail the run; their memcheck
 # reports do, like everyone's.  The files in `strict` time nothing that
-# memcheck's slowdown breaks (each passed every run under valgrind, also
-# with the machine busy).  Files named as arguments are all strict.
+# memcheck's slowdown should break.  test_recorder.py stays strict on
+# purpose: once under valgrind a batch outran RECORDER_TIMEOUT_MS, its
+# requests got 503 ("nothing was stored") and its rows were committed
+# anyway; that is a bug of the recorder's watchdog, not of the test.
+# Files named as arguments are all strict.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
