@@ -69,6 +69,8 @@ predict_start(struct http_request *req)
 		details = NULL;
 		goto done;
 	}
+	json_decref(details);
+	details = NULL;
 
 	if (app.model == NULL) {
 		http_json_error(req, HTTP_STATUS_SERVICE_UNAVAILABLE,
@@ -130,9 +132,19 @@ predict_answer(struct http_request *req, struct predict_state *st)
 		return (KORE_RESULT_OK);
 	case HTTP_STATUS_SERVICE_UNAVAILABLE:
 		http_response_header(req, "retry-after", "1");
-		http_json_error(req, row->status, "database_unavailable",
-		    "the prediction could not be recorded; nothing was "
-		    "stored, retry", NULL);
+		if (row->unknown) {
+			/* Say so: a retry may record the text twice. */
+			http_json_error(req, row->status,
+			    "database_unavailable", "the database stopped "
+			    "answering while recording the prediction; it may "
+			    "or may not have been stored", json_pack(
+			    "[{s:s}]", "prediction_id", row->id));
+		} else {
+			http_json_error(req, row->status,
+			    "database_unavailable", "the prediction could "
+			    "not be recorded; nothing was stored, retry",
+			    NULL);
+		}
 		return (KORE_RESULT_OK);
 	default:
 		http_json_error(req, row->status, "internal",

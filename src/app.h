@@ -87,6 +87,7 @@ struct recorder_row {
 
 	/* The outcome, once state is RECORDER_DONE. */
 	int				 status;	/* 200 429 503 500 */
+	int				 unknown;	/* 503: may be stored */
 	int				 limit;
 	int				 remaining;
 	int				 reset_s;
@@ -125,6 +126,8 @@ int		db_wait(struct http_request *, struct kore_pgsql *, int, int,
 		    int);
 int		db_status(const struct kore_pgsql *, const char **);
 const char	*db_breaker_reason(void);
+void		db_abandon(struct kore_pgsql *);
+int		db_reply_waiting(const struct kore_pgsql *);
 int		db_breaker_open(void);
 
 /* ratelimit.c */
@@ -134,10 +137,12 @@ void		ratelimit_reject(struct http_request *, int, int);
 
 /* janitor.c */
 void		janitor_init(void);
+void		janitor_stop(void);
 
 /* recorder.c */
 void		recorder_init(void);
 int		recorder_busy(void);
+void		recorder_stop(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
 

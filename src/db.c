@@ -16,6 +16,7 @@
  */
 #include <sys/types.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -265,6 +266,40 @@ db_status(const struct kore_pgsql *sql, const char **code)
 
 	*code = "internal";
 	return (HTTP_STATUS_INTERNAL_ERROR);
+}
+
+/*
+ * Gives up on sql's query: drops its connection without a cancel request
+ * (which would block on a server that does not answer) and frees the
+ * handle.  The server rolls back what it had not committed.
+ */
+void
+db_abandon(struct kore_pgsql *sql)
+{
+	if (sql->conn != NULL)
+		kore_pgsql_handle(sql->conn, 1);
+	if (sql->state == KORE_PGSQL_STATE_ERROR)
+		sql->state = KORE_PGSQL_STATE_DONE;
+	kore_pgsql_cleanup(sql);
+}
+
+/*
+ * 1 if sql's connection has bytes waiting that the event loop has not
+ * read yet: the reply may be there, so this is not the time to give up.
+ */
+int
+db_reply_waiting(const struct kore_pgsql *sql)
+{
+	struct pollfd	pfd;
+
+	if (sql->conn == NULL || sql->conn->db == NULL)
+		return (0);
+	pfd.fd = PQsocket(sql->conn->db);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return (0);
+	return (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN));
 }
 
 /* Why queries fail fast now, or NULL when the breaker is closed. */

@@ -146,18 +146,24 @@ kore_worker_teardown(void)
 	app.draining = 1;
 	start = now = kore_time_ms();
 	deadline = now + (u_int64_t)app.cf.shutdown_drain_ms;
-	if (http_request_count == 0 && !recorder_busy())
-		return;
-
-	kore_log(LOG_NOTICE, "shutdown.drain requests=%u",
-	    http_request_count);
-	while ((http_request_count > 0 || recorder_busy()) && now < deadline) {
-		kore_platform_event_wait(10);
-		now = kore_time_ms();
-		kore_timer_run(now);
-		http_process();
-		kore_connection_prune(KORE_CONNECTION_PRUNE_DISCONNECT);
+	if (http_request_count > 0 || recorder_busy()) {
+		kore_log(LOG_NOTICE, "shutdown.drain requests=%u",
+		    http_request_count);
+		while ((http_request_count > 0 || recorder_busy()) &&
+		    now < deadline) {
+			kore_platform_event_wait(10);
+			now = kore_time_ms();
+			kore_timer_run(now);
+			http_process();
+			kore_connection_prune(
+			    KORE_CONNECTION_PRUNE_DISCONNECT);
+		}
+		kore_log(LOG_NOTICE, "shutdown.drained requests_left=%u "
+		    "after_ms=%llu", http_request_count,
+		    (unsigned long long)(now - start));
 	}
-	kore_log(LOG_NOTICE, "shutdown.drained requests_left=%u after_ms=%llu",
-	    http_request_count, (unsigned long long)(now - start));
+
+	/* Kore frees idle connections only: release the busy ones. */
+	recorder_stop();
+	janitor_stop();
 }

@@ -42,6 +42,16 @@ janitor_init(void)
 	kore_timer_add(janitor_tick, JANITOR_INTERVAL_MS, NULL, 0);
 }
 
+/* The worker is exiting: drop a statement still in flight. */
+void
+janitor_stop(void)
+{
+	if (!janitor_busy)
+		return;
+	db_abandon(&janitor_sql_state);
+	janitor_busy = 0;
+}
+
 static void
 janitor_tick(void *arg, u_int64_t now)
 {

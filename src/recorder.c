@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 #include "app.h"
 
 #define RECORDER_INFLIGHT_MAX	8
@@ -43,6 +45,9 @@ struct recorder_batch {
 	struct kore_pgsql	  sql;
 	int			  busy;		/* slot holds a batch */
 	int			  finished;	/* outcomes delivered */
+	int			  sent;		/* the statement left */
+	int			  unknown;	/* failed after sending: it may
+						   have committed */
 	int			  n;
 	int			  nresults;
 	u_int64_t		  started;
@@ -121,6 +126,23 @@ recorder_init(void)
 	}
 
 	kore_timer_add(recorder_watchdog, RECORDER_WATCHDOG_MS, NULL, 0);
+}
+
+/*
+ * The worker is exiting: abandon the batches still in flight (their
+ * clients are gone with the worker) so no connection leaks.
+ */
+void
+recorder_stop(void)
+{
+	int	i;
+
+	for (i = 0; i < inflight; i++) {
+		if (!batches[i].busy)
+			continue;
+		db_abandon(&batches[i].sql);
+		batches[i].busy = 0;
+	}
 }
 
 /* 1 while rows wait or batches are in flight (shutdown waits for 0). */
@@ -217,12 +239,22 @@ recorder_watchdog(void *arg, u_int64_t now)
 		if (!b->busy || b->finished)
 			continue;
 		if (b->sql.state == KORE_PGSQL_STATE_ERROR) {
+			/* The connection died under a sent statement. */
+			b->unknown = 1;
 			recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
 			    b->sql.error);
 		} else if (now - b->started >
-		    (u_int64_t)app.cf.recorder_timeout_ms) {
+		    (u_int64_t)app.cf.recorder_timeout_ms &&
+		    !db_reply_waiting(&b->sql)) {
+			/*
+			 * statement_timeout ends a slow statement long
+			 * before this; what is left is a server or network
+			 * that stopped answering.  Whether it committed is
+			 * unknown, and the clients are told so.
+			 */
 			if (b->sql.conn != NULL)
 				kore_pgsql_handle(b->sql.conn, 1);
+			b->unknown = b->sent;
 			recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
 			    "batch timed out");
 		}
@@ -247,6 +279,8 @@ recorder_flush(struct recorder_batch *b)
 
 	b->busy = 1;
 	b->finished = 0;
+	b->sent = 0;
+	b->unknown = 0;
 	b->n = 0;
 	b->nresults = 0;
 	b->started = kore_time_ms();
@@ -307,6 +341,8 @@ recorder_send(struct recorder_batch *b)
 {
 	switch (db_query(&b->sql, recorder_sql, RECORDER_NPARAMS, b->values)) {
 	case DB_OK:
+		b->sent = 1;
+		break;
 	case DB_QUEUED:
 		break;
 	default:
@@ -348,7 +384,13 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 		}
 		break;
 	case KORE_PGSQL_STATE_ERROR:
-		/* Whatever failed, nothing of the batch was stored: 503. */
+		/*
+		 * 503 for every row.  An error the server reported (it has a
+		 * SQLSTATE) rolled the rows back; a connection lost under the
+		 * sent statement leaves the outcome unknown.
+		 */
+		b->unknown = (sql->result == NULL ||
+		    PQresultErrorField(sql->result, PG_DIAG_SQLSTATE) == NULL);
 		recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
 		    sql->error);
 		break;
@@ -458,8 +500,10 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		if ((row = b->rows[i]) == NULL)
 			continue;
 		b->rows[i] = NULL;
-		if (status != HTTP_STATUS_OK)
+		if (status != HTTP_STATUS_OK) {
 			row->status = status;
+			row->unknown = b->unknown;
+		}
 		row->state = RECORDER_DONE;
 		row->batch = NULL;
 		http_request_wakeup(row->req);
