@@ -339,12 +339,14 @@ def as_postgres(args, env):
     e = {"PATH": os.environ["PATH"], "PGHOST": os.path.join(pgdir, "run"),
          "PGPORT": str(pgport), "POSTGRES_USER": "postgres"}
     e.update(env)
-    return run(args, env=e)
+    return run(args, env=e, cwd="/")
 
 
 dbenv = {k: str(v) for k, v in services["db"]["environment"].items()
          if k != "POSTGRES_PASSWORD"}
-init = os.path.join(DOCKER, "initdb", "10-roles.sh")
+# A copy the postgres user can read, as the container's mounted volume is.
+init = os.path.join(tmp, "10-roles.sh")
+shutil.copy2(os.path.join(DOCKER, "initdb", "10-roles.sh"), init)
 r = as_postgres([init], dbenv)
 r2 = as_postgres([init], dbenv)
 ok(r.returncode == 0 and r2.returncode == 0,
@@ -410,8 +412,9 @@ def as_container(args, extra=None, **kw):
 # ---- the entrypoint: migrate as the owner, serve as the app role -------
 port = free_port()
 # Loopback here (the container listens on 0.0.0.0 inside its namespace).
-e, args = as_container([ENTRYPOINT], {"HTTP_HOST": "127.0.0.1",
-                                      "HTTP_PORT": str(port)})
+# The copy's entrypoint: the unprivileged user may not read the checkout.
+e, args = as_container([os.path.join(app, "docker", "entrypoint.sh")],
+                      {"HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port)})
 log = os.path.join(OUT, "docker-entrypoint-%d.log" % port)
 logf = open(log, "wb")
 proc = subprocess.Popen(args, cwd=app, env=e, stdout=logf,

@@ -25,7 +25,8 @@ dir=$(cd "$dir" && pwd)
 
 as_pg() {	# run as the cluster's owner
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /: postgres may not be allowed into the caller's directory.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
@@ -85,8 +86,8 @@ bootstrap)
 	export MODELSERVER_ANALYST_PASSWORD="$analyst"
 	export PGHOST="$dir/run" PGPORT="$port" POSTGRES_USER=postgres
 	if [ "$(id -u)" = 0 ]; then
-		runuser -p -u postgres -- sh -s \
-		    <"$(dirname "$0")/../../docker/initdb/10-roles.sh"
+		roles=$(cd "$(dirname "$0")/../../docker/initdb" && pwd)/10-roles.sh
+		(cd / && runuser -p -u postgres -- sh -s <"$roles")
 	else
 		sh -s <"$(dirname "$0")/../../docker/initdb/10-roles.sh"
 	fi
