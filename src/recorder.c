@@ -233,6 +233,11 @@ recorder_watchdog(void *arg, u_int64_t now)
 	struct recorder_batch	*b;
 	int			 i;
 
+	/*
+	 * now is the time Kore read before running this turn's timers; a
+	 * flush by an earlier timer of the same turn may have stamped its
+	 * batch a millisecond later, so now - started can be "negative".
+	 */
 	(void)arg;
 	for (i = 0; i < inflight; i++) {
 		b = &batches[i];
@@ -243,8 +248,8 @@ recorder_watchdog(void *arg, u_int64_t now)
 			b->unknown = 1;
 			recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
 			    b->sql.error);
-		} else if (now - b->started >
-		    (u_int64_t)app.cf.recorder_timeout_ms &&
+		} else if (now > b->started &&
+		    now - b->started > (u_int64_t)app.cf.recorder_timeout_ms &&
 		    !db_reply_waiting(&b->sql)) {
 			/*
 			 * statement_timeout ends a slow statement long

@@ -103,7 +103,8 @@ if [ "$SOAK" != 0 ]; then
 	done
 	wait "$wpid" || true
 	grep '^WRK ' "$out/wrk-soak.txt"
-	/usr/bin/python3 - "$samples" <<'PY'
+	soak=0
+	/usr/bin/python3 - "$samples" <<'PY' || soak=1
 import sys
 rows = [list(map(int, l.split()[1:])) for l in open(sys.argv[1]) if l.strip()]
 rows = [r for r in rows if r]
@@ -112,10 +113,18 @@ if len(rows) < 7:
 first = rows[6]          # one minute in: after the warm caches and pools
 last = rows[-1]
 for i, (a, b) in enumerate(zip(first, last)):
+    grew = 100.0 * (b - a) / a
     print("worker %d: RSS %d kB at 1 min, %d kB at the end: %+.1f%%, peak %d kB"
-          % (i + 1, a, b, 100.0 * (b - a) / a, max(r[i] for r in rows)))
+          % (i + 1, a, b, grew, max(r[i] for r in rows)))
+    if abs(grew) > 10:
+        print("!! worker %d: RSS moved more than 10%%" % (i + 1)); sys.exit(1)
 PY
-	exit 0
+	line=$(grep '^WRK ' "$out/wrk-soak.txt")
+	if [ "$(field non2xx "$line")" != 0 ] || [ "$(field errors "$line")" != 0 ]; then
+		echo "!! non-2xx answers or errors during the soak; see $out/server.log"
+		soak=1
+	fi
+	exit $soak
 fi
 
 # ---- the rounds -------------------------------------------------------------
