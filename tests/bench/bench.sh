@@ -50,6 +50,14 @@ cpu_ticks() {	# cpu_ticks PID...: utime+stime of those processes, in ticks
 	done
 	echo "$t"
 }
+# stat_ticks: the machine's "busy softirq all" ticks from /proc/stat (busy
+# is all but idle and iowait; guest time is already in user).  Kernel work
+# for loopback TCP is largely softirq time, which the processes' own
+# counters leave out.
+stat_ticks() {
+	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
+		print a - $5 - $6, $8, a}' /proc/stat
+}
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
 
 run_pgbench() {	# run_pgbench CLIENTS -> prints tps
@@ -62,6 +70,7 @@ run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
 	local c=$1 d=$2 th=$3 before after p0 k0 p1 k1 line wt
 	before=$(rows)
 	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
+	read -r b0 s0 a0 < <(stat_ticks)
 	# wrk's own CPU time comes from its rusage (wait4) in ticks.
 	wt=$(/usr/bin/python3 -c '
 import os, subprocess, sys
@@ -71,10 +80,11 @@ _, _, ru = os.wait4(p.pid, 0)
 print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 ' "$out/wrk.txt" wrk -t "$th" -c "$c" -d "${d}s" --latency \
 	    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict")
+	read -r b1 s1 a1 < <(stat_ticks)
 	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
 	after=$(rows)
 	line=$(grep '^WRK ' "$out/wrk.txt")
-	echo "$line rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt"
+	echo "$line rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
@@ -156,10 +166,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	fi
 	st=$(field server_ticks "$line"); pt=$(field pg_ticks "$line")
 	wt=$(field wrk_ticks "$line")
-	total=$(( $(nproc) * DURATION * $(getconf CLK_TCK) ))
-	printf "%-6s %-22s server %d%%, postgres %d%%, wrk %d%%, idle/other %d%% (of %d cores)\n" \
+	total=$(field all_ticks "$line"); bt=$(field busy_ticks "$line")
+	printf "%-6s %-22s server %d%%, postgres %d%%, wrk %d%%, kernel softirq %d%%, idle %d%% (of %d cores; busy per /proc/stat)\n" \
 	    "" "CPU split" $((100 * st / total)) $((100 * pt / total)) \
-	    $((100 * wt / total)) $((100 - 100 * (st + pt + wt) / total)) "$(nproc)"
+	    $((100 * wt / total)) $((100 * $(field sirq_ticks "$line") / total)) \
+	    $((100 - 100 * bt / total)) "$(nproc)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
