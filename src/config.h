@@ -25,6 +25,7 @@ struct config {
 	char		*http_host;
 	int		 http_port;
 	int		 workers;		/* 0: one per CPU */
+	int		 worker_accept_threshold; /* accepts before passing on */
 	int		 http_body_max;		/* bytes; larger bodies get 413 */
 	int		 shutdown_drain_ms;	/* finish in-flight work on stop */
 	char		*access_log;		/* path, or empty for none */

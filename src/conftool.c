@@ -146,6 +146,9 @@ conftool_line(const struct config *cf, const char *line, FILE *out,
 		    cf->http_port);
 	} else if (!strcmp(word, "workers")) {
 		fprintf(out, "%sworkers\t\t\t%d\n", indent, workers);
+	} else if (!strcmp(word, "worker_accept_threshold")) {
+		fprintf(out, "%sworker_accept_threshold\t%d\n", indent,
+		    cf->worker_accept_threshold);
 	} else if (!strcmp(word, "pidfile")) {
 		fprintf(out, "%spidfile\t\t\t%s/kore-%d.pid\n", indent, outdir,
 		    cf->http_port);

@@ -207,7 +207,7 @@ class Server:
                            text=True)
         if r.returncode != 0:
             raise RuntimeError("conftool: " + r.stderr)
-        conf = r.stdout.strip()
+        conf = self.conf = r.stdout.strip()
         if self.sanitize:
             with open(conf) as f:
                 text = f.read()

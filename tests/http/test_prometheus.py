@@ -56,9 +56,16 @@ if not ok(shutil.which("prometheus") and shutil.which("promtool"),
     done()
 
 reset_data()
-srv = Server("prom", env={"RATE_LIMIT_PREDICT_PER_MINUTE": str(LIMIT)})
+# The accept lock passes on after every accept, so both workers get
+# predictions (with the default 16 a burst of 32 can stay on one).
+srv = Server("prom", env={"RATE_LIMIT_PREDICT_PER_MINUTE": str(LIMIT),
+                          "WORKER_ACCEPT_THRESHOLD": "1"})
 srv.start()
 port = srv.port
+with open(srv.conf) as f:
+    rendered = f.read()
+ok(re.search(r"^worker_accept_threshold\s+1$", rendered, re.M),
+   "WORKER_ACCEPT_THRESHOLD is rendered into the runtime kore.conf")
 
 # ---- Prometheus on loopback, not scraping yet -----------------------------
 pport = free_port()

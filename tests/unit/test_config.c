@@ -37,6 +37,8 @@ test_defaults(void)
 	tap_is_int(cf.http_port, 8000, "HTTP_PORT defaults to 8000");
 	tap_is_str(cf.http_host, "127.0.0.1", "HTTP_HOST defaults to 127.0.0.1");
 	tap_is_int(cf.workers, 0, "WORKERS defaults to 0 (one per CPU)");
+	tap_is_int(cf.worker_accept_threshold, 16,
+	    "WORKER_ACCEPT_THRESHOLD defaults to 16");
 	tap_is_int(cf.rate_limit_predict, 10, "predict limit defaults to 10");
 	tap_is_int(cf.rate_limit_analyze, 60, "analyze limit defaults to 60");
 	tap_is_int(cf.model_required, 1, "MODEL_REQUIRED defaults to true");
@@ -92,6 +94,7 @@ test_errors(void)
 		{ "HTTP_PORT", "80x" },
 		{ "HTTP_PORT", "" },
 		{ "WORKERS", "-1" },
+		{ "WORKER_ACCEPT_THRESHOLD", "0" },
 		{ "RATE_LIMIT_PREDICT_PER_MINUTE", "0" },
 		{ "GEMINI_TEMPERATURE", "nan" },
 		{ "GEMINI_TEMPERATURE", "2.5" },
