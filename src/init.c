@@ -60,6 +60,7 @@ kore_parent_configure(int argc, char **argv)
 {
 	const char	*envfile;
 	char		 err[CONFIG_ERRLEN];
+	int		 workers;
 
 	(void)argc;
 	(void)argv;
@@ -99,13 +100,13 @@ kore_parent_configure(int argc, char **argv)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
-	if (!stats_init(app.cf.workers > 0 ? app.cf.workers :
-	    config_cpu_count()))
+	workers = app.cf.workers > 0 ? app.cf.workers : config_cpu_count();
+	if (!stats_init(workers))
 		fatal("cannot map the shared statistics");
 
 	kore_log(LOG_NOTICE, "%s %s configured: workers=%d pool=%d "
 	    "batch_max=%d delay_ms=%d limit=%d/min", APP_NAME, APP_VERSION,
-	    app.cf.workers, app.cf.db_pool_size, app.cf.recorder_batch_max,
+	    workers, app.cf.db_pool_size, app.cf.recorder_batch_max,
 	    app.cf.recorder_delay_ms, app.cf.rate_limit_predict);
 }
 
