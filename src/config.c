@@ -259,6 +259,13 @@ config_cpu_count(void)
 	return ((int)n);
 }
 
+/* The workers that will run: WORKERS, or one per CPU when it is 0. */
+int
+config_workers(const struct config *cf)
+{
+	return (cf->workers > 0 ? cf->workers : config_cpu_count());
+}
+
 /*
  * Returns a malloc'd copy of the value of name in envfile, or NULL when
  * the file or the name is absent.  A file that exists but cannot be read

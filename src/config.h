@@ -70,5 +70,6 @@ void	config_free(struct config *);
 void	config_dump(const struct config *, FILE *);
 int	config_lookup(const struct config *, const char *, char *, size_t);
 int	config_cpu_count(void);
+int	config_workers(const struct config *);
 
 #endif

@@ -139,7 +139,7 @@ conftool_line(const struct config *cf, const char *line, FILE *out,
 	if (sscanf(line + n, "%63s", word) != 1)
 		return (fputs(line, out) != EOF);
 
-	workers = cf->workers > 0 ? cf->workers : config_cpu_count();
+	workers = config_workers(cf);
 
 	if (!strcmp(word, "bind")) {
 		fprintf(out, "%sbind\t\t%s %d\n", indent, cf->http_host,

@@ -100,7 +100,7 @@ kore_parent_configure(int argc, char **argv)
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
-	workers = app.cf.workers > 0 ? app.cf.workers : config_cpu_count();
+	workers = config_workers(&app.cf);
 	if (!stats_init(workers))
 		fatal("cannot map the shared statistics");
 

@@ -112,7 +112,8 @@ if [ "$SOAK" != 0 ]; then
 		sleep 10
 	done
 	wait "$wpid" || true
-	grep '^WRK ' "$out/wrk-soak.txt"
+	line=$(grep '^WRK ' "$out/wrk-soak.txt")
+	echo "$line"
 	soak=0
 	/usr/bin/python3 - "$samples" <<'PY' || soak=1
 import sys
@@ -129,7 +130,6 @@ for i, (a, b) in enumerate(zip(first, last)):
     if abs(grew) > 10:
         print("!! worker %d: RSS moved more than 10%%" % (i + 1)); sys.exit(1)
 PY
-	line=$(grep '^WRK ' "$out/wrk-soak.txt")
 	if [ "$(field non2xx "$line")" != 0 ] || [ "$(field errors "$line")" != 0 ]; then
 		echo "!! non-2xx answers or errors during the soak; see $out/server.log"
 		soak=1

@@ -112,12 +112,12 @@ for rnd in range(BURSTS):
     spread = {srv.name: {w: n - before[srv.name].get(w, 0)
                          for w, n in per_worker(srv).items()}
               for srv in (a, b)}
-    if all(len(d) == 2 and all(n > rnd + 2 for n in d.values())
-           for d in spread.values()):
+    reached = all(len(d) == 2 and all(n > rnd + 2 for n in d.values())
+                  for d in spread.values())
+    if reached:
         break
-ok(all(len(d) == 2 and all(n > rnd + 2 for n in d.values())
-       for d in spread.values()),
-   "%d burst(s) reached every worker of both instances" % (rnd + 1), spread)
+ok(reached, "%d burst(s) reached every worker of both instances" % (rnd + 1),
+   spread)
 eq([o[1:] for o in outcomes], [(LIMIT, 50 - LIMIT, LIMIT)] * len(outcomes),
    "each burst of 50 simultaneous requests from one client: exactly 10 "
    "admitted, 40 refused with 429, 10 rows written")

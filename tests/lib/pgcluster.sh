@@ -85,11 +85,11 @@ bootstrap)
 	export MODELSERVER_PASSWORD="$owner" MODELSERVER_APP_PASSWORD="$app"
 	export MODELSERVER_ANALYST_PASSWORD="$analyst"
 	export PGHOST="$dir/run" PGPORT="$port" POSTGRES_USER=postgres
+	roles=$(cd "$(dirname "$0")/../../docker/initdb" && pwd)/10-roles.sh
 	if [ "$(id -u)" = 0 ]; then
-		roles=$(cd "$(dirname "$0")/../../docker/initdb" && pwd)/10-roles.sh
 		(cd / && runuser -p -u postgres -- sh -s <"$roles")
 	else
-		sh -s <"$(dirname "$0")/../../docker/initdb/10-roles.sh"
+		sh -s <"$roles"
 	fi
 	;;
 url)
