@@ -4,9 +4,18 @@
 
 -- Admits up to p_requests requests of p_client in p_scope, so that at
 -- most p_limit requests are admitted in any p_window_s-second interval.
+--
+-- p_hold_ms > 0 is a lease: the caller may hand the admitted requests out
+-- until p_now + p_hold_ms, so they are filed at that time, the latest at
+-- which one can be used.  A check counts every filed hit later than
+-- now - window, future ones included; so for any window of use, the last
+-- lease taken in it saw all the others, and the limit still holds.
+DROP FUNCTION IF EXISTS app.rate_limit_take(text, inet, integer, integer,
+    integer, timestamptz);
 CREATE OR REPLACE FUNCTION app.rate_limit_take(
     p_scope text, p_client inet, p_requests integer, p_limit integer,
     p_window_s integer DEFAULT 60, p_now timestamptz DEFAULT now(),
+    p_hold_ms integer DEFAULT 0,
     OUT admitted integer, OUT used_before integer,
     OUT remaining integer, OUT reset_s integer)
 LANGUAGE plpgsql
@@ -19,12 +28,15 @@ DECLARE
     v_first   integer := 1;
     v_n       integer;
     v_expires timestamptz;
+    v_file    timestamptz;
 BEGIN
-    IF p_requests < 0 OR p_limit < 1 OR p_window_s < 1 THEN
+    IF p_requests < 0 OR p_limit < 1 OR p_window_s < 1 OR p_hold_ms < 0
+       OR p_hold_ms / 1000.0 > p_window_s THEN
         RAISE EXCEPTION 'rate_limit_take: bad arguments (requests %, '
-            'limit %, window %)', p_requests, p_limit, p_window_s
-            USING ERRCODE = '22023';
+            'limit %, window %, hold %)', p_requests, p_limit, p_window_s,
+            p_hold_ms USING ERRCODE = '22023';
     END IF;
+    v_file := p_now + make_interval(secs => p_hold_ms / 1000.0);
 
     -- The row lock serialises every decision for this client, across
     -- sessions; callers that lock several clients lock them in order.
@@ -58,12 +70,13 @@ BEGIN
     IF admitted > 0 THEN
         v_n := cardinality(v_hits);
         -- now() is the transaction's start, so a session that waited for
-        -- the lock can be "earlier" than the last hit: file it under the
-        -- last hit, which only ever makes the limit stricter.
-        IF v_n > 0 AND v_hits[v_n] >= p_now THEN
+        -- the lock can be "earlier" than the last hit (and a lease files
+        -- ahead): file it under the last hit, which only ever makes the
+        -- limit stricter.
+        IF v_n > 0 AND v_hits[v_n] >= v_file THEN
             v_counts[v_n] := v_counts[v_n] + admitted;
         ELSE
-            v_hits := v_hits || p_now;
+            v_hits := v_hits || v_file;
             v_counts := v_counts || admitted;
         END IF;
         -- Bound the state: past 64 entries the two oldest merge under
@@ -100,13 +113,15 @@ END;
 $$;
 
 COMMENT ON FUNCTION app.rate_limit_take(text, inet, integer, integer,
-    integer, timestamptz) IS
+    integer, timestamptz, integer) IS
     'Rolling-window limiter: admits at most p_limit requests of a client '
     'in any p_window_s-second interval.  Returns how many of p_requests '
     'were admitted, how many were already counted, the slots left, and '
     'the seconds until the oldest counted request leaves the window '
     '(0 when nothing is counted).  Exact for limits up to 64; above that '
-    'the log is coalesced and re-admission can come later, never sooner.';
+    'the log is coalesced and re-admission can come later, never sooner.  '
+    'p_hold_ms > 0 files the admitted requests that far ahead (a lease the '
+    'caller hands out until then).';
 
 -- Deletes rows whose window has passed, at most p_max per call.
 CREATE OR REPLACE FUNCTION app.rate_limit_prune(

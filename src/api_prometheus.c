@@ -120,6 +120,15 @@ api_prometheus_get(struct http_request *req)
 	kore_buf_appendf(b, "modelserver_ratelimit_rejections_total"
 	    "{route=\"/analyze/performance\"} %llu\n",
 	    (unsigned long long)t.ratelimited[1]);
+	prom_head(b, "modelserver_ratelimit_lease_admits_total", "counter",
+	    "/predict requests admitted from a worker's lease (no database "
+	    "decision of their own).");
+	kore_buf_appendf(b, "modelserver_ratelimit_lease_admits_total %llu\n",
+	    (unsigned long long)t.lease_admits);
+	prom_head(b, "modelserver_ratelimit_lease_grants_total", "counter",
+	    "Leases (one or more tokens) the database granted to the workers.");
+	kore_buf_appendf(b, "modelserver_ratelimit_lease_grants_total %llu\n",
+	    (unsigned long long)t.lease_grants);
 
 	prom_head(b, "modelserver_gemini_calls_total", "counter",
 	    "Upstream Gemini attempts, by outcome.");
@@ -202,6 +211,8 @@ prom_sum(struct stats_worker *t)
 		for (s = 0; s < STATS_NGEMINI; s++)
 			t->gemini[s] += w->gemini[s];
 		t->batches_failed += w->batches_failed;
+		t->lease_admits += w->lease_admits;
+		t->lease_grants += w->lease_grants;
 		t->cache_hits += w->cache_hits;
 		t->cache_misses += w->cache_misses;
 	}

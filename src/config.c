@@ -74,6 +74,8 @@ static const struct config_var config_vars[] = {
 	    CF(rate_limit_predict), "10", 1, 1000000000 },
 	{ "RATE_LIMIT_ANALYZE_PER_MINUTE", CONFIG_INT,
 	    CF(rate_limit_analyze), "60", 1, 1000000000 },
+	{ "RATE_LIMIT_LEASE_MS", CONFIG_INT, CF(rate_limit_lease_ms),
+	    "1000", 0, 10000 },
 	{ "TRUSTED_PROXIES", CONFIG_STR, CF(trusted_proxies), "", 0, 0 },
 
 	{ "ADMIN_TOKEN", CONFIG_SECRET, CF(admin_token), "", 0, 0 },

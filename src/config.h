@@ -43,6 +43,7 @@ struct config {
 	/* Rate limits (ratelimit.c). */
 	int		 rate_limit_predict;	/* per client per minute */
 	int		 rate_limit_analyze;
+	int		 rate_limit_lease_ms;	/* 0: no leases */
 	char		*trusted_proxies;	/* CIDR list */
 
 	/* Admin endpoints. */

@@ -19,6 +19,10 @@
  * At most `inflight` batches run at once (half the worker's connections,
  * so other routes always find one).
  *
+ * The rate limit is decided in the same statement.  A client busy enough
+ * to hold a lease (lease.c) is admitted here from it; when every row of a
+ * batch was, the statement skips the decision altogether.
+ *
  * Kore's callback-bound queries call back re-entrantly (from inside
  * kore_pgsql_continue() and kore_pgsql_cleanup()), so a finished batch's
  * slot is only reclaimed from a timer, never inside its own callback.
@@ -35,11 +39,12 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "lease.h"
 
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
-#define RECORDER_NARRAYS	10
-#define RECORDER_NPARAMS	(RECORDER_NARRAYS + 3)
+#define RECORDER_NARRAYS	11	/* 10 columns, then want */
+#define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
 
 struct recorder_batch {
 	struct kore_pgsql	  sql;
@@ -56,22 +61,28 @@ struct recorder_batch {
 	int			 *admitted;	/* [batch_max], from the result */
 	int			 *remaining;
 	int			 *reset_s;
+	int			 *want;		/* [batch_max]: 0 leased */
+	int			 *tokens;	/* [batch_max]: granted */
+	struct lease		**lease;	/* [batch_max], or NULL */
 	struct kore_buf		 *arrays[RECORDER_NARRAYS];
 	const char		 *values[RECORDER_NPARAMS];
 	char			  limit[16];
+	char			  hold[16];
 };
 
 /*
- * Parameters: $1..$10 parallel arrays, $11 model, $12 version, $13 limit.
- * One row back: admitted[], remaining[], reset_s[] (input order) and the
- * rows' timestamp.  A CALL, because the procedure commits the rate-limit
- * decision before it inserts (see sql/30_predictions.sql).
+ * Parameters: $1..$10 parallel arrays, $11 model, $12 version, $13 limit,
+ * $14 want[] (per row: 0 admitted from a lease, else 1 + lease tokens
+ * asked), $15 lease length in ms.  One row back: admitted[],
+ * remaining[], reset_s[], lease[] (input order) and the rows' timestamp.
+ * A CALL, because the procedure commits the rate-limit decision before it
+ * inserts (see sql/30_predictions.sql).
  */
 static const char recorder_sql[] =
     "CALL app.record_predictions($1::uuid[], $2::inet[], $3::text[], "
     "$4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], "
-    "$9::float8[], $10::float8[], $11, $12, $13::int, NULL, NULL, NULL, "
-    "NULL)";
+    "$9::float8[], $10::float8[], $11, $12, $13::int, $14::int[], "
+    "$15::int, NULL, NULL, NULL, NULL, NULL)";
 
 static void	recorder_arm(void);
 static void	recorder_tick(void *, u_int64_t);
@@ -80,6 +91,7 @@ static void	recorder_flush(struct recorder_batch *);
 static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
+static void	recorder_leases(struct recorder_batch *, int);
 static int	recorder_int(const char **, int *);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
 static void	recorder_reclaim(void);
@@ -91,6 +103,7 @@ static struct recorder_batch		 batches[RECORDER_INFLIGHT_MAX];
 static int				 inflight;	/* slots in use */
 static int				 ninflight;	/* unfinished */
 static struct kore_timer		*flush_timer;
+static struct lease_table		 leases;
 
 /* Per worker, from init(): the pending list, batch slots, watchdog. */
 void
@@ -119,12 +132,20 @@ recorder_init(void)
 		    (size_t)app.cf.recorder_batch_max, sizeof(int));
 		batches[i].reset_s = kore_calloc(
 		    (size_t)app.cf.recorder_batch_max, sizeof(int));
+		batches[i].want = kore_calloc(
+		    (size_t)app.cf.recorder_batch_max, sizeof(int));
+		batches[i].tokens = kore_calloc(
+		    (size_t)app.cf.recorder_batch_max, sizeof(int));
+		batches[i].lease = kore_calloc(
+		    (size_t)app.cf.recorder_batch_max, sizeof(struct lease *));
 		for (j = 0; j < RECORDER_NARRAYS; j++) {
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
 		}
 	}
 
+	lease_table_init(&leases, app.cf.rate_limit_lease_ms,
+	    app.cf.rate_limit_predict, LEASE_DEFAULT_MAX);
 	kore_timer_add(recorder_watchdog, RECORDER_WATCHDOG_MS, NULL, 0);
 }
 
@@ -143,6 +164,7 @@ recorder_stop(void)
 		db_abandon(&batches[i].sql);
 		batches[i].busy = 0;
 	}
+	lease_table_free(&leases);
 }
 
 /* 1 while rows wait or batches are in flight (shutdown waits for 0). */
@@ -265,6 +287,7 @@ recorder_watchdog(void *arg, u_int64_t now)
 		}
 	}
 	recorder_reclaim();
+	lease_sweep(&leases, now);
 }
 
 /* Moves up to RECORDER_BATCH_MAX pending rows into b and sends them. */
@@ -274,7 +297,7 @@ recorder_flush(struct recorder_batch *b)
 	struct recorder_row	*row;
 	struct kore_buf		**a;
 	char			 num[64];
-	int			 i;
+	int			 i, nleased;
 
 	a = b->arrays;
 	for (i = 0; i < RECORDER_NARRAYS; i++) {
@@ -291,6 +314,7 @@ recorder_flush(struct recorder_batch *b)
 	b->started = kore_time_ms();
 	b->started_us = http_json_now_us();
 	ninflight++;
+	nleased = 0;
 
 	while (b->n < app.cf.recorder_batch_max &&
 	    (row = TAILQ_FIRST(&pending)) != NULL) {
@@ -300,6 +324,12 @@ recorder_flush(struct recorder_batch *b)
 		row->batch = b;
 		row->slot = b->n;
 		b->rows[b->n] = row;
+		row->limit = app.cf.rate_limit_predict;
+		b->want[b->n] = lease_want(&leases, row->client, b->started,
+		    &b->lease[b->n], &row->remaining, &row->reset_s);
+		b->tokens[b->n] = 0;
+		if (b->want[b->n] == 0)
+			nleased++;
 
 		if (b->n > 0) {
 			for (i = 0; i < RECORDER_NARRAYS; i++)
@@ -323,17 +353,22 @@ recorder_flush(struct recorder_batch *b)
 		kore_buf_appendf(a[8], "%s", num);
 		snprintf(num, sizeof(num), "%.15g", row->result.neg);
 		kore_buf_appendf(a[9], "%s", num);
+		kore_buf_appendf(a[10], "%d", b->want[b->n]);
 		b->n++;
 	}
+	stats_me()->lease_admits += (uint64_t)nleased;
 
-	for (i = 0; i < RECORDER_NARRAYS; i++) {
+	for (i = 0; i < RECORDER_NARRAYS; i++)
 		kore_buf_append(a[i], "}", 1);
+	for (i = 0; i < 10; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
-	}
 	b->values[10] = model_name(app.model);
 	b->values[11] = model_version(app.model);
 	snprintf(b->limit, sizeof(b->limit), "%d", app.cf.rate_limit_predict);
 	b->values[12] = b->limit;
+	b->values[13] = kore_buf_stringify(a[10], NULL);
+	snprintf(b->hold, sizeof(b->hold), "%d", app.cf.rate_limit_lease_ms);
+	b->values[14] = b->hold;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -407,29 +442,32 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 /*
  * Copies the result row into the rows (final only at COMPLETE).  The
  * arrays are PostgreSQL's text form of boolean[] and integer[]: "{t,f}",
- * "{9,0}".
+ * "{9,0}".  Rows admitted from a lease keep the remaining / reset_s
+ * their lease gave them.
  */
 static void
 recorder_read(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	const char		*adm, *rem, *rst, *created;
+	const char		*adm, *rem, *rst, *lse, *created;
 	int			 i;
 
 	if (kore_pgsql_ntuples(&b->sql) != 1 ||
-	    kore_pgsql_nfields(&b->sql) != 4)
+	    kore_pgsql_nfields(&b->sql) != 5)
 		return;
 	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
 	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
 	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
-	created = kore_pgsql_getvalue(&b->sql, 0, 3);
-	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{')
+	lse = kore_pgsql_getvalue(&b->sql, 0, 3);
+	created = kore_pgsql_getvalue(&b->sql, 0, 4);
+	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{' || *lse++ != '{')
 		return;
 
 	for (i = 0; i < b->n; i++) {
 		if ((*adm != 't' && *adm != 'f') ||
 		    !recorder_int(&rem, &b->remaining[i]) ||
-		    !recorder_int(&rst, &b->reset_s[i]))
+		    !recorder_int(&rst, &b->reset_s[i]) ||
+		    !recorder_int(&lse, &b->tokens[i]))
 			return;
 		b->admitted[i] = (*adm == 't');
 		adm++;
@@ -440,14 +478,46 @@ recorder_read(struct recorder_batch *b)
 	b->nresults = b->n;
 
 	for (i = 0; i < b->n; i++) {
+		if (b->lease[i] != NULL && b->admitted[i])
+			lease_note(b->lease[i], b->remaining[i]);
 		if ((row = b->rows[i]) == NULL)
 			continue;
 		row->status = b->admitted[i] ? HTTP_STATUS_OK : 429;
-		row->limit = app.cf.rate_limit_predict;
-		row->remaining = b->remaining[i];
-		row->reset_s = b->reset_s[i];
+		if (b->want[i] != 0) {
+			row->remaining = b->remaining[i];
+			row->reset_s = b->reset_s[i];
+		}
 		snprintf(row->created_at, sizeof(row->created_at), "%s",
 		    created);
+	}
+}
+
+/*
+ * The batch ended: hand the leases it asked for to the lease table (ok:
+ * the decision was read), and give back its references.  A failed batch
+ * drops every lease of the worker: the database may have lost the
+ * decisions behind them.
+ */
+static void
+recorder_leases(struct recorder_batch *b, int ok)
+{
+	u_int64_t	now;
+	int		i;
+
+	now = kore_time_ms();
+	if (!ok)
+		lease_drop_all(&leases);
+	for (i = 0; i < b->n; i++) {
+		if (b->lease[i] == NULL)
+			continue;
+		if (ok && b->want[i] > 1) {
+			lease_grant(&leases, b->lease[i], b->tokens[i],
+			    b->reset_s[i], b->started, now);
+			if (b->tokens[i] > 0)
+				stats_me()->lease_grants++;
+		}
+		lease_release(b->lease[i], b->want[i] > 1);
+		b->lease[i] = NULL;
 	}
 }
 
@@ -489,6 +559,7 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		return;
 	b->finished = 1;
 	ninflight--;
+	recorder_leases(b, status == HTTP_STATUS_OK && b->nresults == b->n);
 
 	sw = stats_me();
 	stats_observe(&sw->batch_rows, STATS_HIST_ROWS, (double)b->n);

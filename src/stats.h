@@ -63,6 +63,8 @@ struct stats_worker {
 	struct stats_hist	batch_rows;
 	uint64_t		batches_failed;
 	uint64_t		ratelimited[2];	/* predict, analyze */
+	uint64_t		lease_admits;	/* admitted from a lease */
+	uint64_t		lease_grants;
 	uint64_t		gemini[STATS_NGEMINI];
 	uint64_t		cache_hits;
 	uint64_t		cache_misses;

@@ -1,7 +1,7 @@
 -- 20_rate_limits.sql: the rolling-window limiter (sql/20_rate_limits.sql)
 -- and the batch writer that folds it in (sql/30_predictions.sql).
 BEGIN;
-SELECT plan(34);
+SELECT plan(49);
 
 -- Times are explicit (p_now) so the window can be walked through.
 CREATE TEMP TABLE t0 AS SELECT timestamptz '2026-01-01 00:00:00+00' AS t;
@@ -119,6 +119,91 @@ SELECT is(app.rate_limit_prune(2000, (SELECT t FROM t0) + interval '1 s'), 2000,
     'prune removes at most p_max rows per call');
 SELECT is(app.rate_limit_prune(100000, (SELECT t FROM t0) + interval '1 s'), 3000,
     '... and the rest on the next call');
+
+-- Leases (p_hold_ms): the admitted requests are filed at now + hold, the
+-- latest time the caller may hand one out.
+SELECT is((app.rate_limit_take('predict', '192.0.2.7', 100, 100, 60,
+    (SELECT t FROM t0), 1000)).admitted, 100,
+    'a lease of the whole limit is granted');
+SELECT is((SELECT hits FROM app.rate_limits WHERE scope = 'predict'
+    AND client = '192.0.2.7'), ARRAY[(SELECT t FROM t0) + interval '1 s'],
+    'it is filed at now + hold');
+-- Its last token may be used at t0 + 0.99 s: 60.5 s later is still
+-- inside one window with that use.
+SELECT is((app.rate_limit_take('predict', '192.0.2.7', 1, 100, 60,
+    (SELECT t FROM t0) + interval '60.5 s')).admitted, 0,
+    'a window that can hold a leased use still counts the lease');
+SELECT is((app.rate_limit_take('predict', '192.0.2.7', 1, 100, 60,
+    (SELECT t FROM t0) + interval '61 s')).admitted, 1,
+    'after hold + window the lease has left');
+SELECT throws_ok($$SELECT app.rate_limit_take('predict', '192.0.2.7', 1, 10,
+    60, now(), -1)$$, '22023', NULL, 'a negative hold is an error');
+SELECT throws_ok($$SELECT app.rate_limit_take('predict', '192.0.2.7', 1, 10,
+    60, now(), 61000)$$, '22023', NULL, 'a hold longer than the window is an '
+    'error');
+
+-- Leases every 0.7 s, each token used as late as it may be (just before
+-- its lease ends) or as early: never more than the limit in 60 s of use.
+CREATE TEMP TABLE leased (k int, used_at timestamptz, n int);
+DO $$
+DECLARE
+    k int;
+    s timestamptz;
+    a int;
+BEGIN
+    FOR k IN 0 .. 300 LOOP
+        s := timestamptz '2026-01-01 00:00:00+00'
+            + make_interval(secs => k * 0.7);
+        a := (app.rate_limit_take('predict', '192.0.2.8', 4, 50, 60, s,
+            1000)).admitted;
+        INSERT INTO leased VALUES (k, CASE WHEN k % 3 = 0 THEN s
+            ELSE s + interval '999 ms' END, a);
+    END LOOP;
+END $$;
+SELECT is_empty($$SELECT a.k FROM leased a
+    WHERE (SELECT sum(b.n) FROM leased b
+           WHERE b.used_at >= a.used_at
+             AND b.used_at < a.used_at + interval '60 s') > 50$$,
+    'leased uses: never more than 50 in any 60 s');
+SELECT ok((SELECT sum(n) FROM leased) >= 150,
+    'and leases resume as the window slides (' ||
+    (SELECT sum(n) FROM leased) || ' in 210 s)');
+
+-- predict_admit with p_want: 0 is a request admitted from a lease (not
+-- counted again), n > 1 asks for n - 1 tokens beyond the request.
+CREATE TEMP TABLE wanted AS
+SELECT * FROM app.predict_admit(
+    ARRAY['198.51.100.21', '198.51.100.21', '198.51.100.22',
+          '198.51.100.21']::inet[], 100, 60, (SELECT t FROM t0),
+    ARRAY[0, 5, 1, 1], 1000);
+SELECT results_eq($$SELECT ord, admitted, remaining, lease FROM wanted
+    ORDER BY ord$$,
+    $$VALUES (1, true, 0, 0), (2, true, 99, 4), (3, true, 99, 0),
+             (4, true, 98, 0)$$,
+    'a leased request passes; an ask of 5 + 1 request grants 2 rows and a '
+    'lease of 4 on the client''s first row');
+SELECT is((SELECT sum(c)::int FROM app.rate_limits, unnest(counts) AS c
+    WHERE client = '198.51.100.21'), 6,
+    'the client is counted for its two requests and the lease, not the '
+    'leased request');
+SELECT is((SELECT hits FROM app.rate_limits WHERE client = '198.51.100.22'),
+    ARRAY[(SELECT t FROM t0)],
+    'a client that asked for no lease is filed at now');
+SELECT results_eq($$SELECT admitted, lease FROM app.predict_admit(
+    ARRAY['198.51.100.23', '198.51.100.23']::inet[], 3, 60,
+    (SELECT t FROM t0), ARRAY[3, 1], 1000) ORDER BY ord$$,
+    $$VALUES (true, 1), (true, 0)$$,
+    'near the limit the lease gets what is left after the requests');
+SELECT results_eq($$SELECT admitted, lease FROM app.predict_admit(
+    ARRAY['198.51.100.23']::inet[], 3, 60, (SELECT t FROM t0), ARRAY[9],
+    1000)$$, $$VALUES (false, 0)$$,
+    'at the limit: refused, no lease');
+SELECT throws_ok($$SELECT * FROM app.predict_admit(ARRAY['198.51.100.24']::inet[],
+    3, 60, now(), ARRAY[1, 1])$$, '22023', NULL,
+    'p_want must have one element per request');
+SELECT throws_ok($$SELECT * FROM app.predict_admit(ARRAY['198.51.100.24']::inet[],
+    3, 60, now(), ARRAY[-1])$$, '22023', NULL,
+    'p_want elements are >= 0');
 
 -- The batch writer, step 1 (the decision) and step 2 (the rows).  The
 -- procedure that runs both commits in between, so it cannot run inside
