@@ -58,9 +58,21 @@ stat_ticks() {
 	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
 		print a - $5 - $6, $8, a}' /proc/stat
 }
+# worker_counts: requests answered by each worker so far, in worker order.
+worker_counts() {
+	curl -s "http://127.0.0.1:$port/metrics/prometheus" |
+	    sed -n 's/^modelserver_worker_requests_total{worker="\([0-9]*\)"} \([0-9]*\).*/\1 \2/p' |
+	    sort -n | awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}'
+}
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
 
+# Every phase starts right after a CHECKPOINT: a timed checkpoint (5 min)
+# would otherwise land in whichever phase runs then, and its writes slow
+# every commit's WAL flush (one round's server p99 went from 8 to 15 ms).
+checkpoint() { psql "$super" -X -q -c CHECKPOINT; }
+
 run_pgbench() {	# run_pgbench CLIENTS -> prints tps
+	checkpoint
 	pgbench "$super" -n -M prepared -c "$1" -j 2 -T "$DURATION" \
 	    -D mid="$mid" -f tests/bench/pgbench_insert.sql 2>/dev/null |
 	    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
@@ -68,7 +80,9 @@ run_pgbench() {	# run_pgbench CLIENTS -> prints tps
 
 run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
 	local c=$1 d=$2 th=$3 before after p0 k0 p1 k1 line wt
+	checkpoint
 	before=$(rows)
+	w0=$(worker_counts)
 	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
 	read -r b0 s0 a0 < <(stat_ticks)
 	# wrk's own CPU time comes from its rusage (wait4) in ticks.
@@ -83,8 +97,9 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 	read -r b1 s1 a1 < <(stat_ticks)
 	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
 	after=$(rows)
+	w1=$(worker_counts)
 	line=$(grep '^WRK ' "$out/wrk.txt")
-	echo "$line rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
+	echo "$line workers=$(awk -v a="$w1" -v b="$w0" 'BEGIN { n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? "," : ""), x[i] - y[i] }') rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
@@ -139,7 +154,7 @@ fi
 
 # ---- the rounds -------------------------------------------------------------
 printf "\n%-6s %-22s %12s %10s %10s %10s %10s\n" round what "req/s" p50_ms p99_ms 2xx rows
-declare -a pg16 pg64 srv
+declare -a pg16 pg64 srv ratios
 fail=0
 for r in $(seq 1 "$ROUNDS"); do
 	t=$(run_pgbench 16); pg16+=("$t")
@@ -153,6 +168,13 @@ for r in $(seq 1 "$ROUNDS"); do
 	    "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
 	    "$(field ok "$line")" "$(field rows "$line")"
 	echo "$line" >>"$out/rounds.txt"
+	# The machine's speed drifts (a shared VM): the fairest ratio is the
+	# one against pgbench of the same round.
+	ratio=$(/usr/bin/python3 -c 'import sys; s, a, b = map(float, sys.argv[1:]); print("%.2f" % (s / max(a, b)))' \
+	    "$(field rps "$line")" "${pg16[-1]}" "${pg64[-1]}")
+	ratios+=("$ratio")
+	printf "%-6s %-22s %sx (server / the better pgbench of this round)\n" \
+	    "" "ratio" "$ratio"
 	# wrk stops counting at the deadline with up to one request per
 	# connection in flight; those rows commit after it stopped looking.
 	extra=$(( $(field rows "$line") - $(field ok "$line") ))
@@ -167,6 +189,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	st=$(field server_ticks "$line"); pt=$(field pg_ticks "$line")
 	wt=$(field wrk_ticks "$line")
 	total=$(field all_ticks "$line"); bt=$(field busy_ticks "$line")
+	printf "%-6s %-22s %s\n" "" "requests per worker" \
+	    "$(field workers "$line" | tr , ' ')"
 	printf "%-6s %-22s server %d%%, postgres %d%%, wrk %d%%, kernel softirq %d%%, idle %d%% (of %d cores; busy per /proc/stat)\n" \
 	    "" "CPU split" $((100 * st / total)) $((100 * pt / total)) \
 	    $((100 * wt / total)) $((100 * $(field sirq_ticks "$line") / total)) \
@@ -178,6 +202,7 @@ m16=$(median "${pg16[@]}"); m64=$(median "${pg64[@]}"); ms=$(median "${srv[@]}")
 echo
 printf "median: pgbench 16c %.0f/s, pgbench 64c %.0f/s, server %.0f/s\n" "$m16" "$m64" "$ms"
 /usr/bin/python3 -c "import sys; s,a,b=map(float,sys.argv[1:]); print('ratio server/pgbench: %.2fx (16c), %.2fx (64c), %.2fx (best pgbench)' % (s/a, s/b, s/max(a,b)))" "$ms" "$m16" "$m64"
+echo "ratio per round (server / the better pgbench of its round): ${ratios[*]}; median $(median "${ratios[@]}")x"
 
 # ---- one client, sequential ------------------------------------------------------
 line=$(run_wrk 1 5 1)
@@ -188,6 +213,6 @@ for w in $(workers); do
 	echo "worker pid $w: peak RSS $(awk '/^VmHWM/ {print $2, $3}' /proc/$w/status), now $(awk '/^VmRSS/ {print $2, $3}' /proc/$w/status)"
 done
 curl -s "http://127.0.0.1:$port/metrics/prometheus" |
-    grep -E '^modelserver_worker_requests_total|^modelserver_batch_rows_(sum|count)' |
+    grep -E '^modelserver_worker_requests_total|^modelserver_batch_rows_(sum|count)|^modelserver_ratelimit_lease' |
     sed 's/^/  /'
 exit $fail
