@@ -43,7 +43,9 @@
 
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
-#define RECORDER_NARRAYS	11	/* 10 columns, then want */
+#define RECORDER_NCOLUMNS	10	/* arrays of row values: $1..$10 */
+#define RECORDER_WANT		RECORDER_NCOLUMNS	/* then want[]: $14 */
+#define RECORDER_NARRAYS	(RECORDER_NCOLUMNS + 1)
 #define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
 
 struct recorder_batch {
@@ -353,20 +355,20 @@ recorder_flush(struct recorder_batch *b)
 		kore_buf_appendf(a[8], "%s", num);
 		snprintf(num, sizeof(num), "%.15g", row->result.neg);
 		kore_buf_appendf(a[9], "%s", num);
-		kore_buf_appendf(a[10], "%d", b->want[b->n]);
+		kore_buf_appendf(a[RECORDER_WANT], "%d", b->want[b->n]);
 		b->n++;
 	}
 	stats_me()->lease_admits += (uint64_t)nleased;
 
 	for (i = 0; i < RECORDER_NARRAYS; i++)
 		kore_buf_append(a[i], "}", 1);
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < RECORDER_NCOLUMNS; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
 	b->values[10] = model_name(app.model);
 	b->values[11] = model_version(app.model);
 	snprintf(b->limit, sizeof(b->limit), "%d", app.cf.rate_limit_predict);
 	b->values[12] = b->limit;
-	b->values[13] = kore_buf_stringify(a[10], NULL);
+	b->values[13] = kore_buf_stringify(a[RECORDER_WANT], NULL);
 	snprintf(b->hold, sizeof(b->hold), "%d", app.cf.rate_limit_lease_ms);
 	b->values[14] = b->hold;
 
