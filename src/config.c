@@ -52,7 +52,7 @@ static const struct config_var config_vars[] = {
 	{ "HTTP_PORT", CONFIG_INT, CF(http_port), "8000", 1, 65535 },
 	{ "WORKERS", CONFIG_INT, CF(workers), "0", 0, 64 },
 	{ "WORKER_ACCEPT_THRESHOLD", CONFIG_INT, CF(worker_accept_threshold),
-	    "16", 1, 1024 },
+	    "1", 1, 1024 },
 	{ "HTTP_BODY_MAX", CONFIG_INT, CF(http_body_max), "65536",
 	    1024, 16777216 },
 	{ "ACCESS_LOG", CONFIG_STR, CF(access_log), "", 0, 0 },

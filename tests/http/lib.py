@@ -194,7 +194,9 @@ class Server:
         self.log = os.path.join(OUT, "server-%s-%d.log" % (name, self.port))
         self.rundir = os.path.join(ROOT, "build", "run-test")
 
-    def start(self, wait=True):
+    def render(self):
+        """Renders the runtime kore.conf (self.conf) with build/conftool,
+        as make serve does; returns the environment to run kore with."""
         os.makedirs(self.rundir, exist_ok=True)
         env = dict(os.environ)
         for k in list(env):
@@ -220,6 +222,11 @@ class Server:
             env["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=1:"
                                    "halt_on_error=1")
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        return env
+
+    def start(self, wait=True):
+        env = self.render()
+        conf = self.conf
         self.logf = open(self.log, "ab")
         # As make serve: with RUN_AS the workers drop to that user.
         flags = ["-f", "-n"] + ([] if self.env.get("RUN_AS") else ["-r"])

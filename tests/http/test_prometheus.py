@@ -56,16 +56,20 @@ if not ok(shutil.which("prometheus") and shutil.which("promtool"),
     done()
 
 reset_data()
-# The accept lock passes on after every accept, so both workers get
-# predictions (with the default 16 a burst of 32 can stay on one).
-srv = Server("prom", env={"RATE_LIMIT_PREDICT_PER_MINUTE": str(LIMIT),
-                          "WORKER_ACCEPT_THRESHOLD": "1"})
+# The accept lock passes on after every accept (the default 1), so both
+# workers get predictions (with Kore's 16 a burst of 32 can stay on one).
+srv = Server("prom", env={"RATE_LIMIT_PREDICT_PER_MINUTE": str(LIMIT)})
 srv.start()
 port = srv.port
 with open(srv.conf) as f:
     rendered = f.read()
 ok(re.search(r"^worker_accept_threshold\s+1$", rendered, re.M),
-   "WORKER_ACCEPT_THRESHOLD is rendered into the runtime kore.conf")
+   "the runtime kore.conf passes the accept lock on after every accept")
+other = Server("prom-threshold", env={"WORKER_ACCEPT_THRESHOLD": "7"})
+other.render()
+with open(other.conf) as f:
+    ok(re.search(r"^worker_accept_threshold\s+7$", f.read(), re.M),
+       "WORKER_ACCEPT_THRESHOLD is rendered into the runtime kore.conf")
 
 # ---- Prometheus on loopback, not scraping yet -----------------------------
 pport = free_port()

@@ -26,7 +26,7 @@ def per_worker(srv):
 
 reset_data()
 # The accept lock passes on after every accept, so a burst reaches every
-# worker (with the default 16 it may stay on one).
+# worker (with Kore's own default, 16, it may stay on one).
 env = {"RATE_LIMIT_PREDICT_PER_MINUTE": str(LIMIT),
        "WORKER_ACCEPT_THRESHOLD": "1"}
 a = Server("rl-a", env=env).start()

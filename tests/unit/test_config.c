@@ -37,8 +37,8 @@ test_defaults(void)
 	tap_is_int(cf.http_port, 8000, "HTTP_PORT defaults to 8000");
 	tap_is_str(cf.http_host, "127.0.0.1", "HTTP_HOST defaults to 127.0.0.1");
 	tap_is_int(cf.workers, 0, "WORKERS defaults to 0 (one per CPU)");
-	tap_is_int(cf.worker_accept_threshold, 16,
-	    "WORKER_ACCEPT_THRESHOLD defaults to 16");
+	tap_is_int(cf.worker_accept_threshold, 1,
+	    "WORKER_ACCEPT_THRESHOLD defaults to 1");
 	tap_is_int(cf.rate_limit_predict, 10, "predict limit defaults to 10");
 	tap_is_int(cf.rate_limit_analyze, 60, "analyze limit defaults to 60");
 	tap_is_int(cf.model_required, 1, "MODEL_REQUIRED defaults to true");
