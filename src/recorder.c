@@ -398,6 +398,7 @@ static void
 recorder_db_cb(struct kore_pgsql *sql, void *arg)
 {
 	struct recorder_batch	*b = arg;
+	const char		*code;
 
 	if (b->finished)
 		return;
@@ -427,12 +428,16 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 		break;
 	case KORE_PGSQL_STATE_ERROR:
 		/*
-		 * 503 for every row.  An error the server reported (it has a
-		 * SQLSTATE) rolled the rows back; a connection lost under the
-		 * sent statement leaves the outcome unknown.
+		 * 503 for every row.  An error the server reported rolled the
+		 * rows back, unless it ended the session (class 08, or 57:
+		 * a shutdown can end a backend between its commit and its
+		 * answer); that, or a connection lost under the sent
+		 * statement, leaves the outcome unknown.
 		 */
-		b->unknown = (sql->result == NULL ||
-		    PQresultErrorField(sql->result, PG_DIAG_SQLSTATE) == NULL);
+		code = sql->result != NULL ?
+		    PQresultErrorField(sql->result, PG_DIAG_SQLSTATE) : NULL;
+		b->unknown = (code == NULL || strncmp(code, "08", 2) == 0 ||
+		    strncmp(code, "57", 2) == 0);
 		recorder_finish(b, HTTP_STATUS_SERVICE_UNAVAILABLE,
 		    sql->error);
 		break;

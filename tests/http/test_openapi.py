@@ -442,10 +442,21 @@ try:
     check("database down", "GET", "/openapi.json", 200)
 finally:
     pg_start()
+# A worker's pooled connections that died with the restart each fail
+# once (a documented 503) before it reconnects, and with the accept lock
+# passed on after every accept the polls reach either worker: poll until
+# a 200 and check that answer.
 deadline = time.time() + 15
-while time.time() < deadline and fetch(port, "GET", "/health")[0] != 200:
+while True:
+    st, h, payload = fetch(port, "GET", "/health")
+    if st == 200 or time.time() > deadline:
+        break
     time.sleep(0.1)
-check("database back", "GET", "/health", 200)
+bad = problems("GET", "/health", st, h, payload)
+if st != 200:
+    bad.insert(0, "status %d, the test wanted 200" % st)
+ok(not bad, "database back: GET /health -> %d as documented" % st,
+   "\n".join(bad))
 
 # ================================================== the checks' teeth
 
