@@ -12,7 +12,7 @@
 
 #include "lease.h"
 
-static struct lease	*lease_find(struct lease_table *, const char *, int);
+static struct lease	*lease_find(struct lease_table *, const char *);
 static unsigned int	 lease_hash(const char *);
 
 /* hold_ms 0 turns leases off; limit is per window; max clients tracked. */
@@ -58,7 +58,7 @@ lease_want(struct lease_table *t, const char *client, uint64_t now,
 	int		 extra;
 
 	*entry = NULL;
-	if (t->cap < 1 || (l = lease_find(t, client, 1)) == NULL)
+	if (t->cap < 1 || (l = lease_find(t, client)) == NULL)
 		return (1);
 
 	/* Demand is counted in periods of one lease length. */
@@ -172,9 +172,9 @@ lease_sweep(struct lease_table *t, uint64_t now)
 	}
 }
 
-/* The client's entry; created when create is set and there is room. */
+/* The client's entry, created if there is room (NULL if not). */
 static struct lease *
-lease_find(struct lease_table *t, const char *client, int create)
+lease_find(struct lease_table *t, const char *client)
 {
 	struct lease	*l;
 	unsigned int	 h;
@@ -184,7 +184,7 @@ lease_find(struct lease_table *t, const char *client, int create)
 		if (strcmp(l->client, client) == 0)
 			return (l);
 	}
-	if (!create || t->n >= t->max || strlen(client) >= LEASE_KEYLEN)
+	if (t->n >= t->max || strlen(client) >= LEASE_KEYLEN)
 		return (NULL);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return (NULL);

@@ -68,8 +68,6 @@ struct recorder_batch {
 	struct lease		**lease;	/* [batch_max], or NULL */
 	struct kore_buf		 *arrays[RECORDER_NARRAYS];
 	const char		 *values[RECORDER_NPARAMS];
-	char			  limit[16];
-	char			  hold[16];
 };
 
 /*
@@ -106,6 +104,8 @@ static int				 inflight;	/* slots in use */
 static int				 ninflight;	/* unfinished */
 static struct kore_timer		*flush_timer;
 static struct lease_table		 leases;
+static char				 limit_param[16];	/* $13 */
+static char				 hold_param[16];	/* $15 */
 
 /* Per worker, from init(): the pending list, batch slots, watchdog. */
 void
@@ -146,6 +146,10 @@ recorder_init(void)
 		}
 	}
 
+	snprintf(limit_param, sizeof(limit_param), "%d",
+	    app.cf.rate_limit_predict);
+	snprintf(hold_param, sizeof(hold_param), "%d",
+	    app.cf.rate_limit_lease_ms);
 	lease_table_init(&leases, app.cf.rate_limit_lease_ms,
 	    app.cf.rate_limit_predict, LEASE_DEFAULT_MAX);
 	kore_timer_add(recorder_watchdog, RECORDER_WATCHDOG_MS, NULL, 0);
@@ -366,11 +370,9 @@ recorder_flush(struct recorder_batch *b)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
 	b->values[10] = model_name(app.model);
 	b->values[11] = model_version(app.model);
-	snprintf(b->limit, sizeof(b->limit), "%d", app.cf.rate_limit_predict);
-	b->values[12] = b->limit;
+	b->values[12] = limit_param;
 	b->values[13] = kore_buf_stringify(a[RECORDER_WANT], NULL);
-	snprintf(b->hold, sizeof(b->hold), "%d", app.cf.rate_limit_lease_ms);
-	b->values[14] = b->hold;
+	b->values[14] = hold_param;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);

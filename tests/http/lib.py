@@ -164,6 +164,21 @@ def predict(port, text="I love this product", **kw):
     return request(port, "POST", "/predict", body={"text": text}, **kw)
 
 
+def prom(port, name):
+    """The value of an unlabelled series in /metrics/prometheus, or None."""
+    _, _, text = request(port, "GET", "/metrics/prometheus")
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def rows_for(client):
+    """Rows of app.prediction_metrics recorded for client."""
+    return int(sql_value("SELECT count(*) FROM app.prediction_metrics "
+                         "WHERE client_ip = '%s'" % client))
+
+
 # ---------------------------------------------------------------- server
 
 class Server:

@@ -6,21 +6,15 @@ short of it by at most one lease per worker, every admitted request wrote
 its row, and leases really were used.  With leases off the same burst is
 decided request by request and ends just as exactly.
 """
-import re
 import threading
 import time
 
-from lib import Server, done, eq, ok, predict, request, reset_data, sql_value
+from lib import (Server, done, eq, ok, predict, prom, reset_data, rows_for,
+                 sql_value)
 
 LIMIT = 1280                   # a lease holds at most LIMIT / 64 = 20
 CAP = LIMIT // 64
 WORKERS = 4                    # two instances, two workers each
-
-
-def prom(srv, name):
-    _, _, text = request(srv.port, "GET", "/metrics/prometheus")
-    m = re.search(r"^%s (\S+)$" % name, text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def hammer(servers, client, total, nthreads=8):
@@ -49,11 +43,6 @@ def hammer(servers, client, total, nthreads=8):
     for t in threads:
         t.join()
     return results
-
-
-def rows_for(client):
-    return int(sql_value("SELECT count(*) FROM app.prediction_metrics "
-                         "WHERE client_ip = '%s'" % client))
 
 
 def counted(client):
@@ -86,9 +75,9 @@ ok(admitted >= LIMIT - WORKERS * CAP,
 eq(rows_for(client), admitted, "every admitted request wrote its row")
 ok(counted(client) <= LIMIT,
    "the database counted no more than the limit (%d)" % counted(client))
-leased = sum(prom(s, "modelserver_ratelimit_lease_admits_total") for s in
+leased = sum(prom(s.port, "modelserver_ratelimit_lease_admits_total") for s in
              (a, b))
-grants = sum(prom(s, "modelserver_ratelimit_lease_grants_total") for s in
+grants = sum(prom(s.port, "modelserver_ratelimit_lease_grants_total") for s in
              (a, b))
 ok(leased > 0 and grants > 0,
    "requests were admitted from leases (%d, %d grants)" % (leased, grants))
@@ -116,7 +105,7 @@ statuses = [st for st, _ in res]
 eq(statuses.count(200), LIMIT,
    "RATE_LIMIT_LEASE_MS=0: exactly the limit admitted")
 eq(rows_for(client), LIMIT, "... and written")
-eq(sum(prom(s, "modelserver_ratelimit_lease_admits_total") for s in (a, b)),
+eq(sum(prom(s.port, "modelserver_ratelimit_lease_admits_total") for s in (a, b)),
    0, "... and no lease was used")
 a.stop()
 b.stop()

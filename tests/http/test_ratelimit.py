@@ -6,14 +6,9 @@ import re
 import threading
 
 from lib import (Server, done, eq, ok, predict, request, reset_data,
-                 sql_value)
+                 rows_for, sql_value)
 
 LIMIT = 10
-
-
-def rows_for(client):
-    return int(sql_value("SELECT count(*) FROM app.prediction_metrics "
-                         "WHERE client_ip = '%s'" % client))
 
 
 def per_worker(srv):

@@ -8,7 +8,7 @@ and stores none of them.
 import threading
 import time
 
-from lib import (Server, diag, done, eq, ok, request, reset_data, sql,
+from lib import (Server, diag, done, eq, ok, prom, request, reset_data, sql,
                  sql_value)
 
 
@@ -30,14 +30,6 @@ def load(port, nthreads, per_thread, text=lambda i, j: "text %d %d" % (i, j)):
     for t in threads:
         t.join()
     return results
-
-
-def prom(port, name):
-    _, _, text = request(port, "GET", "/metrics/prometheus")
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 reset_data()
