@@ -13,7 +13,9 @@
 #   (b) wrk POSTing /predict at 64 connections
 # for ROUNDS rounds of DURATION seconds each, and reports requests/s,
 # p50/p99, rows written versus 2xx answers, the server/pgbench ratio, the
-# workers' peak RSS, the CPU split and the requests per worker.
+# workers' peak RSS, the CPU split and the requests per worker.  Then each
+# side alone (HTTP without model or database; the database doing the
+# recorder's batches without HTTP), to show which one sets the limit.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -103,6 +105,14 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+# per_op B0 A0 B1 A1 RATE: microseconds of machine time (all cores, busy
+# per /proc/stat) per operation at RATE operations/s, and the busy share.
+per_op() {
+	/usr/bin/python3 -c 'import sys
+b0, a0, b1, a1, r = map(float, sys.argv[1:6]); n = int(sys.argv[6])
+busy = (b1 - b0) / max(a1 - a0, 1)
+print("%.0f us of machine time each, %.0f%% busy" % (busy * n * 1e6 / max(r, 1), 100 * busy))' "$@" "$(nproc)"
+}
 
 echo "# machine: $(bench_machine)"
 echo "# $(kore -v | head -1 | sed 's/^/kore /'), $(psql --version), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
@@ -195,6 +205,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	    "" "CPU split" $((100 * st / total)) $((100 * pt / total)) \
 	    $((100 * wt / total)) $((100 * $(field sirq_ticks "$line") / total)) \
 	    $((100 - 100 * bt / total)) "$(nproc)"
+	printf "%-6s %-22s %s\n" "" "per request" \
+	    "$(per_op 0 0 "$bt" "$total" "$(field rps "$line")")"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -203,6 +215,48 @@ echo
 printf "median: pgbench 16c %.0f/s, pgbench 64c %.0f/s, server %.0f/s\n" "$m16" "$m64" "$ms"
 /usr/bin/python3 -c "import sys; s,a,b=map(float,sys.argv[1:]); print('ratio server/pgbench: %.2fx (16c), %.2fx (64c), %.2fx (best pgbench)' % (s/a, s/b, s/max(a,b)))" "$ms" "$m16" "$m64"
 echo "ratio per round (server / the better pgbench of its round): ${ratios[*]}; median $(median "${ratios[@]}")x"
+
+# ---- where the limit is -----------------------------------------------------------
+# Each side alone, to show which one bounds the figures above:
+#  - the HTTP side: POST /predict with an empty text answers 422 after the
+#    same reading, parsing and validation and a JSON answer, without the
+#    model or the database;
+#  - the database: pgbench calling app.record_predictions (the recorder's
+#    statement) with batches of the average size the server made, and of
+#    RECORDER_BATCH_MAX, on as many connections as the recorder uses.
+psql "$super" -X -q -c "CREATE OR REPLACE FUNCTION public.bench_uuids(n integer)
+    RETURNS uuid[] LANGUAGE sql
+    AS 'SELECT array_agg(gen_random_uuid()) FROM generate_series(1, n)'"
+checkpoint
+read -r b0 _ a0 < <(stat_ticks)
+line=$(WRK_BODY='{"text": ""}' wrk -t 2 -c "$CONNS" -d 10s --latency \
+    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict" | grep '^WRK ')
+read -r b1 _ a1 < <(stat_ticks)
+echo
+echo "where the limit is (each side alone, on the same machine):"
+printf "  %-44s %8.0f req/s, p99 %s ms, %s answers, all 422\n" \
+    "HTTP only: /predict with an empty text, ${CONNS}c" "$(field rps "$line")" \
+    "$(field p99_ms "$line")" "$(field non2xx "$line")"
+printf "  %-44s %s\n" "" "$(per_op "$b0" "$a0" "$b1" "$a1" "$(field rps "$line")")"
+avg=$(curl -s "http://127.0.0.1:$port/metrics/prometheus" | awk '
+    /^modelserver_batch_rows_sum/ {s = $2} /^modelserver_batch_rows_count/ {c = $2}
+    END {n = (c > 0 ? int(s / c + 0.5) : 1); print (n < 1 ? 1 : n)}')
+# The recorder's batches in flight per worker: half the pool, 1 to 8.
+per=$(( $(build/conftool get DB_POOL_SIZE) / 2 ))
+per=$(( per < 1 ? 1 : (per > 8 ? 8 : per) ))
+rconns=$(( WORKERS * per ))
+for n in "$avg" "$(build/conftool get RECORDER_BATCH_MAX)"; do
+	checkpoint
+	read -r b0 _ a0 < <(stat_ticks)
+	tps=$(pgbench "$super" -n -c "$rconns" -j 2 -T 10 -D n="$n" \
+	    -f tests/bench/pgbench_batch.sql 2>/dev/null |
+	    sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+	read -r b1 _ a1 < <(stat_ticks)
+	rps=$(/usr/bin/python3 -c "print(${tps:-0} * $n)")
+	printf "  %-44s %8.0f rows/s, %.0f batches/s\n" \
+	    "database only: batches of $n rows, ${rconns}c" "$rps" "${tps:-0}"
+	printf "  %-44s %s\n" "" "$(per_op "$b0" "$a0" "$b1" "$a1" "$rps")"
+done
 
 # ---- one client, sequential ------------------------------------------------------
 line=$(run_wrk 1 5 1)
