@@ -160,6 +160,22 @@ def request(port, method, path, body=None, headers=None, raw=None,
         c.close()
 
 
+def health_back(port, seconds=10, streak=3):
+    """After a database restart: polls GET /health until `streak` 200s in
+    a row or `seconds` pass.  Until then a worker can still answer 503: its
+    breaker stays open until the next probe (DB_BREAKER_MS), and each
+    pooled connection that died with the restart fails its first query.
+    Returns (back, statuses seen, seconds taken)."""
+    seen = []
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        seen.append(request(port, "GET", "/health")[0])
+        if seen[-streak:] == [200] * streak:
+            return True, seen, time.time() - t0
+        time.sleep(0.05)
+    return False, seen, time.time() - t0
+
+
 def predict(port, text="I love this product", **kw):
     return request(port, "POST", "/predict", body={"text": text}, **kw)
 

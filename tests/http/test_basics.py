@@ -7,8 +7,8 @@ stopped (503, never 200) and started again (200 without a server restart).
 import json
 import time
 
-from lib import (Server, done, eq, ok, predict, request, reset_data, sql,
-                 sql_value, pg, pg_start)
+from lib import (Server, done, eq, health_back, ok, predict, request,
+                 reset_data, sql, sql_value, pg, pg_start)
 
 reset_data()
 srv = Server("basics").start()
@@ -187,22 +187,11 @@ while time.time() - t0 < 10:
     time.sleep(0.1)
 eq(st, 200, "after the database restarts /predict answers 200 again "
    "(no server restart, %.2f s)" % (time.time() - t0))
-# Until every worker is back, /health can still answer 503: a worker whose
-# breaker opened during the outage fails at once until its next probe
-# (every DB_BREAKER_MS, 500 ms here) connects, and each pooled connection
-# that died with the restart fails its first query before it is replaced.
-# Both end by themselves: poll until three 200s in a row, within seconds.
-health = []
-t0 = time.time()
-while time.time() - t0 < 10:
-    health.append(request(port, "GET", "/health")[0])
-    if health[-3:] == [200, 200, 200]:
-        break
-    time.sleep(0.05)
-ok(health[-3:] == [200, 200, 200] and set(health) <= {200, 503},
-   "/health is 200 again without a server restart (%.2f s; "
-   "503s until the breaker's probe and once per stale pooled connection)"
-   % (time.time() - t0), health)
+back, health, took = health_back(port)
+ok(back and set(health) <= {200, 503},
+   "/health is 200 again without a server restart (%.2f s; 503s until "
+   "the breaker's probe and once per stale pooled connection)" % took,
+   health)
 eq(int(sql_value("SELECT count(*) FROM app.prediction_metrics")),
    rows_before + 1, "the outage wrote nothing: one new row, the 200")
 
