@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "json_out.h"
 
 struct predict_state {
 	struct api_state	head;
@@ -22,6 +23,7 @@ struct predict_state {
 
 static int	predict_start(struct http_request *);
 static int	predict_answer(struct http_request *, struct predict_state *);
+static void	predict_body(struct http_request *, struct predict_state *);
 static void	predict_onfree(struct http_request *);
 static double	predict_round(double, double);
 static void	predict_count(const struct recorder_row *);
@@ -120,7 +122,6 @@ static int
 predict_answer(struct http_request *req, struct predict_state *st)
 {
 	struct recorder_row	*row;
-	json_t			*o;
 
 	row = &st->row;
 	switch (row->status) {
@@ -154,26 +155,48 @@ predict_answer(struct http_request *req, struct predict_state *st)
 
 	predict_count(row);
 	ratelimit_headers(req, row->limit, row->remaining, row->reset_s);
-	o = json_pack("{s:s,s:f,s:f,s:s,s:s,s:s}",
-	    "sentiment", row->result.label,
-	    "confidence", row->result.confidence,
-	    "inference_time_ms", row->inference_ms,
-	    "timestamp", row->created_at,
-	    "model_version", model_version(app.model),
-	    "prediction_id", row->id);
-	if (st->include_metrics) {
-		json_object_set_new(o, "metric", json_pack(
-		    "{s:s,s:s,s:f,s:f,s:f,s:f,s:I}",
-		    "model_name", model_name(app.model),
-		    "model_version", model_version(app.model),
-		    "compound", row->result.compound,
-		    "pos", row->result.pos,
-		    "neu", row->result.neu,
-		    "neg", row->result.neg,
-		    "input_length", (json_int_t)row->input_length));
-	}
-	http_json_reply(req, HTTP_STATUS_OK, o);
+	predict_body(req, st);
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * The 200's body, written straight into a buffer (json_out.c): this is
+ * the answer sent thousands of times a second.  Every number was rounded
+ * to the decimals given here (model.c, predict_start).
+ */
+static void
+predict_body(struct http_request *req, struct predict_state *st)
+{
+	struct recorder_row	*row;
+	struct json_out		 o;
+	char			 buf[1024];
+	const char		*text;
+	size_t			 len;
+
+	row = &st->row;
+	len = 0;
+	json_out_init(&o, buf, sizeof(buf));
+	json_out_open(&o, NULL);
+	json_out_str(&o, "sentiment", row->result.label);
+	json_out_fixed(&o, "confidence", row->result.confidence, 6);
+	json_out_fixed(&o, "inference_time_ms", row->inference_ms, 3);
+	json_out_str(&o, "timestamp", row->created_at);
+	json_out_str(&o, "model_version", model_version(app.model));
+	json_out_str(&o, "prediction_id", row->id);
+	if (st->include_metrics) {
+		json_out_open(&o, "metric");
+		json_out_str(&o, "model_name", model_name(app.model));
+		json_out_str(&o, "model_version", model_version(app.model));
+		json_out_fixed(&o, "compound", row->result.compound, 4);
+		json_out_fixed(&o, "pos", row->result.pos, 3);
+		json_out_fixed(&o, "neu", row->result.neu, 3);
+		json_out_fixed(&o, "neg", row->result.neg, 3);
+		json_out_int(&o, "input_length", row->input_length);
+		json_out_close(&o);
+	}
+	json_out_close(&o);
+	text = json_out_done(&o, &len);
+	http_json_reply_text(req, HTTP_STATUS_OK, text, len);
 }
 
 /* The request is going away (answered, or its client left). */

@@ -108,6 +108,8 @@ void		kore_worker_teardown(void);
 int		http_json_method(struct http_request *, int);
 int		http_json_read(struct http_request *, json_t **);
 void		http_json_reply(struct http_request *, int, json_t *);
+void		http_json_reply_text(struct http_request *, int, const char *,
+		    size_t);
 void		http_json_error(struct http_request *, int, const char *,
 		    const char *, json_t *);
 char		*http_json_iso8601(time_t, char *, size_t);

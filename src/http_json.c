@@ -149,13 +149,26 @@ cleanup:
 void
 http_json_reply(struct http_request *req, int status, json_t *obj)
 {
-	static const char	 fallback[] = "{\"error\":{\"code\":\"internal\","
-				    "\"message\":\"response encoding failed\","
-				    "\"details\":[]}}";
-	char			*s;
+	char	*s;
 
 	s = obj != NULL ? json_dumps(obj, HTTP_JSON_FLAGS) : NULL;
 	json_decref(obj);
+	http_json_reply_text(req, status, s, s != NULL ? strlen(s) : 0);
+	free(s);
+}
+
+/*
+ * Sends len bytes of JSON text with status; a NULL text (the encoding
+ * failed) becomes a 500 with a fixed body.
+ */
+void
+http_json_reply_text(struct http_request *req, int status, const char *s,
+    size_t len)
+{
+	static const char	 fallback[] = "{\"error\":{\"code\":\"internal\","
+				    "\"message\":\"response encoding failed\","
+				    "\"details\":[]}}";
+
 	if (s == NULL) {
 		http_response_header(req, "content-type", "application/json");
 		http_response(req, HTTP_STATUS_INTERNAL_ERROR, fallback,
@@ -165,8 +178,7 @@ http_json_reply(struct http_request *req, int status, json_t *obj)
 
 	http_response_header(req, "content-type", "application/json");
 	http_response_header(req, "cache-control", "no-store");
-	http_response(req, status, s, strlen(s));
-	free(s);
+	http_response(req, status, s, len);
 	http_json_count(req, status);
 }
 

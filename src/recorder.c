@@ -39,6 +39,7 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "fixed.h"
 #include "lease.h"
 
 #define RECORDER_INFLIGHT_MAX	8
@@ -93,6 +94,8 @@ static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
 static void	recorder_leases(struct recorder_batch *, int);
 static int	recorder_int(const char **, int *);
+static void	recorder_number(struct kore_buf *, double, int);
+static void	recorder_integer(struct kore_buf *, long);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
 static void	recorder_reclaim(void);
 static struct recorder_batch	*recorder_free_slot(void);
@@ -302,7 +305,6 @@ recorder_flush(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
 	struct kore_buf		**a;
-	char			 num[64];
 	int			 i, nleased;
 
 	a = b->arrays;
@@ -341,25 +343,24 @@ recorder_flush(struct recorder_batch *b)
 			for (i = 0; i < RECORDER_NARRAYS; i++)
 				kore_buf_append(a[i], ",", 1);
 		}
-		/* Every element is a uuid, an address, a label or a
-		 * number: nothing needs array quoting. */
-		kore_buf_appendf(a[0], "%s", row->id);
-		kore_buf_appendf(a[1], "%s", row->client);
-		kore_buf_appendf(a[2], "%s", row->result.label);
-		snprintf(num, sizeof(num), "%.15g", row->result.confidence);
-		kore_buf_appendf(a[3], "%s", num);
-		snprintf(num, sizeof(num), "%.15g", row->inference_ms);
-		kore_buf_appendf(a[4], "%s", num);
-		kore_buf_appendf(a[5], "%ld", row->input_length);
-		snprintf(num, sizeof(num), "%.15g", row->result.compound);
-		kore_buf_appendf(a[6], "%s", num);
-		snprintf(num, sizeof(num), "%.15g", row->result.pos);
-		kore_buf_appendf(a[7], "%s", num);
-		snprintf(num, sizeof(num), "%.15g", row->result.neu);
-		kore_buf_appendf(a[8], "%s", num);
-		snprintf(num, sizeof(num), "%.15g", row->result.neg);
-		kore_buf_appendf(a[9], "%s", num);
-		kore_buf_appendf(a[RECORDER_WANT], "%d", b->want[b->n]);
+		/*
+		 * Every element is a uuid, an address, a label or a
+		 * number: nothing needs array quoting.  The numbers were
+		 * rounded to these decimals (model.c, api_predict.c), and
+		 * are written as the client saw them (fixed.c).
+		 */
+		kore_buf_append(a[0], row->id, strlen(row->id));
+		kore_buf_append(a[1], row->client, strlen(row->client));
+		kore_buf_append(a[2], row->result.label,
+		    strlen(row->result.label));
+		recorder_number(a[3], row->result.confidence, 6);
+		recorder_number(a[4], row->inference_ms, 3);
+		recorder_integer(a[5], row->input_length);
+		recorder_number(a[6], row->result.compound, 4);
+		recorder_number(a[7], row->result.pos, 3);
+		recorder_number(a[8], row->result.neu, 3);
+		recorder_number(a[9], row->result.neg, 3);
+		recorder_integer(a[RECORDER_WANT], b->want[b->n]);
 		b->n++;
 	}
 	stats_me()->lease_admits += (uint64_t)nleased;
@@ -528,6 +529,44 @@ recorder_leases(struct recorder_batch *b, int ok)
 		lease_release(b->lease[i], b->want[i] > 1);
 		b->lease[i] = NULL;
 	}
+}
+
+/*
+ * Appends v's text, rounded to decimals places.  Our numbers are always
+ * finite; should one not be, "NaN" makes the statement fail (the CHECK
+ * constraints refuse it) instead of sending a malformed array.
+ */
+static void
+recorder_number(struct kore_buf *a, double v, int decimals)
+{
+	char	num[FIXED_BUFLEN];
+	size_t	n;
+
+	if (!isfinite(v) || (n = fixed_format(num, sizeof(num), v,
+	    decimals)) == 0) {
+		kore_buf_append(a, "NaN", 3);
+		return;
+	}
+	kore_buf_append(a, num, n);
+}
+
+/* Appends v in decimal (printf's machinery is the slow part of a batch). */
+static void
+recorder_integer(struct kore_buf *a, long v)
+{
+	char		 num[24];
+	unsigned long	 u;
+	size_t		 n;
+
+	n = sizeof(num);
+	u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+	do {
+		num[--n] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		num[--n] = '-';
+	kore_buf_append(a, num + n, sizeof(num) - n);
 }
 
 /* Reads one integer of an array's text and its ',' or '}'. */

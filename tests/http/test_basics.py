@@ -5,9 +5,10 @@ bad input with nothing written, 405, 404, 413, 415), then the database
 stopped (503, never 200) and started again (200 without a server restart).
 """
 import json
+import os
 import time
 
-from lib import (Server, done, eq, health_back, ok, predict, request,
+from lib import (ROOT, Server, done, eq, health_back, ok, predict, request,
                  reset_data, sql, sql_value, pg, pg_start)
 
 reset_data()
@@ -77,6 +78,49 @@ if row:
     eq((r[7], r[8]), ("vader", "3.3.2"), "row points at vader 3.3.2")
     eq(r[9], "127.0.0.1", "row records the client address")
     eq(r[10], body["timestamp"], "answered timestamp = stored created_at")
+
+# Every smoke text (both signs, zeros, ones, emoji): each number answered
+# is the stored one, to the bit (the answer and the row's text are both
+# written from the rounded doubles; see src/fixed.c).
+smoke = []
+with open(os.path.join(ROOT, "tests", "data", "sentiment_smoke.tsv"),
+          encoding="utf-8") as f:
+    for line in f:
+        cols = line.rstrip("\n").split("\t")
+        if line.startswith("#") or cols[0] == "text" or not cols[0]:
+            continue
+        smoke.append(cols[0])
+answered = {}
+for text in smoke:
+    st, _, b = request(port, "POST", "/predict", body={"text": text})
+    if st == 200:
+        answered[b["prediction_id"]] = b
+eq(len(answered), len(smoke), "every smoke text answered 200 (%d)" %
+   len(smoke))
+stored = sql("SELECT prediction_id, label, confidence, inference_time_ms, "
+             "compound, pos, neu, neg, input_length "
+             "FROM app.prediction_metrics WHERE prediction_id IN (%s)" %
+             ",".join("'%s'" % i for i in answered) if answered else
+             "SELECT 1 WHERE false")
+diff = []
+for r in stored:
+    b = answered.get(r[0], {})
+    m = b.get("metric", {})
+    want = [b.get("sentiment"), b.get("confidence"),
+            b.get("inference_time_ms"), m.get("compound"), m.get("pos"),
+            m.get("neu"), m.get("neg"), m.get("input_length")]
+    got = [r[1]] + [float(x) for x in r[2:8]] + [int(r[8])]
+    if got != want:
+        diff.append((r[0], got, want))
+ok(len(stored) == len(answered) and not diff,
+   "stored = answered for all %d: label, confidence, inference time, "
+   "compound, pos, neu, neg, length" % len(stored), diff[:3])
+numbers = [x for b in answered.values() for x in
+           [b["confidence"], b["inference_time_ms"]] +
+           [b["metric"][k] for k in ("compound", "pos", "neu", "neg")]]
+ok(all(isinstance(x, float) for x in numbers),
+   "every score and time is a JSON real (1.0, not 1)",
+   [x for x in numbers if not isinstance(x, float)][:5])
 
 st, _, body = request(port, "POST", "/predict",
                       body={"text": "This is terrible. I hate it.",
