@@ -533,8 +533,9 @@ recorder_leases(struct recorder_batch *b, int ok)
 
 /*
  * Appends v's text, rounded to decimals places.  Our numbers are always
- * finite; should one not be, "NaN" makes the statement fail (the CHECK
- * constraints refuse it) instead of sending a malformed array.
+ * finite (scores, a clock difference); should one not be, "NaN" keeps the
+ * array well formed: float8 reads it, and the CHECK constraints of the
+ * scores refuse it.
  */
 static void
 recorder_number(struct kore_buf *a, double v, int decimals)
