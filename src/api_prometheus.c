@@ -29,7 +29,8 @@ api_prometheus_get(struct http_request *req)
 				    "neutral" };
 	const char		*mname, *mversion;
 	char			 lbl[320], ename[140], eversion[140];
-	u_int64_t		 n;
+	u_int64_t		 n, now;
+	u_int32_t		 conns;
 	int			 r, s, i;
 
 	if (!http_json_method(req, HTTP_METHOD_GET))
@@ -155,6 +156,17 @@ api_prometheus_get(struct http_request *req)
 		}
 		kore_buf_appendf(b, "modelserver_worker_requests_total"
 		    "{worker=\"%d\"} %llu\n", i, (unsigned long long)n);
+	}
+
+	prom_head(b, "modelserver_worker_connections", "gauge",
+	    "Open client connections of each worker, as it last published "
+	    "them (at most BALANCE_TICK_MS old).");
+	now = kore_time_ms();
+	for (i = 1; all != NULL && i <= all->nworkers; i++) {
+		if (balance_read((unsigned int)i, now, &conns)) {
+			kore_buf_appendf(b, "modelserver_worker_connections"
+			    "{worker=\"%d\"} %u\n", i, conns);
+		}
 	}
 
 	http_response_header(req, "content-type",

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "balance.h"
 #include "cidr.h"
 #include "config.h"
 #include "schema.h"
@@ -101,6 +102,7 @@ struct recorder_row {
 
 /* init.c */
 int		init(int);
+void		init_balance(void);
 void		kore_parent_configure(int, char **);
 void		kore_worker_teardown(void);
 

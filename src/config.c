@@ -53,6 +53,8 @@ static const struct config_var config_vars[] = {
 	{ "WORKERS", CONFIG_INT, CF(workers), "0", 0, 64 },
 	{ "WORKER_ACCEPT_THRESHOLD", CONFIG_INT, CF(worker_accept_threshold),
 	    "1", 1, 1024 },
+	{ "WORKER_BALANCE_SLACK", CONFIG_INT, CF(worker_balance_slack),
+	    "2", 0, 1024 },
 	{ "HTTP_BODY_MAX", CONFIG_INT, CF(http_body_max), "65536",
 	    1024, 16777216 },
 	{ "ACCESS_LOG", CONFIG_STR, CF(access_log), "", 0, 0 },

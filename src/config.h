@@ -26,6 +26,7 @@ struct config {
 	int		 http_port;
 	int		 workers;		/* 0: one per CPU */
 	int		 worker_accept_threshold; /* accepts before passing on */
+	int		 worker_balance_slack;	/* 0: no balancing (balance.c) */
 	int		 http_body_max;		/* bytes; larger bodies get 413 */
 	int		 shutdown_drain_ms;	/* finish in-flight work on stop */
 	char		*access_log;		/* path, or empty for none */

@@ -41,6 +41,7 @@ http_json_method(struct http_request *req, int allowed)
 
 	gate_req = req;
 	gate_us = http_json_now_us();
+	init_balance();
 
 	if (app.draining) {
 		http_response_header(req, "retry-after", "1");

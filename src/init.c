@@ -55,6 +55,8 @@ KORE_SECCOMP_FILTER("modelserver",
 
 struct app	app;
 
+static void	init_balance_tick(void *, u_int64_t);
+
 void
 kore_parent_configure(int argc, char **argv)
 {
@@ -103,6 +105,8 @@ kore_parent_configure(int argc, char **argv)
 	workers = config_workers(&app.cf);
 	if (!stats_init(workers))
 		fatal("cannot map the shared statistics");
+	if (!balance_init(workers))
+		fatal("cannot map the shared connection counts");
 
 	kore_log(LOG_NOTICE, "%s %s configured: workers=%d pool=%d "
 	    "batch_max=%d delay_ms=%d limit=%d/min", APP_NAME, APP_VERSION,
@@ -124,10 +128,36 @@ init(int state)
 	done = 1;
 
 	stats_bind(worker->id);
+	balance_bind(worker->id, worker_max_connections,
+	    app.cf.worker_balance_slack);
+	kore_timer_add(init_balance_tick, BALANCE_TICK_MS, NULL, 0);
+	init_balance();
 	db_init();
 	recorder_init();
 	janitor_init();
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * Publishes this worker's open connections and sets its cap (see
+ * balance.h).  Called by the gate every request passes
+ * (http_json_method), which keeps the count fresh while connections
+ * arrive, and every BALANCE_TICK_MS, so that a worker whose peers all
+ * went quiet still sees their counts fall.
+ */
+void
+init_balance(void)
+{
+	worker_max_connections = balance_publish(worker_active_connections,
+	    kore_time_ms());
+}
+
+static void
+init_balance_tick(void *arg, u_int64_t now)
+{
+	(void)arg;
+	(void)now;
+	init_balance();
 }
 
 /*
@@ -145,6 +175,7 @@ kore_worker_teardown(void)
 	u_int64_t	now, start, deadline;
 
 	app.draining = 1;
+	balance_leave();
 	start = now = kore_time_ms();
 	deadline = now + (u_int64_t)app.cf.shutdown_drain_ms;
 	if (http_request_count > 0 || recorder_busy()) {

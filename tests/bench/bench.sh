@@ -13,9 +13,10 @@
 #   (b) wrk POSTing /predict at 64 connections
 # for ROUNDS rounds of DURATION seconds each, and reports requests/s,
 # p50/p99, rows written versus 2xx answers, the server/pgbench ratio, the
-# workers' peak RSS, the CPU split and the requests per worker.  Then each
-# side alone (HTTP without model or database; the database doing the
-# recorder's batches without HTTP), to show which one sets the limit.
+# workers' peak RSS, the CPU split and the requests and connections per
+# worker.  Then each side alone (HTTP without model or database; the
+# database doing the recorder's batches without HTTP), to show which one
+# sets the limit.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,6 +67,13 @@ worker_counts() {
 	    sed -n 's/^modelserver_worker_requests_total{worker="\([0-9]*\)"} \([0-9]*\).*/\1 \2/p' |
 	    sort -n | awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}'
 }
+# worker_conns: open connections of each worker (balance.c), in worker
+# order; the scrape's own connection is one of them.
+worker_conns() {
+	curl -s "http://127.0.0.1:$port/metrics/prometheus" |
+	    sed -n 's/^modelserver_worker_connections{worker="\([0-9]*\)"} \([0-9]*\).*/\1 \2/p' |
+	    sort -n | awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}'
+}
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
 
 # Every phase starts right after a CHECKPOINT: a timed checkpoint (5 min)
@@ -87,6 +95,9 @@ run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
 	w0=$(worker_counts)
 	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
 	read -r b0 s0 a0 < <(stat_ticks)
+	# Halfway through, how wrk's connections sit on the workers.
+	(sleep "$((d / 2))"; worker_conns >"$out/conns.txt") &
+	cpid=$!
 	# wrk's own CPU time comes from its rusage (wait4) in ticks.
 	wt=$(/usr/bin/python3 -c '
 import os, subprocess, sys
@@ -100,8 +111,9 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
 	after=$(rows)
 	w1=$(worker_counts)
+	wait "$cpid"
 	line=$(grep '^WRK ' "$out/wrk.txt")
-	echo "$line workers=$(awk -v a="$w1" -v b="$w0" 'BEGIN { n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? "," : ""), x[i] - y[i] }') rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
+	echo "$line conns=$(cat "$out/conns.txt") workers=$(awk -v a="$w1" -v b="$w0" 'BEGIN { n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? "," : ""), x[i] - y[i] }') rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
@@ -201,6 +213,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	total=$(field all_ticks "$line"); bt=$(field busy_ticks "$line")
 	printf "%-6s %-22s %s\n" "" "requests per worker" \
 	    "$(field workers "$line" | tr , ' ')"
+	printf "%-6s %-22s %s (halfway; one is the count's own scrape)\n" "" \
+	    "connections per worker" "$(field conns "$line" | tr , ' ')"
 	printf "%-6s %-22s server %d%%, postgres %d%%, wrk %d%%, kernel softirq %d%%, idle %d%% (of %d cores; busy per /proc/stat)\n" \
 	    "" "CPU split" $((100 * st / total)) $((100 * pt / total)) \
 	    $((100 * wt / total)) $((100 * $(field sirq_ticks "$line") / total)) \
