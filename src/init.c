@@ -148,6 +148,9 @@ init(int state)
 void
 init_balance(void)
 {
+	/* A draining worker has left (balance_leave): it takes no more. */
+	if (app.draining)
+		return;
 	worker_max_connections = balance_publish(worker_active_connections,
 	    kore_time_ms());
 }
