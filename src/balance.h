@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define BALANCE_WORKERS_MAX	64
-#define BALANCE_STALE_MS	1000	/* a peer silent this long is left out */
+#define BALANCE_STALE_MS	250	/* a peer silent this long is left out */
 #define BALANCE_TICK_MS		10	/* how often an idle worker publishes */
 
 struct balance_slot {
