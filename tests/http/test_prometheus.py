@@ -304,6 +304,10 @@ ok(sum(1 for v in workers.values() if v > 0) == 2,
 eq(scalar("sum(modelserver_worker_requests_total%s) - "
           "sum(modelserver_http_requests_total%s)" % (P, P)), 0.0,
    "the workers' requests sum to the server's total in the same scrape")
+conns = query("modelserver_worker_connections%s" % P)
+eq(len(conns), 2, "one worker_connections gauge per worker")
+ok(sum(conns.values()) >= 1, "... counting open connections, the "
+   "scrape's own among them", conns)
 
 # ---- the exposition itself ----------------------------------------------------
 st, h, text = request(port, "GET", "/metrics/prometheus")
