@@ -160,7 +160,7 @@ api_prometheus_get(struct http_request *req)
 
 	prom_head(b, "modelserver_worker_connections", "gauge",
 	    "Open client connections of each worker, as it last published "
-	    "them (at most BALANCE_TICK_MS old).");
+	    "them (up to 10 ms old).");
 	now = kore_time_ms();
 	for (i = 1; all != NULL && i <= all->nworkers; i++) {
 		if (balance_read((unsigned int)i, now, &conns)) {
