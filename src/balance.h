@@ -1,11 +1,12 @@
 /*
  * balance.h: spreading keep-alive connections over the workers.
  *
- * Kore 4.1 lets the worker that holds its accept lock accept until it is
- * full; the lock moves on after worker_accept_threshold accepts, but the
- * busier worker, turning its event loop more often, takes it back more
- * often.  Measured with wrk's 64 connections on two workers: splits like
- * 61/3 and 56/8, one core serving nearly every request.
+ * Kore 4.1's accept lock stays with a worker until it accepts
+ * worker_accept_threshold connections in one turn or fills up.  At 1 it
+ * moves after every accept, but the busier worker, turning its event loop
+ * more often, takes it back more often.  Measured with wrk's 64
+ * connections on two workers: splits like 61/3 and 56/8, one worker
+ * serving nearly every request.
  *
  * The remedy uses the one gate Kore has: a worker does not take the lock
  * while worker_max_connections <= its open connections.  Every worker
