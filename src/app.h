@@ -102,7 +102,7 @@ struct recorder_row {
 
 /* init.c */
 int		init(int);
-void		init_balance(void);
+void		init_balance(u_int64_t);
 void		kore_parent_configure(int, char **);
 void		kore_worker_teardown(void);
 

@@ -16,6 +16,8 @@ static int			 self;		/* 0: not bound */
 static int			 slack;		/* 0: balancing off */
 static uint32_t			 cap_max;	/* kore.conf's value */
 
+static int	balance_live(uint64_t, uint64_t);
+
 /* In the parent, before fork: maps the shared slots.  Returns 1 or 0. */
 int
 balance_init(int nworkers)
@@ -85,7 +87,7 @@ balance_read(unsigned int id, uint64_t now, uint32_t *out)
 	if (slots == NULL || id < 1 || id > (unsigned int)nslots)
 		return (0);
 	beat = __atomic_load_n(&slots[id].beat_ms, __ATOMIC_RELAXED);
-	if (beat == 0 || (now > beat && now - beat > BALANCE_STALE_MS))
+	if (!balance_live(beat, now))
 		return (0);
 	*out = __atomic_load_n(&slots[id].conns, __ATOMIC_RELAXED);
 	return (1);
@@ -94,8 +96,7 @@ balance_read(unsigned int id, uint64_t now, uint32_t *out)
 /*
  * The cap for worker me (index into s[0..n-1]): the fewest connections
  * of a live peer plus slack, at most max.  Without live peers, or with
- * slack 0, max.  A beat in the future (another CPU's clock read a moment
- * later) counts as live.
+ * slack 0, max.
  */
 uint32_t
 balance_cap(const struct balance_slot *s, int n, int me, uint64_t now,
@@ -112,7 +113,7 @@ balance_cap(const struct balance_slot *s, int n, int me, uint64_t now,
 		if (i == me)
 			continue;
 		beat = __atomic_load_n(&s[i].beat_ms, __ATOMIC_RELAXED);
-		if (beat == 0 || (now > beat && now - beat > BALANCE_STALE_MS))
+		if (!balance_live(beat, now))
 			continue;
 		conns = __atomic_load_n(&s[i].conns, __ATOMIC_RELAXED);
 		if (conns < least)
@@ -121,4 +122,14 @@ balance_cap(const struct balance_slot *s, int n, int me, uint64_t now,
 	if (least == UINT64_MAX || least + (uint64_t)slk >= max)
 		return (max);
 	return ((uint32_t)(least + (uint64_t)slk));
+}
+
+/*
+ * 1 if a slot last written at beat is live at now.  A beat in the future
+ * (another CPU's clock read a moment later) counts as live.
+ */
+static int
+balance_live(uint64_t beat, uint64_t now)
+{
+	return (beat != 0 && (now <= beat || now - beat <= BALANCE_STALE_MS));
 }

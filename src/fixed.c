@@ -29,6 +29,8 @@
  */
 #define FIXED_KMAX	1125899906842624.0	/* 2^50 */
 
+static size_t	fixed_digits(char *, uint64_t);
+
 /*
  * Writes v (rounded to decimals places) into dst and returns the length,
  * or 0 if it does not fit (dst is then "").
@@ -66,11 +68,7 @@ fixed_format(char *dst, size_t cap, double v, int decimals)
 		neg = 0;		/* "-0.0" would be a surprise */
 
 	/* The digits of k, at least decimals + 1 of them. */
-	n = 0;
-	do {
-		digits[n++] = (char)('0' + (int)(k % 10));
-		k /= 10;
-	} while (k > 0);
+	n = fixed_digits(digits, k);
 	while (n < (size_t)decimals + 1)
 		digits[n++] = '0';
 
@@ -97,4 +95,46 @@ fixed_format(char *dst, size_t cap, double v, int decimals)
 	memcpy(dst, out, len);
 	dst[len] = '\0';
 	return (len);
+}
+
+/*
+ * Writes v in decimal into dst and returns the length, or 0 if it does
+ * not fit (dst is then "").  printf's machinery is the slow part of
+ * writing a batch's arrays.
+ */
+size_t
+fixed_integer(char *dst, size_t cap, long long v)
+{
+	char		digits[24];
+	uint64_t	u;
+	size_t		n, len;
+
+	if (cap == 0)
+		return (0);
+	dst[0] = '\0';
+	u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	n = fixed_digits(digits, u);
+	len = n + (v < 0);
+	if (len + 1 > cap)
+		return (0);
+	if (v < 0)
+		*dst++ = '-';
+	while (n > 0)
+		*dst++ = digits[--n];
+	*dst = '\0';
+	return (len);
+}
+
+/* The decimal digits of k into digits, least significant first. */
+static size_t
+fixed_digits(char *digits, uint64_t k)
+{
+	size_t	n;
+
+	n = 0;
+	do {
+		digits[n++] = (char)('0' + (int)(k % 10));
+		k /= 10;
+	} while (k > 0);
+	return (n);
 }

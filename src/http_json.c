@@ -41,7 +41,7 @@ http_json_method(struct http_request *req, int allowed)
 
 	gate_req = req;
 	gate_us = http_json_now_us();
-	init_balance();
+	init_balance(gate_us / 1000);	/* the same clock as Kore's */
 
 	if (app.draining) {
 		http_response_header(req, "retry-after", "1");

@@ -131,7 +131,7 @@ init(int state)
 	balance_bind(worker->id, worker_max_connections,
 	    app.cf.worker_balance_slack);
 	kore_timer_add(init_balance_tick, BALANCE_TICK_MS, NULL, 0);
-	init_balance();
+	init_balance(kore_time_ms());
 	db_init();
 	recorder_init();
 	janitor_init();
@@ -143,24 +143,24 @@ init(int state)
  * balance.h).  Called by the gate every request passes
  * (http_json_method), which keeps the count fresh while connections
  * arrive, and every BALANCE_TICK_MS, so that a worker whose peers all
- * went quiet still sees their counts fall.
+ * went quiet still sees their counts fall.  now is Kore's clock
+ * (CLOCK_MONOTONIC, milliseconds), which the callers have already read.
  */
 void
-init_balance(void)
+init_balance(u_int64_t now)
 {
 	/* A draining worker has left (balance_leave): it takes no more. */
 	if (app.draining)
 		return;
 	worker_max_connections = balance_publish(worker_active_connections,
-	    kore_time_ms());
+	    now);
 }
 
 static void
 init_balance_tick(void *arg, u_int64_t now)
 {
 	(void)arg;
-	(void)now;
-	init_balance();
+	init_balance(now);
 }
 
 /*

@@ -17,7 +17,6 @@
  *	json_out_close(&o);			}
  *	text = json_out_done(&o, &len);		NULL if it did not fit
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "fixed.h"
@@ -81,12 +80,10 @@ json_out_fixed(struct json_out *o, const char *key, double value,
 void
 json_out_int(struct json_out *o, const char *key, long long value)
 {
-	char	num[24];
-	int	n;
+	char	num[FIXED_BUFLEN];
 
 	json_out_member(o, key);
-	n = snprintf(num, sizeof(num), "%lld", value);
-	json_out_raw(o, num, (size_t)n);
+	json_out_raw(o, num, fixed_integer(num, sizeof(num), value));
 }
 
 /* The text (NUL-terminated) and its length, or NULL if it overflowed. */

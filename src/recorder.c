@@ -551,23 +551,13 @@ recorder_number(struct kore_buf *a, double v, int decimals)
 	kore_buf_append(a, num, n);
 }
 
-/* Appends v in decimal (printf's machinery is the slow part of a batch). */
+/* Appends v in decimal (fixed.c). */
 static void
 recorder_integer(struct kore_buf *a, long v)
 {
-	char		 num[24];
-	unsigned long	 u;
-	size_t		 n;
+	char	num[FIXED_BUFLEN];
 
-	n = sizeof(num);
-	u = v < 0 ? -(unsigned long)v : (unsigned long)v;
-	do {
-		num[--n] = (char)('0' + (int)(u % 10));
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		num[--n] = '-';
-	kore_buf_append(a, num + n, sizeof(num) - n);
+	kore_buf_append(a, num, fixed_integer(num, sizeof(num), v));
 }
 
 /* Reads one integer of an array's text and its ',' or '}'. */

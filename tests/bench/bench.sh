@@ -61,19 +61,17 @@ stat_ticks() {
 	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
 		print a - $5 - $6, $8, a}' /proc/stat
 }
-# worker_counts: requests answered by each worker so far, in worker order.
-worker_counts() {
+# worker_series NAME: a per-worker series of /metrics/prometheus, comma
+# separated in worker order.
+worker_series() {
 	curl -s "http://127.0.0.1:$port/metrics/prometheus" |
-	    sed -n 's/^modelserver_worker_requests_total{worker="\([0-9]*\)"} \([0-9]*\).*/\1 \2/p' |
+	    sed -n "s/^$1{worker=\"\([0-9]*\)\"} \([0-9]*\).*/\1 \2/p" |
 	    sort -n | awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}'
 }
-# worker_conns: open connections of each worker (balance.c), in worker
-# order; the scrape's own connection is one of them.
-worker_conns() {
-	curl -s "http://127.0.0.1:$port/metrics/prometheus" |
-	    sed -n 's/^modelserver_worker_connections{worker="\([0-9]*\)"} \([0-9]*\).*/\1 \2/p' |
-	    sort -n | awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}'
-}
+# Requests answered by each worker so far.
+worker_counts() { worker_series modelserver_worker_requests_total; }
+# Open connections of each worker (balance.c); the scrape's own is one.
+worker_conns() { worker_series modelserver_worker_connections; }
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
 
 # Every phase starts right after a CHECKPOINT: a timed checkpoint (5 min)

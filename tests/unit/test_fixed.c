@@ -32,6 +32,34 @@ next(uint64_t *s)
 	return (*s);
 }
 
+/* fixed_integer(): what printf("%lld") writes, or 0 when it does not fit. */
+static void
+test_integer(void)
+{
+	static const long long	vals[] = { 0, 7, -7, 10, 1000, -1000000,
+				    9223372036854775807LL,
+				    -9223372036854775807LL - 1 };
+	char			got[FIXED_BUFLEN], want[32];
+	size_t			i, n;
+	int			same;
+
+	same = 1;
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		snprintf(want, sizeof(want), "%lld", vals[i]);
+		n = fixed_integer(got, sizeof(got), vals[i]);
+		if (n != strlen(want) || strcmp(got, want) != 0) {
+			tap_diag("%lld: got '%s'", vals[i], got);
+			same = 0;
+		}
+	}
+	tap_ok(same, "fixed_integer writes what %%lld does, both extremes "
+	    "included");
+	tap_ok(fixed_integer(got, 4, 1234) == 0 && got[0] == '\0',
+	    "a number that does not fit gives 0 and an empty string");
+	tap_ok(fixed_integer(got, 5, -123) == 4 && !strcmp(got, "-123"),
+	    "exactly fitting, with its NUL");
+}
+
 int
 main(void)
 {
@@ -109,5 +137,6 @@ main(void)
 	tap_is_int(plain, checked, "always plain notation with a point");
 	tap_is_int(trimmed, checked, "never a needless trailing zero");
 
+	test_integer();
 	return (tap_done());
 }
