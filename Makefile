@@ -270,7 +270,11 @@ bench-flood: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/flood.sh
 
-.PHONY: bench soak bench-flood bench-deps
+bench-limits: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/limits.sh
+
+.PHONY: bench soak bench-flood bench-limits bench-deps
 
 clean:
 	rm -rf $(BUILD)
