@@ -65,8 +65,10 @@ limits_restore() {
 	sql "ALTER ROLE modelserver_app SET synchronous_commit = on"
 }
 
-# limits_run VARIANT: one timed wrk run against a fresh server; prints
-# "rps p99 us_per_request idle_percent".
+# limits_run VARIANT: one timed wrk run against a fresh server; sets
+# figures to "rps p99 us_per_request idle_percent".  It runs in this shell,
+# not in a $(...): the server it starts must stay in kore_pid for
+# bench_cleanup if anything fails.
 limits_run() {
 	local v=$1 w=2 b0 a0 b1 a1 line
 	case +$v+ in *+workers1+*) w=1 ;; esac
@@ -77,22 +79,23 @@ limits_run() {
 	checkpoint
 	read -r b0 a0 < <(stat_ticks)
 	line=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s tests/bench/predict.lua \
-	    "http://127.0.0.1:$port/predict" | grep '^WRK ')
+	    "http://127.0.0.1:$port/predict" | grep '^WRK ' || true)
 	read -r b1 a1 < <(stat_ticks)
 	kill "$kore_pid"; wait "$kore_pid" 2>/dev/null || true
 	kore_pid=""
 	limits_restore "$v"
-	if [ "$(field non2xx "$line")" != 0 ] || [ "$(field errors "$line")" != 0 ]; then
+	if [ -z "$line" ] || [ "$(field non2xx "$line")" != 0 ] ||
+	    [ "$(field errors "$line")" != 0 ]; then
 		echo "!! $v: non-2xx answers or errors: $line" >&2
 		exit 1
 	fi
-	/usr/bin/python3 -c 'import sys
+	figures=$(/usr/bin/python3 -c 'import sys
 rps, p99 = float(sys.argv[1]), sys.argv[2]
 b0, a0, b1, a1, n = map(float, sys.argv[3:])
 busy = (b1 - b0) / max(a1 - a0, 1)
 print("%.0f %s %.0f %.0f" % (rps, p99, busy * n * 1e6 / max(rps, 1), 100 * (1 - busy)))' \
 	    "$(field rps "$line")" "$(field p99_ms "$line")" \
-	    "$b0" "$a0" "$b1" "$a1" "$(nproc)"
+	    "$b0" "$a0" "$b1" "$a1" "$(nproc)")
 }
 
 run_pgbench() {
@@ -115,7 +118,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	# first.
 	for i in "${!variants[@]}"; do
 		v=${variants[$(( (i + r - 1) % ${#variants[@]} ))]}
-		read -r rps p99 us idle < <(limits_run "$v")
+		limits_run "$v"
+		read -r rps p99 us idle <<<"$figures"
 		ratio=$(/usr/bin/python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$rps" "$pg")
 		printf "%-6s %-26s %9s %8s %6sx %11s %5s%%\n" "" "$v" "$rps" "$p99" "$ratio" "$us" "$idle"
 		echo "$v $rps $p99 $ratio $us $idle" >>"$results"
