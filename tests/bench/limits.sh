@@ -14,6 +14,10 @@
 #   async      synchronous_commit off for the server's role: no answer
 #              waits for a WAL flush.  NOT the product (an acknowledged row
 #              could be lost in a crash): the ceiling the flush leaves.
+#   poolN      DB_POOL_SIZE=N
+#   delayN     RECORDER_DELAY_MS=N
+#   inflightN  RECORDER_INFLIGHT=N (batches in flight per worker)
+#              (these three run only when named in VARIANTS)
 #   a+b+...    several at once (workers1+no_fk+async: all three)
 #
 # For each it prints requests/s, p99, the ratio to the round's pgbench,
@@ -70,10 +74,20 @@ limits_restore() {
 # not in a $(...): the server it starts must stay in kore_pid for
 # bench_cleanup if anything fails.
 limits_run() {
-	local v=$1 w=2 b0 a0 b1 a1 line
-	case +$v+ in *+workers1+*) w=1 ;; esac
+	local v=$1 t b0 a0 b1 a1 line
+	local w=2 pool=${DB_POOL_SIZE:-4} delay=${RECORDER_DELAY_MS:-1}
+	local inflight=${RECORDER_INFLIGHT:-1}
+	for t in ${v//+/ }; do
+		case $t in
+		workers1)	w=1 ;;
+		pool[0-9]*)	pool=${t#pool} ;;
+		delay[0-9]*)	delay=${t#delay} ;;
+		inflight[0-9]*)	inflight=${t#inflight} ;;
+		esac
+	done
 	limits_setup "$v"
-	WORKERS=$w bench_server "limits-$v"
+	WORKERS=$w DB_POOL_SIZE=$pool RECORDER_DELAY_MS=$delay \
+	    RECORDER_INFLIGHT=$inflight bench_server "limits-$v"
 	wrk -t 2 -c "$CONNS" -d 3s -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" >/dev/null
 	checkpoint
