@@ -69,6 +69,8 @@ static const struct config_var config_vars[] = {
 	    "64", 1, 1000 },
 	{ "RECORDER_DELAY_MS", CONFIG_INT, CF(recorder_delay_ms),
 	    "1", 0, 1000 },
+	{ "RECORDER_INFLIGHT", CONFIG_INT, CF(recorder_inflight),
+	    "1", 1, 8 },
 	{ "RECORDER_TIMEOUT_MS", CONFIG_INT, CF(recorder_timeout_ms),
 	    "10000", 100, 600000 },
 

@@ -39,6 +39,7 @@ struct config {
 	/* Group commit of /predict rows (recorder.c). */
 	int		 recorder_batch_max;
 	int		 recorder_delay_ms;
+	int		 recorder_inflight;	/* batches at once per worker */
 	int		 recorder_timeout_ms;
 
 	/* Rate limits (ratelimit.c). */

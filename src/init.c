@@ -109,9 +109,10 @@ kore_parent_configure(int argc, char **argv)
 		fatal("cannot map the shared connection counts");
 
 	kore_log(LOG_NOTICE, "%s %s configured: workers=%d pool=%d "
-	    "batch_max=%d delay_ms=%d limit=%d/min", APP_NAME, APP_VERSION,
-	    workers, app.cf.db_pool_size, app.cf.recorder_batch_max,
-	    app.cf.recorder_delay_ms, app.cf.rate_limit_predict);
+	    "batch_max=%d delay_ms=%d inflight=%d limit=%d/min", APP_NAME,
+	    APP_VERSION, workers, app.cf.db_pool_size,
+	    app.cf.recorder_batch_max, app.cf.recorder_delay_ms,
+	    app.cf.recorder_inflight, app.cf.rate_limit_predict);
 }
 
 /*

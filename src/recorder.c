@@ -16,8 +16,11 @@
  *    a lone client never waits for a timer;
  *  - when RECORDER_BATCH_MAX rows are pending and a batch slot is free;
  *  - after RECORDER_DELAY_MS, or when a batch in flight completes.
- * At most `inflight` batches run at once (half the worker's connections,
- * so other routes always find one).
+ * At most RECORDER_INFLIGHT batches run at once (1 by default: on a
+ * closed loop of clients, one batch a turn holds every row that waits,
+ * and PostgreSQL writes one batch of 30 for less than two of 15), and
+ * never more than half the worker's connections, so other routes always
+ * find one.
  *
  * The rate limit is decided in the same statement.  A client busy enough
  * to hold a lease (lease.c) is admitted here from it; when every row of a
@@ -121,7 +124,13 @@ recorder_init(void)
 	ninflight = 0;
 	flush_timer = NULL;
 
-	inflight = app.cf.db_pool_size / 2;
+	/*
+	 * RECORDER_INFLIGHT, but never more than half the pool, so the
+	 * other routes always find a connection.
+	 */
+	inflight = app.cf.recorder_inflight;
+	if (inflight > app.cf.db_pool_size / 2)
+		inflight = app.cf.db_pool_size / 2;
 	if (inflight < 1)
 		inflight = 1;
 	if (inflight > RECORDER_INFLIGHT_MAX)
@@ -624,11 +633,18 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		http_request_wakeup(row->req);
 	}
 
-	/* Reclaim the slot and send what waits, outside this call stack. */
-	if (flush_timer == NULL) {
-		flush_timer = kore_timer_add(recorder_tick, 0, NULL,
-		    KORE_TIMER_ONESHOT);
-	}
+	/*
+	 * Reclaim the slot and send what waits, outside this call stack, on
+	 * the next turn.  A delay timer armed while this batch was in flight
+	 * is replaced: the rows that queued behind the batch would otherwise
+	 * sit out the rest of RECORDER_DELAY_MS with a slot free.  (Kore
+	 * unlinks a timer before running it, and recorder_tick clears
+	 * flush_timer first, so the one removed here is never running.)
+	 */
+	if (flush_timer != NULL)
+		kore_timer_remove(flush_timer);
+	flush_timer = kore_timer_add(recorder_tick, 0, NULL,
+	    KORE_TIMER_ONESHOT);
 }
 
 /* Frees the query state of finished batches, making their slots free. */

@@ -3,13 +3,15 @@
 Under concurrent load every prediction_id answered 200 is in the table and
 the rows equal the 200s; rows really are grouped; a lone client is not
 delayed; a batch whose statement fails answers 503 to every request in it
-and stores none of them.
+and stores none of them; rows queued behind a batch in flight leave when it
+completes, not when RECORDER_DELAY_MS runs out.
 """
+import subprocess
 import threading
 import time
 
-from lib import (Server, diag, done, eq, ok, prom, request, reset_data, sql,
-                 sql_value)
+from lib import (Server, db_url, diag, done, eq, ok, prom, request,
+                 reset_data, sql, sql_value)
 
 
 def fire(port, texts, results, lock):
@@ -95,5 +97,113 @@ ok(failed is not None and failed >= 1, "the failed batch is counted")
 text = srv.log_text()
 ok("recorder.batch failed" in text and "status=503" in text,
    "the failure is logged once per batch with its status")
+srv.stop()
+
+# ---- holding batches in flight --------------------------------------------
+# A lock on the table holds every batch's insert in flight; each waiting
+# batch shows as one lock not granted.
+
+
+def locks(granted):
+    return int(sql_value(
+        "SELECT count(*) FROM pg_locks WHERE relation = "
+        "'app.prediction_metrics'::regclass AND granted = %s" % granted))
+
+
+def until(cond, seconds=10):
+    deadline = time.time() + seconds
+    while not cond() and time.time() < deadline:
+        time.sleep(0.02)
+    return cond()
+
+
+def hold():
+    locker = subprocess.Popen(["psql", db_url("super"), "-X", "-q",
+                               "-v", "ON_ERROR_STOP=1"],
+                              stdin=subprocess.PIPE, text=True)
+    locker.stdin.write("BEGIN;\nLOCK TABLE app.prediction_metrics "
+                       "IN SHARE MODE;\n")
+    locker.stdin.flush()
+    ok(until(lambda: locks("true") > 0), "the test holds a lock on the table")
+    return locker
+
+
+def release(locker):
+    locker.stdin.write("COMMIT;\n")
+    locker.stdin.close()
+    locker.wait(timeout=30)
+
+
+# ---- batches in flight per worker: RECORDER_INFLIGHT ---------------------
+# Twelve concurrent requests to one worker while inserts cannot finish: the
+# worker sends at most RECORDER_INFLIGHT batches (never more than half its
+# DB_POOL_SIZE connections) and the rest wait; all are answered once the
+# lock goes.
+for env, want in (({}, 1), ({"RECORDER_INFLIGHT": "2"}, 2),
+                  ({"RECORDER_INFLIGHT": "8", "DB_POOL_SIZE": "4"}, 2)):
+    reset_data()
+    env = dict(env, WORKERS="1", RECORDER_DELAY_MS="5")
+    s = Server("recorder-inflight", env=env).start()
+    locker = hold()
+    results = []
+    th = threading.Thread(target=lambda: results.extend(load(s.port, 12, 1)))
+    th.start()
+    until(lambda: locks("false") >= want)
+    time.sleep(0.3)			# 60 delays: any further batch would be out
+    name = " ".join("%s=%s" % kv for kv in sorted(env.items())
+                    if kv[0] in ("RECORDER_INFLIGHT", "DB_POOL_SIZE"))
+    eq(locks("false"), want, "%s: %d batch(es) in flight" %
+       (name or "default", want))
+    release(locker)
+    th.join(30)
+    eq(sorted(st for st, _, _ in results), [200] * 12,
+       "%s: all twelve answered 200 after the lock" % (name or "default"))
+    eq(int(sql_value("SELECT count(*) FROM app.prediction_metrics")), 12,
+       "%s: twelve rows" % (name or "default"))
+    s.stop()
+
+# ---- rows queued behind a batch leave when it completes ------------------
+# One worker, RECORDER_DELAY_MS at its maximum.  A's batch is held in
+# flight by a lock on the table; B arrives meanwhile and queues (a batch is
+# in flight, so B waits for the delay or for that batch).  When the lock
+# goes, A's batch completes and B must leave at once: a delay timer armed
+# before A completed must not hold it for the rest of the second.
+reset_data()
+slow = Server("recorder-delay", env={"WORKERS": "1",
+                                     "RECORDER_DELAY_MS": "1000"}).start()
+eq(request(slow.port, "POST", "/predict", body={"text": "warm"})[0], 200,
+   "the one-worker server answers")
+
+locker = hold()
+ends = {}
+
+
+def timed(name):
+    st, _, _ = request(slow.port, "POST", "/predict",
+                       body={"text": "queued " + name}, timeout=30)
+    ends[name] = (st, time.time())
+
+
+a = threading.Thread(target=timed, args=("A",))
+a.start()
+ok(until(lambda: locks("false") > 0), "A's batch is in flight, waiting "
+   "for the lock")
+b = threading.Thread(target=timed, args=("B",))
+b.start()
+time.sleep(0.2)			# B is queued behind A's batch by now
+ok("B" not in ends and "A" not in ends, "neither is answered while the "
+   "lock holds")
+release(locker)
+a.join(30)
+b.join(30)
+eq([ends.get("A", (None,))[0], ends.get("B", (None,))[0]], [200, 200],
+   "A and B are answered 200")
+if "A" in ends and "B" in ends:
+    gap = ends["B"][1] - ends["A"][1]
+    diag("B answered %.0f ms after A" % (1000 * gap))
+    ok(gap < 0.5, "B left when A's batch completed, not after the "
+       "1000 ms delay (%.0f ms after A)" % (1000 * gap))
+eq(int(sql_value("SELECT count(*) FROM app.prediction_metrics")), 3,
+   "three rows: warm, A, B")
 
 done()

@@ -41,6 +41,8 @@ test_defaults(void)
 	    "WORKER_ACCEPT_THRESHOLD defaults to 1");
 	tap_is_int(cf.worker_balance_slack, 2,
 	    "WORKER_BALANCE_SLACK defaults to 2");
+	tap_is_int(cf.recorder_inflight, 1,
+	    "RECORDER_INFLIGHT defaults to 1");
 	tap_is_int(cf.rate_limit_predict, 10, "predict limit defaults to 10");
 	tap_is_int(cf.rate_limit_analyze, 60, "analyze limit defaults to 60");
 	tap_is_int(cf.model_required, 1, "MODEL_REQUIRED defaults to true");
@@ -98,6 +100,8 @@ test_errors(void)
 		{ "WORKERS", "-1" },
 		{ "WORKER_ACCEPT_THRESHOLD", "0" },
 		{ "WORKER_BALANCE_SLACK", "-1" },
+		{ "RECORDER_INFLIGHT", "0" },
+		{ "RECORDER_INFLIGHT", "9" },
 		{ "RATE_LIMIT_PREDICT_PER_MINUTE", "0" },
 		{ "GEMINI_TEMPERATURE", "nan" },
 		{ "GEMINI_TEMPERATURE", "2.5" },
