@@ -126,7 +126,7 @@ print("%.0f us of machine time each, %.0f%% busy" % (busy * n * 1e6 / max(r, 1),
 
 echo "# machine: $(bench_machine)"
 echo "# $(kore -v | head -1 | sed 's/^/kore /'), $(psql --version), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
-echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch max $(build/conftool get RECORDER_BATCH_MAX), delay $(build/conftool get RECORDER_DELAY_MS) ms, rate limiter on"
+echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch max $(build/conftool get RECORDER_BATCH_MAX), delay $(build/conftool get RECORDER_DELAY_MS) ms, $(build/conftool get RECORDER_INFLIGHT) batch(es) in flight per worker, rate limiter on"
 
 # ---- warm-up ------------------------------------------------------------------
 run_wrk "$CONNS" 5 2 >/dev/null
@@ -253,8 +253,11 @@ printf "  %-44s %s\n" "" "$(per_op "$b0" "$a0" "$b1" "$a1" "$(field rps "$line")
 avg=$(curl -s "http://127.0.0.1:$port/metrics/prometheus" | awk '
     /^modelserver_batch_rows_sum/ {s = $2} /^modelserver_batch_rows_count/ {c = $2}
     END {n = (c > 0 ? int(s / c + 0.5) : 1); print (n < 1 ? 1 : n)}')
-# The recorder's batches in flight per worker: half the pool, 1 to 8.
-per=$(( $(build/conftool get DB_POOL_SIZE) / 2 ))
+# The recorder's batches in flight per worker, as recorder_init() counts
+# them: RECORDER_INFLIGHT, at most half the pool, 1 to 8.
+per=$(build/conftool get RECORDER_INFLIGHT)
+half=$(( $(build/conftool get DB_POOL_SIZE) / 2 ))
+per=$(( per > half ? half : per ))
 per=$(( per < 1 ? 1 : (per > 8 ? 8 : per) ))
 rconns=$(( WORKERS * per ))
 for n in "$avg" "$(build/conftool get RECORDER_BATCH_MAX)"; do
