@@ -16,11 +16,11 @@
  *    a lone client never waits for a timer;
  *  - when RECORDER_BATCH_MAX rows are pending and a batch slot is free;
  *  - after RECORDER_DELAY_MS, or when a batch in flight completes.
- * At most RECORDER_INFLIGHT batches run at once (1 by default: on a
- * closed loop of clients, one batch a turn holds every row that waits,
- * and PostgreSQL writes one batch of 30 for less than two of 15), and
- * never more than half the worker's connections, so other routes always
- * find one.
+ * At most RECORDER_INFLIGHT batches run at once (1 by default: the
+ * batches come out no larger, but half as many transactions write at
+ * once and the machine spends less time a request; README, Throughput),
+ * and never more than half the worker's connections, so other routes
+ * always find one.
  *
  * The rate limit is decided in the same statement.  A client busy enough
  * to hold a lease (lease.c) is admitted here from it; when every row of a
