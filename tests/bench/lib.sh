@@ -5,6 +5,7 @@
 #                            appurl
 #   bench_server NAME        the optimised server against it, in the
 #                            background; sets port kore_pid
+#   bench_server_stop        stops it and removes its rendered config
 #   bench_machine            one line describing the machine
 # Everything started is stopped and removed on exit.
 
@@ -12,16 +13,14 @@ out="$root/tests/out/bench"
 mkdir -p "$out" "$root/build/run-bench"
 pgdir=""
 kore_pid=""
+kore_conf=""
 
 bench_free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 bench_cleanup() {
-	if [ -n "$kore_pid" ] && kill -0 "$kore_pid" 2>/dev/null; then
-		kill "$kore_pid" 2>/dev/null || true
-		wait "$kore_pid" 2>/dev/null || true
-	fi
+	bench_server_stop
 	if [ -n "$pgdir" ]; then
 		"$root/tests/lib/pgcluster.sh" stop "$pgdir" fast >/dev/null \
 		    2>&1 || true
@@ -43,15 +42,29 @@ bench_cluster() {
 	    "$pgport" owner) ENV_FILE= "$root/migrations/migrate.sh" >/dev/null
 }
 
+# bench_server_stop: stops the server bench_server started, if any, and
+# removes the config rendered for it.
+bench_server_stop() {
+	if [ -n "$kore_pid" ] && kill -0 "$kore_pid" 2>/dev/null; then
+		kill "$kore_pid" 2>/dev/null || true
+		wait "$kore_pid" 2>/dev/null || true
+	fi
+	kore_pid=""
+	if [ -n "$kore_conf" ]; then
+		rm -f "$kore_conf"
+		kore_conf=""
+	fi
+}
+
 # bench_server NAME: settings come from the caller's environment.
 bench_server() {
-	local conf i
+	local i
 	port=$(bench_free_port)
-	conf=$(cd "$root" && ENV_FILE= DATABASE_URL="$appurl" \
+	kore_conf=$(cd "$root" && ENV_FILE= DATABASE_URL="$appurl" \
 	    HTTP_PORT="$port" ACCESS_LOG= build/conftool render kore.conf \
 	    build/run-bench)
 	(cd "$root" && ENV_FILE= DATABASE_URL="$appurl" HTTP_PORT="$port" \
-	    ACCESS_LOG= exec kore -c "$conf" -f -n -r) >"$out/$1.log" 2>&1 &
+	    ACCESS_LOG= exec kore -c "$kore_conf" -f -n -r) >"$out/$1.log" 2>&1 &
 	kore_pid=$!
 	for i in $(seq 1 100); do
 		curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return 0

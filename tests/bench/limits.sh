@@ -95,8 +95,7 @@ limits_run() {
 	line=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" | grep '^WRK ' || true)
 	read -r b1 a1 < <(stat_ticks)
-	kill "$kore_pid"; wait "$kore_pid" 2>/dev/null || true
-	kore_pid=""
+	bench_server_stop
 	limits_restore "$v"
 	if [ -z "$line" ] || [ "$(field non2xx "$line")" != 0 ] ||
 	    [ "$(field errors "$line")" != 0 ]; then

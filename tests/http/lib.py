@@ -317,6 +317,7 @@ class Server:
         self.logf.close()
         if self in _servers:
             _servers.remove(self)
+        self.forget_conf()
         self.check_log()
 
     def kill9(self):
@@ -331,6 +332,23 @@ class Server:
         self.logf.close()
         if self in _servers:
             _servers.remove(self)
+        self.forget_conf()
+
+    def forget_conf(self):
+        """Removes the rendered config (start() renders it again) and the
+        pidfile it names, which a server killed before it could clean up
+        leaves behind."""
+        conf = getattr(self, "conf", None)
+        if not conf or not os.path.exists(conf):
+            return
+        with open(conf) as f:
+            for line in f:
+                word = line.split()
+                if len(word) == 2 and word[0] == "pidfile":
+                    path = os.path.join(self.cwd, word[1])
+                    if os.path.exists(path):
+                        os.unlink(path)
+        os.unlink(conf)
 
     def log_text(self):
         with open(self.log, "rb") as f:
