@@ -369,6 +369,8 @@ def _cleanup():
         try:
             if s.proc is not None and s.proc.poll() is None:
                 os.killpg(s.proc.pid, signal.SIGKILL)
+                s.proc.wait()
+            s.forget_conf()
         except OSError:
             pass
 

@@ -70,6 +70,7 @@ other.render()
 with open(other.conf) as f:
     ok(re.search(r"^worker_accept_threshold\s+7$", f.read(), re.M),
        "WORKER_ACCEPT_THRESHOLD is rendered into the runtime kore.conf")
+other.forget_conf()
 
 # ---- Prometheus on loopback, not scraping yet -----------------------------
 pport = free_port()
