@@ -53,14 +53,6 @@ cpu_ticks() {	# cpu_ticks PID...: utime+stime of those processes, in ticks
 	done
 	echo "$t"
 }
-# stat_ticks: the machine's "busy softirq all" ticks from /proc/stat (busy
-# is all but idle and iowait; guest time is already in user).  Kernel work
-# for loopback TCP is largely softirq time, which the processes' own
-# counters leave out.
-stat_ticks() {
-	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
-		print a - $5 - $6, $8, a}' /proc/stat
-}
 # worker_series NAME: a per-worker series of /metrics/prometheus, comma
 # separated in worker order.
 worker_series() {
@@ -74,25 +66,13 @@ worker_counts() { worker_series modelserver_worker_requests_total; }
 worker_conns() { worker_series modelserver_worker_connections; }
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
 
-# Every phase starts right after a CHECKPOINT: a timed checkpoint (5 min)
-# would otherwise land in whichever phase runs then, and its writes slow
-# every commit's WAL flush (one round's server p99 went from 8 to 15 ms).
-checkpoint() { psql "$super" -X -q -c CHECKPOINT; }
-
-run_pgbench() {	# run_pgbench CLIENTS -> prints tps
-	checkpoint
-	pgbench "$super" -n -M prepared -c "$1" -j 2 -T "$DURATION" \
-	    -D mid="$mid" -f tests/bench/pgbench_insert.sql 2>/dev/null |
-	    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
-}
-
 run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
 	local c=$1 d=$2 th=$3 before after p0 k0 p1 k1 line wt
-	checkpoint
+	bench_checkpoint
 	before=$(rows)
 	w0=$(worker_counts)
 	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
-	read -r b0 s0 a0 < <(stat_ticks)
+	read -r b0 s0 a0 < <(bench_stat_ticks)
 	# Halfway through, how wrk's connections sit on the workers.
 	(sleep "$((d / 2))"; worker_conns >"$out/conns.txt") &
 	cpid=$!
@@ -105,7 +85,7 @@ _, _, ru = os.wait4(p.pid, 0)
 print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 ' "$out/wrk.txt" wrk -t "$th" -c "$c" -d "${d}s" --latency \
 	    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict")
-	read -r b1 s1 a1 < <(stat_ticks)
+	read -r b1 s1 a1 < <(bench_stat_ticks)
 	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
 	after=$(rows)
 	w1=$(worker_counts)
@@ -114,7 +94,6 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 	echo "$line conns=$(cat "$out/conns.txt") workers=$(awk -v a="$w1" -v b="$w0" 'BEGIN { n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? "," : ""), x[i] - y[i] }') rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
 }
 
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 # per_op B0 A0 B1 A1 RATE: microseconds of machine time (all cores, busy
 # per /proc/stat) per operation at RATE operations/s, and the busy share.
 per_op() {
@@ -130,7 +109,7 @@ echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch
 
 # ---- warm-up ------------------------------------------------------------------
 run_wrk "$CONNS" 5 2 >/dev/null
-run_pgbench 16 >/dev/null
+bench_pgbench 16 >/dev/null
 
 if [ "$SOAK" != 0 ]; then
 	echo "# soak: $SOAK s at $CONNS connections; RSS (kB) of each worker every 10 s"
@@ -165,7 +144,7 @@ for i, (a, b) in enumerate(zip(first, last)):
     if abs(grew) > 10:
         print("!! worker %d: RSS moved more than 10%%" % (i + 1)); sys.exit(1)
 PY
-	if [ "$(field non2xx "$line")" != 0 ] || [ "$(field errors "$line")" != 0 ]; then
+	if [ "$(bench_field non2xx "$line")" != 0 ] || [ "$(bench_field errors "$line")" != 0 ]; then
 		echo "!! non-2xx answers or errors during the soak; see $out/server.log"
 		soak=1
 	fi
@@ -177,48 +156,48 @@ printf "\n%-6s %-22s %12s %10s %10s %10s %10s\n" round what "req/s" p50_ms p99_m
 declare -a pg16 pg64 srv ratios
 fail=0
 for r in $(seq 1 "$ROUNDS"); do
-	t=$(run_pgbench 16); pg16+=("$t")
+	t=$(bench_pgbench 16); pg16+=("$t")
 	printf "%-6s %-22s %12.0f\n" "$r" "pgbench 1 row/tx, 16c" "$t"
-	t=$(run_pgbench 64); pg64+=("$t")
+	t=$(bench_pgbench 64); pg64+=("$t")
 	printf "%-6s %-22s %12.0f\n" "$r" "pgbench 1 row/tx, 64c" "$t"
 	line=$(run_wrk "$CONNS" "$DURATION" 2)
-	srv+=("$(field rps "$line")")
+	srv+=("$(bench_field rps "$line")")
 	printf "%-6s %-22s %12.0f %10s %10s %10s %10s\n" "$r" \
-	    "server /predict, ${CONNS}c" "$(field rps "$line")" \
-	    "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
-	    "$(field ok "$line")" "$(field rows "$line")"
+	    "server /predict, ${CONNS}c" "$(bench_field rps "$line")" \
+	    "$(bench_field p50_ms "$line")" "$(bench_field p99_ms "$line")" \
+	    "$(bench_field ok "$line")" "$(bench_field rows "$line")"
 	echo "$line" >>"$out/rounds.txt"
 	# The machine's speed drifts (a shared VM): the fairest ratio is the
 	# one against pgbench of the same round.
 	ratio=$(/usr/bin/python3 -c 'import sys; s, a, b = map(float, sys.argv[1:]); print("%.2f" % (s / max(a, b)))' \
-	    "$(field rps "$line")" "${pg16[-1]}" "${pg64[-1]}")
+	    "$(bench_field rps "$line")" "${pg16[-1]}" "${pg64[-1]}")
 	ratios+=("$ratio")
 	printf "%-6s %-22s %sx (server / the better pgbench of this round)\n" \
 	    "" "ratio" "$ratio"
 	# wrk stops counting at the deadline with up to one request per
 	# connection in flight; those rows commit after it stopped looking.
-	extra=$(( $(field rows "$line") - $(field ok "$line") ))
+	extra=$(( $(bench_field rows "$line") - $(bench_field ok "$line") ))
 	if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNS" ] ||
-	    [ "$(field non2xx "$line")" != 0 ]; then
+	    [ "$(bench_field non2xx "$line")" != 0 ]; then
 		echo "!! rows written and 2xx answers disagree (or non-2xx seen)"
 		fail=1
 	else
 		printf "%-6s %-22s rows - 2xx = %d (in flight when wrk stopped; at most one per connection)\n" \
 		    "" "rows vs 2xx" "$extra"
 	fi
-	st=$(field server_ticks "$line"); pt=$(field pg_ticks "$line")
-	wt=$(field wrk_ticks "$line")
-	total=$(field all_ticks "$line"); bt=$(field busy_ticks "$line")
+	st=$(bench_field server_ticks "$line"); pt=$(bench_field pg_ticks "$line")
+	wt=$(bench_field wrk_ticks "$line")
+	total=$(bench_field all_ticks "$line"); bt=$(bench_field busy_ticks "$line")
 	printf "%-6s %-22s %s\n" "" "requests per worker" \
-	    "$(field workers "$line" | tr , ' ')"
+	    "$(bench_field workers "$line" | tr , ' ')"
 	printf "%-6s %-22s %s (halfway; one is the count's own scrape)\n" "" \
-	    "connections per worker" "$(field conns "$line" | tr , ' ')"
+	    "connections per worker" "$(bench_field conns "$line" | tr , ' ')"
 	printf "%-6s %-22s server %d%%, postgres %d%%, wrk %d%%, kernel softirq %d%%, idle %d%% (of %d cores; busy per /proc/stat)\n" \
 	    "" "CPU split" $((100 * st / total)) $((100 * pt / total)) \
-	    $((100 * wt / total)) $((100 * $(field sirq_ticks "$line") / total)) \
+	    $((100 * wt / total)) $((100 * $(bench_field sirq_ticks "$line") / total)) \
 	    $((100 - 100 * bt / total)) "$(nproc)"
 	printf "%-6s %-22s %s\n" "" "per request" \
-	    "$(per_op 0 0 "$bt" "$total" "$(field rps "$line")")"
+	    "$(per_op 0 0 "$bt" "$total" "$(bench_field rps "$line")")"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -239,17 +218,17 @@ echo "ratio per round (server / the better pgbench of its round): ${ratios[*]}; 
 psql "$super" -X -q -c "CREATE OR REPLACE FUNCTION public.bench_uuids(n integer)
     RETURNS uuid[] LANGUAGE sql
     AS 'SELECT array_agg(gen_random_uuid()) FROM generate_series(1, n)'"
-checkpoint
-read -r b0 _ a0 < <(stat_ticks)
+bench_checkpoint
+read -r b0 _ a0 < <(bench_stat_ticks)
 line=$(WRK_BODY='{"text": ""}' wrk -t 2 -c "$CONNS" -d 10s --latency \
     -s tests/bench/predict.lua "http://127.0.0.1:$port/predict" | grep '^WRK ')
-read -r b1 _ a1 < <(stat_ticks)
+read -r b1 _ a1 < <(bench_stat_ticks)
 echo
 echo "where the limit is (each side alone, on the same machine):"
 printf "  %-44s %8.0f req/s, p99 %s ms, %s answers, all 422\n" \
-    "HTTP only: /predict with an empty text, ${CONNS}c" "$(field rps "$line")" \
-    "$(field p99_ms "$line")" "$(field non2xx "$line")"
-printf "  %-44s %s\n" "" "$(per_op "$b0" "$a0" "$b1" "$a1" "$(field rps "$line")")"
+    "HTTP only: /predict with an empty text, ${CONNS}c" "$(bench_field rps "$line")" \
+    "$(bench_field p99_ms "$line")" "$(bench_field non2xx "$line")"
+printf "  %-44s %s\n" "" "$(per_op "$b0" "$a0" "$b1" "$a1" "$(bench_field rps "$line")")"
 avg=$(curl -s "http://127.0.0.1:$port/metrics/prometheus" | awk '
     /^modelserver_batch_rows_sum/ {s = $2} /^modelserver_batch_rows_count/ {c = $2}
     END {n = (c > 0 ? int(s / c + 0.5) : 1); print (n < 1 ? 1 : n)}')
@@ -261,12 +240,12 @@ per=$(( per > half ? half : per ))
 per=$(( per < 1 ? 1 : (per > 8 ? 8 : per) ))
 rconns=$(( WORKERS * per ))
 for n in "$avg" "$(build/conftool get RECORDER_BATCH_MAX)"; do
-	checkpoint
-	read -r b0 _ a0 < <(stat_ticks)
+	bench_checkpoint
+	read -r b0 _ a0 < <(bench_stat_ticks)
 	tps=$(pgbench "$super" -n -c "$rconns" -j 2 -T 10 -D n="$n" \
 	    -f tests/bench/pgbench_batch.sql 2>/dev/null |
 	    sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
-	read -r b1 _ a1 < <(stat_ticks)
+	read -r b1 _ a1 < <(bench_stat_ticks)
 	rps=$(/usr/bin/python3 -c "print(${tps:-0} * $n)")
 	printf "  %-44s %8.0f rows/s, %.0f batches/s\n" \
 	    "database only: batches of $n rows, ${rconns}c" "$rps" "${tps:-0}"
@@ -275,7 +254,7 @@ done
 
 # ---- one client, sequential ------------------------------------------------------
 line=$(run_wrk 1 5 1)
-echo "single client, sequential: $(field rps "$line") req/s, p50 $(field p50_ms "$line") ms, p99 $(field p99_ms "$line") ms"
+echo "single client, sequential: $(bench_field rps "$line") req/s, p50 $(bench_field p50_ms "$line") ms, p99 $(bench_field p99_ms "$line") ms"
 
 # ---- memory and spread -----------------------------------------------------------
 for w in $(workers); do

@@ -7,6 +7,11 @@
 #                            background; sets port kore_pid
 #   bench_server_stop        stops it and removes its rendered config
 #   bench_machine            one line describing the machine
+#   bench_checkpoint         a CHECKPOINT before each timed phase
+#   bench_pgbench CLIENTS    pgbench inserting /predict's row one per
+#                            transaction for DURATION s; prints tps
+#   bench_stat_ticks         the machine's busy, softirq and all ticks
+#   bench_field NAME LINE    the value of NAME=... in a WRK line
 # Everything started is stopped and removed on exit.
 
 out="$root/tests/out/bench"
@@ -79,3 +84,28 @@ bench_machine() {
 	    /proc/cpuinfo | head -n 1), $(uname -r), load average" \
 	    "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# Every phase starts right after a CHECKPOINT: a timed checkpoint (5 min)
+# would otherwise land in whichever phase runs then, and its writes slow
+# every commit's WAL flush (one round's server p99 went from 8 to 15 ms).
+bench_checkpoint() { psql "$super" -X -q -c CHECKPOINT; }
+
+# bench_pgbench CLIENTS: the database's own limit for our write (needs
+# super, mid and DURATION).
+bench_pgbench() {
+	bench_checkpoint
+	pgbench "$super" -n -M prepared -c "$1" -j 2 -T "$DURATION" \
+	    -D mid="$mid" -f "$root/tests/bench/pgbench_insert.sql" \
+	    2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+# bench_stat_ticks: the machine's "busy softirq all" ticks from /proc/stat
+# (busy is all but idle and iowait; guest time is already in user).
+# Kernel work for loopback TCP is largely softirq time, which the
+# processes' own counters leave out.
+bench_stat_ticks() {
+	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
+		print a - $5 - $6, $8, a}' /proc/stat
+}
+
+bench_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }

@@ -40,12 +40,6 @@ fk=$(psql "$super" -X -At -c "SELECT conname FROM pg_constraint
 export RATE_LIMIT_PREDICT_PER_MINUTE=1000000000
 
 sql() { psql "$super" -X -q -v ON_ERROR_STOP=1 -c "$1"; }
-checkpoint() { sql CHECKPOINT; }
-stat_ticks() {	# busy and all ticks of the machine, from /proc/stat
-	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
-		print a - $5 - $6, a}' /proc/stat
-}
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 # limits_setup / limits_restore VARIANT: the database side of a variant.
 # The foreign key comes back NOT VALID: the rows written without it all
@@ -90,15 +84,15 @@ limits_run() {
 	    RECORDER_INFLIGHT=$inflight bench_server "limits-$v"
 	wrk -t 2 -c "$CONNS" -d 3s -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" >/dev/null
-	checkpoint
-	read -r b0 a0 < <(stat_ticks)
+	bench_checkpoint
+	read -r b0 _ a0 < <(bench_stat_ticks)
 	line=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" | grep '^WRK ' || true)
-	read -r b1 a1 < <(stat_ticks)
+	read -r b1 _ a1 < <(bench_stat_ticks)
 	bench_server_stop
 	limits_restore "$v"
-	if [ -z "$line" ] || [ "$(field non2xx "$line")" != 0 ] ||
-	    [ "$(field errors "$line")" != 0 ]; then
+	if [ -z "$line" ] || [ "$(bench_field non2xx "$line")" != 0 ] ||
+	    [ "$(bench_field errors "$line")" != 0 ]; then
 		echo "!! $v: non-2xx answers or errors: $line" >&2
 		exit 1
 	fi
@@ -107,24 +101,17 @@ rps, p99 = float(sys.argv[1]), sys.argv[2]
 b0, a0, b1, a1, n = map(float, sys.argv[3:])
 busy = (b1 - b0) / max(a1 - a0, 1)
 print("%.0f %s %.0f %.0f" % (rps, p99, busy * n * 1e6 / max(rps, 1), 100 * (1 - busy)))' \
-	    "$(field rps "$line")" "$(field p99_ms "$line")" \
+	    "$(bench_field rps "$line")" "$(bench_field p99_ms "$line")" \
 	    "$b0" "$a0" "$b1" "$a1" "$(nproc)")
-}
-
-run_pgbench() {
-	checkpoint
-	pgbench "$super" -n -M prepared -c 16 -j 2 -T "$DURATION" \
-	    -D mid="$mid" -f tests/bench/pgbench_insert.sql 2>/dev/null |
-	    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
 
 echo "# machine: $(bench_machine)"
 echo "# $ROUNDS rounds of ${DURATION} s, wrk at $CONNS connections; variants: ${variants[*]}"
-run_pgbench >/dev/null		# warm-up
+bench_pgbench 16 >/dev/null		# warm-up
 printf "\n%-6s %-26s %9s %8s %7s %11s %6s\n" round variant "req/s" p99_ms ratio "us/request" idle
 results="$out/limits.txt"; : >"$results"
 for r in $(seq 1 "$ROUNDS"); do
-	pg=$(run_pgbench)
+	pg=$(bench_pgbench 16)
 	printf "%-6s %-26s %9.0f\n" "$r" "pgbench 1 row/tx, 16c" "$pg"
 	# Each round starts at a different variant: the machine warms up and
 	# the table grows within a round, and no variant should always run
