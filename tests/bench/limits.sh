@@ -17,7 +17,9 @@
 #   poolN      DB_POOL_SIZE=N
 #   delayN     RECORDER_DELAY_MS=N
 #   inflightN  RECORDER_INFLIGHT=N (batches in flight per worker)
-#              (these three run only when named in VARIANTS)
+#   unix       the server reaches PostgreSQL over its Unix socket, as
+#              pgbench does, instead of TCP on 127.0.0.1
+#              (these four run only when named in VARIANTS)
 #   a+b+...    several at once (workers1+no_fk+async: all three)
 #
 # For each it prints requests/s, p99, the ratio to the round's pgbench,
@@ -70,17 +72,18 @@ limits_restore() {
 limits_run() {
 	local v=$1 t b0 a0 b1 a1 line
 	local w=2 pool=${DB_POOL_SIZE:-4} delay=${RECORDER_DELAY_MS:-1}
-	local inflight=${RECORDER_INFLIGHT:-1}
+	local inflight=${RECORDER_INFLIGHT:-1} url=$appurl
 	for t in ${v//+/ }; do
 		case $t in
 		workers1)	w=1 ;;
 		pool[0-9]*)	pool=${t#pool} ;;
 		delay[0-9]*)	delay=${t#delay} ;;
 		inflight[0-9]*)	inflight=${t#inflight} ;;
+		unix)		url="postgresql://modelserver_app@/modelserver?host=$pgdir/run&port=$pgport" ;;
 		esac
 	done
 	limits_setup "$v"
-	WORKERS=$w DB_POOL_SIZE=$pool RECORDER_DELAY_MS=$delay \
+	appurl=$url WORKERS=$w DB_POOL_SIZE=$pool RECORDER_DELAY_MS=$delay \
 	    RECORDER_INFLIGHT=$inflight bench_server "limits-$v"
 	wrk -t 2 -c "$CONNS" -d 3s -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" >/dev/null
