@@ -8,7 +8,7 @@
 # these variants (VARIANTS), each on a server started fresh:
 #
 #   shipped    the server as `make bench` runs it (2 workers, durable)
-#   workers1   WORKERS=1: one worker, larger batches
+#   workers1   WORKERS=1: one worker, larger batches (workersN: N workers)
 #   no_fk      the foreign key prediction_metrics -> model_versions dropped
 #              for the run (restored after): what its per-row check costs
 #   async      synchronous_commit off for the server's role: no answer
@@ -75,7 +75,7 @@ limits_run() {
 	local inflight=${RECORDER_INFLIGHT:-1} url=$appurl
 	for t in ${v//+/ }; do
 		case $t in
-		workers1)	w=1 ;;
+		workers[0-9]*)	w=${t#workers} ;;
 		pool[0-9]*)	pool=${t#pool} ;;
 		delay[0-9]*)	delay=${t#delay} ;;
 		inflight[0-9]*)	inflight=${t#inflight} ;;
