@@ -33,6 +33,10 @@ fi
 . tests/bench/lib.sh
 bench_cluster
 psql "$super" -X -q -c "ALTER ROLE modelserver_app SET synchronous_commit = on"
+# The WAL syncs each side makes, and their time (pg_stat_wal): every
+# durable answer waits for one.  Timing them costs two clock reads a sync.
+psql "$super" -X -q -c "ALTER SYSTEM SET track_wal_io_timing = on" \
+    -c "SELECT pg_reload_conf()" >/dev/null
 mid=$(psql "$super" -X -At -c "SELECT app.model_version_id('vader', '3.3.2')")
 
 # ---- the server (rate limiter on, a limit it never reaches) ---------------
@@ -65,6 +69,19 @@ worker_counts() { worker_series modelserver_worker_requests_total; }
 # Open connections of each worker (balance.c); the scrape's own is one.
 worker_conns() { worker_series modelserver_worker_connections; }
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
+# WAL syncs so far and their total time in ms.  Backends report these
+# about once a second, so a window of DURATION s is right within a
+# second's worth at each end.
+wal_syncs() { psql "$super" -X -At -F' ' -c "SELECT wal_sync, wal_sync_time FROM pg_stat_wal"; }
+# wal_line SYNCS0 MS0 SYNCS1 MS1 OPS SECONDS WHAT: syncs a second, OPS per
+# sync, average sync time, and the share of the time one was under way.
+wal_line() {
+	/usr/bin/python3 -c 'import sys
+n0, t0, n1, t1, ops, secs = map(float, sys.argv[1:7])
+n, t = max(n1 - n0, 1), t1 - t0
+print("%.0f/s, %.1f %s each, %.3f ms average, a sync under way %.0f%% of the time"
+      % (n / secs, ops / n, sys.argv[7], t / n, 100 * t / (secs * 1000)))' "$@"
+}
 
 run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
 	local c=$1 d=$2 th=$3 before after p0 k0 p1 k1 line wt
@@ -73,6 +90,7 @@ run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
 	w0=$(worker_counts)
 	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
 	read -r b0 s0 a0 < <(bench_stat_ticks)
+	read -r y0 yt0 < <(wal_syncs)
 	# Halfway through, how wrk's connections sit on the workers.
 	(sleep "$((d / 2))"; worker_conns >"$out/conns.txt") &
 	cpid=$!
@@ -86,12 +104,13 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 ' "$out/wrk.txt" wrk -t "$th" -c "$c" -d "${d}s" --latency \
 	    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict")
 	read -r b1 s1 a1 < <(bench_stat_ticks)
+	read -r y1 yt1 < <(wal_syncs)
 	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
 	after=$(rows)
 	w1=$(worker_counts)
 	wait "$cpid"
 	line=$(grep '^WRK ' "$out/wrk.txt")
-	echo "$line conns=$(cat "$out/conns.txt") workers=$(awk -v a="$w1" -v b="$w0" 'BEGIN { n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? "," : ""), x[i] - y[i] }') rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0))"
+	echo "$line conns=$(cat "$out/conns.txt") workers=$(awk -v a="$w1" -v b="$w0" 'BEGIN { n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? "," : ""), x[i] - y[i] }') rows=$((after - before)) server_ticks=$((k1 - k0)) pg_ticks=$((p1 - p0)) wrk_ticks=$wt busy_ticks=$((b1 - b0)) sirq_ticks=$((s1 - s0)) all_ticks=$((a1 - a0)) wal_syncs=$y0,$yt0,$y1,$yt1"
 }
 
 # per_op B0 A0 B1 A1 RATE: microseconds of machine time (all cores, busy
@@ -156,8 +175,13 @@ printf "\n%-6s %-22s %12s %10s %10s %10s %10s\n" round what "req/s" p50_ms p99_m
 declare -a pg16 pg64 srv ratios
 fail=0
 for r in $(seq 1 "$ROUNDS"); do
+	read -r y0 yt0 < <(wal_syncs)
 	t=$(bench_pgbench 16); pg16+=("$t")
+	read -r y1 yt1 < <(wal_syncs)
 	printf "%-6s %-22s %12.0f\n" "$r" "pgbench 1 row/tx, 16c" "$t"
+	printf "%-6s %-22s %s\n" "" "WAL syncs" "$(wal_line "$y0" "$yt0" \
+	    "$y1" "$yt1" "$(/usr/bin/python3 -c "print($t * $DURATION)")" \
+	    "$DURATION" transactions)"
 	t=$(bench_pgbench 64); pg64+=("$t")
 	printf "%-6s %-22s %12.0f\n" "$r" "pgbench 1 row/tx, 64c" "$t"
 	line=$(run_wrk "$CONNS" "$DURATION" 2)
@@ -198,6 +222,9 @@ for r in $(seq 1 "$ROUNDS"); do
 	    $((100 - 100 * bt / total)) "$(nproc)"
 	printf "%-6s %-22s %s\n" "" "per request" \
 	    "$(per_op 0 0 "$bt" "$total" "$(bench_field rps "$line")")"
+	printf "%-6s %-22s %s\n" "" "WAL syncs" "$(wal_line \
+	    $(bench_field wal_syncs "$line" | tr , ' ') \
+	    "$(bench_field rows "$line")" "$DURATION" rows)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
