@@ -65,6 +65,13 @@ log = open(os.path.join(OUT, "containers-%s.log" % run_id), "w")
 state = {"up": False}
 
 
+def say(msg):
+    """A figure worth seeing in make test's output: prove shows stderr."""
+    diag(msg)
+    sys.stderr.write("# %s\n" % msg)
+    sys.stderr.flush()
+
+
 def compose(*args, timeout=300):
     r = podman.run(["docker-compose", "-p", project, "--env-file", envfile,
                     "-f", COMPOSE, "-f", override] + list(args),
@@ -155,7 +162,7 @@ def image_mb(tag):
 
 
 size = image_mb(tags["server"])
-diag("image sizes: server %.0f MB, postgres stand-in %.0f MB, pgAdmin "
+say("image sizes: server %.0f MB, postgres stand-in %.0f MB, pgAdmin "
      "stand-in %.0f MB" % (size, image_mb(tags["postgres"]),
                            image_mb(tags["pgadmin"])))
 r = engine.podman("run", "--rm", "--network=none", "--entrypoint", "/bin/sh",
@@ -266,7 +273,7 @@ t_healthy = wait_health("modelserver", "healthy", 180)
 ok(t_healthy is not None, "the server container turns healthy (%.1f s "
    "after up)" % (t_healthy or -1),
    compose("logs", "--tail=40", "modelserver").stdout)
-diag("timings: build %.1f s, up %.1f s, healthy %.1f s later"
+say("timings: build %.1f s, up %.1f s, healthy %.1f s later"
      % (t_build, t_up, t_healthy or -1))
 
 # ---- the database: roles and passwords from .env ---------------------------
@@ -405,5 +412,5 @@ ok(r.returncode == 0 and not vols.split() and not nets.split(),
    "docker-compose down -v: the volumes and the network are removed",
    r.stderr + vols + nets)
 state["up"] = False
-diag("total %.1f s" % (time.time() - T0))
+say("total %.1f s" % (time.time() - T0))
 done()
