@@ -208,7 +208,8 @@ with open(override, "w") as f:
 def psql(role, query, password=None):
     """query through the database's published port, as role."""
     pw = password if password is not None else env[
-        {"postgres": "POSTGRES_PASSWORD", "modelserver": "MODELSERVER_PASSWORD",
+        {"postgres": "POSTGRES_PASSWORD",
+         "modelserver": "MODELSERVER_PASSWORD",
          "modelserver_app": "MODELSERVER_APP_PASSWORD",
          "modelserver_analyst": "MODELSERVER_ANALYST_PASSWORD"}[role]]
     return podman.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-w",
@@ -255,7 +256,7 @@ def rows():
     return r.stdout.strip() if r.returncode == 0 else r.stderr.strip()
 
 
-# ---- up ----------------------------------------------------------------------
+# ---- up ------------------------------------------------------------------
 try:
     engine.start(log)
 except RuntimeError as e:
@@ -311,19 +312,18 @@ eq(r.stdout.split(), ["modelserver", str(nmig)],
 ok("seccomp sandbox enabled" in slog and "will not change user" in slog,
    "kore keeps the container's user (-r) with its seccomp sandbox on",
    slog[-2000:])
+# Per kore process: uid and seccomp mode.  (Not its environment: kore
+# writes its process titles over that memory, so /proc/PID/environ no
+# longer shows it.)
 r = engine.podman("exec", cid("modelserver"), "sh", "-c",
                   "for p in /proc/[0-9]*; do "
                   "[ \"$(cat $p/comm)\" = kore ] || continue; "
-                  "awk '/^Uid:/ {u=$2} /^Seccomp:/ {s=$2} END "
-                  "{print u \":\" s}' $p/status; "
-                  "tr '\\0' '\\n' <$p/environ | "
-                  "grep -c -e '^MIGRATE_DATABASE_URL=' -e '%s' || true; "
-                  "done" % env["MODELSERVER_PASSWORD"])
+                  "awk '/^Uid:/ {u=$2} /^Seccomp:/ {s=$2} "
+                  "END {print u \":\" s}' $p/status; done")
 procs = r.stdout.split()
-ok(len(procs) >= 6 and set(procs[0::2]) == {"10001:2"} and
-   set(procs[1::2]) == {"0"},
-   "kore's parent and workers: uid 10001, seccomp filtering, no owner "
-   "URL or password in their environment", r.stdout + r.stderr)
+ok(len(procs) >= 3 and set(procs) == {"10001:2"},
+   "kore's parent and workers run as uid 10001 with a seccomp filter",
+   r.stdout + r.stderr)
 
 # ---- /health, /predict through the published port --------------------------
 st, _, body = request(HTTP, "GET", "/health", timeout=20)
