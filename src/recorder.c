@@ -18,7 +18,7 @@
  *  - after RECORDER_DELAY_MS, or when a batch in flight completes.
  * At most RECORDER_INFLIGHT batches run at once (1 by default: the
  * batches come out no larger, but half as many transactions write at
- * once and the machine spends less time a request; README, Throughput),
+ * once and the machine spends less time a request; docs/performance.md),
  * and never more than half the worker's connections, so other routes
  * always find one.
  *
