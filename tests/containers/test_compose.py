@@ -330,6 +330,10 @@ st, _, body = request(HTTP, "GET", "/health", timeout=20)
 ok(st == 200 and body.get("status") == "ok" and
    body.get("database", {}).get("status") == "up",
    "GET /health on the published port: 200, ok, database up", body)
+st = [request(HTTP, "GET", p, timeout=20)[0]
+      for p in ("/docs", "/docs/swagger-ui-bundle.js", "/openapi.json")]
+eq(st, [200, 200, 200], "GET /docs, its script and /openapi.json: 200 (the "
+   "docs page built in the build stage made it into the image)")
 text = "containers built and run for real " + run_id
 st, body = predict(text)
 pid = body.get("prediction_id") if isinstance(body, dict) else None
