@@ -62,7 +62,15 @@ engine = podman.Engine(tmp, project)
 tags = {name: "localhost/modelserver-test-%s:%s" % (name, run_id)
         for name in ("server", "postgres", "pgadmin")}
 log = open(os.path.join(OUT, "containers-%s.log" % run_id), "w")
-state = {"up": False}
+state = {"up": False, "builds": [], "before": set()}
+
+
+def build_containers():
+    """Buildah's working containers (a build's, while it runs)."""
+    r = engine.podman("ps", "-a", "--external", "--format",
+                      "{{.ID}} {{.Status}}")
+    return [l.split()[0] for l in r.stdout.splitlines()
+            if l.split()[1:] == ["Storage"]]
 
 
 def say(msg):
@@ -86,6 +94,21 @@ def cleanup():
     """Whatever happened: the project's containers, volumes, network,
     the run's images, then the service, then tmp."""
     try:
+        # A build still running would tag its image after we are gone;
+        # stopped, it leaves its working containers (status "Storage").
+        killed = False
+        for proc in state["builds"]:
+            if proc.poll() is None:
+                killed = True
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if killed:
+            for c in set(build_containers()) - state["before"]:
+                engine.podman("rm", "-f", c)
         if state["up"]:
             compose("down", "-v", "--remove-orphans", "-t", "5",
                     timeout=180)
@@ -123,7 +146,7 @@ try:
 except (RuntimeError, subprocess.TimeoutExpired) as e:
     ok(False, "the base image debian:bookworm-slim, made locally", e)
     done()
-ok(True, "base image %s: %s (%.1f s)" % (podman.BASE_TAG, how, secs))
+say("base image %s: %s (%.1f s)" % (podman.BASE_TAG, how, secs))
 
 
 def build(tag, context, dockerfile=None):
@@ -131,10 +154,13 @@ def build(tag, context, dockerfile=None):
             "--pull=never", "-t", tag]
     if dockerfile:
         args += ["-f", dockerfile]
-    return subprocess.Popen(args + [context], env=engine.env, stdout=log,
+    proc = subprocess.Popen(args + [context], env=engine.env, stdout=log,
                             stderr=subprocess.STDOUT)
+    state["builds"].append(proc)
+    return proc
 
 
+state["before"] = set(build_containers())
 t0 = time.time()
 # At once: the stand-ins mostly wait for the Debian archive, the server's
 # build for the compiler.
