@@ -188,8 +188,9 @@ class Engine:
         # Containers may not get more than the hard limits Podman runs
         # with (raising them needs CAP_SYS_RESOURCE, which a VM may not
         # give): without this every start fails with "setrlimit
-        # RLIMIT_NOFILE: Operation not permitted".  Podman's own processes
-        # lower RLIMIT_NPROC to 32768 (verified: more fails the same way).
+        # RLIMIT_NOFILE: Operation not permitted".  RLIMIT_NPROC above
+        # 32768 fails the same way here even under a higher hard limit
+        # (conmon's is 32768).
         # crun refuses hybrid cgroups (runc does not); without systemd,
         # cgroupfs and events to a file.
         def lim(which, most):
@@ -269,13 +270,21 @@ class Engine:
         """As Docker would, but every 2 s whatever the interval: faster
         tests, and the retries still count (3 failures: unhealthy)."""
         while not self._hc_stop.wait(2):
-            r = self.podman("ps", "-q", "--filter", "label=com.docker."
-                            "compose.project=" + self.project, timeout=60)
+            try:
+                r = self.podman("ps", "-q", "--filter", "label=com.docker."
+                                "compose.project=" + self.project,
+                                timeout=60)
+            except subprocess.TimeoutExpired:
+                continue
             for cid in r.stdout.split():
                 if self._hc_stop.is_set():
                     return
-                # Exit 1 (unhealthy) or 125 (no health check) are fine.
-                self.podman("healthcheck", "run", cid, timeout=60)
+                # Exit 1 (unhealthy) or 125 (no health check) are fine;
+                # a check that hangs is Docker's failed one too.
+                try:
+                    self.podman("healthcheck", "run", cid, timeout=60)
+                except subprocess.TimeoutExpired:
+                    pass
 
     def close(self):
         self._hc_stop.set()
