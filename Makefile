@@ -45,8 +45,9 @@ TEST_PACKAGES	:= postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
 		   python3-jsonschema chromium $(NODE_PACKAGES)
 # make test-containers (part of make test): Podman as the Docker engine,
 # runc (crun refuses hybrid cgroups), netavark and aardvark-dns (service
-# names resolve on compose networks), debootstrap (the base image).
-CONTAINER_PACKAGES := podman runc netavark aardvark-dns debootstrap
+# names resolve on compose networks) with iptables (its NAT and published
+# ports), debootstrap (the base image).
+CONTAINER_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap
 
 # The module: every src/*.c except the command-line tools, plus the model.
 include src/model/model.mk

@@ -36,8 +36,8 @@ SUITE = "bookworm"
 # Cached layers older than this are pruned after a run (a rebuild at most
 # this often: keeps the cache from growing with every change of the tree).
 CACHE_HOURS = 72
-TOOLS = ("podman", "runc", "debootstrap", "docker-compose", "netavark",
-         "aardvark-dns")
+TOOLS = ("podman", "runc", "debootstrap", "docker-compose", "iptables",
+         "netavark", "aardvark-dns")
 
 
 def run(args, env=None, timeout=600, **kw):
