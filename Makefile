@@ -219,7 +219,7 @@ san: $(BUILD)/san/app.so
 # under ASan + UBSan.  To add one: list the name in UNIT_NAMES and its
 # sources below.  (The model's tests come from src/model/model.mk.)
 UNIT_NAMES	:= config schema cidr uuid schema_metrics gemini analyzer lease \
-		   fixed json_out balance
+		   fixed json_out balance pgarray
 UNIT_SRCS_config := src/config.c
 UNIT_SRCS_schema := src/schema.c
 UNIT_LIBS_schema := -ljansson
@@ -229,6 +229,7 @@ UNIT_SRCS_lease	:= src/lease.c
 UNIT_SRCS_fixed	:= src/fixed.c
 UNIT_SRCS_balance := src/balance.c
 UNIT_SRCS_json_out := src/json_out.c src/fixed.c
+UNIT_SRCS_pgarray := src/pgarray.c src/fixed.c
 UNIT_LIBS_json_out := -ljansson
 UNIT_SRCS_schema_metrics := src/schema_metrics.c src/schema.c
 UNIT_LIBS_schema_metrics := -ljansson
@@ -298,13 +299,14 @@ FUZZ_PACKAGES	:= clang-14 libclang-rt-14-dev
 FUZZ_CFLAGS	:= $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined \
 		   -fno-sanitize-recover=all -Isrc
-FUZZ_NAMES	:= fuzz_request fuzz_model fuzz_gemini
+FUZZ_NAMES	:= fuzz_request fuzz_model fuzz_gemini fuzz_pgarray
 FUZZ_SRCS_fuzz_request := src/schema.c src/schema_metrics.c
 FUZZ_LIBS_fuzz_request := -ljansson
 FUZZ_SRCS_fuzz_model := src/schema.c $(MODEL_SRCS)
 FUZZ_LIBS_fuzz_model := -ljansson
 FUZZ_SRCS_fuzz_gemini := src/gemini.c src/analyzer.c src/schema.c
 FUZZ_LIBS_fuzz_gemini := -ljansson -lcurl
+FUZZ_SRCS_fuzz_pgarray := src/pgarray.c src/fixed.c
 FUZZ_BINS	:= $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_fuzz_$$*) \

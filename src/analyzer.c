@@ -578,9 +578,9 @@ analyzer_rules(const struct analyzer_inputs *in)
 
 	/* Recommendations, one per kind of issue. */
 	if (cur->total < ANALYZER_MIN_PREDICTIONS)
-		json_array_append_new(recs, json_string("Collect more traffic "
-		    "before drawing conclusions: each window needs at least 5 "
-		    "predictions."));
+		json_array_append_new(recs, json_sprintf("Collect more traffic "
+		    "before drawing conclusions: each window needs at least %d "
+		    "predictions.", ANALYZER_MIN_PREDICTIONS));
 	if (lvl_conf || trend_conf)
 		json_array_append_new(recs, json_string("Review recent "
 		    "low-confidence inputs and consider recalibrating or "

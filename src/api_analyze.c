@@ -647,7 +647,7 @@ analyze_reject(struct http_request *req)
 {
 	struct analyze_state	*st = http_state_get(req);
 
-	stats_me()->ratelimited[1]++;
+	stats_me()->ratelimited[STATS_LIMITED_ANALYZE]++;
 	db_call_release(&st->call);
 	ratelimit_reject(req, st->limit, st->reset_s);
 	return (HTTP_STATE_COMPLETE);

@@ -128,7 +128,7 @@ predict_answer(struct http_request *req, struct predict_state *st)
 	case HTTP_STATUS_OK:
 		break;
 	case 429:
-		stats_me()->ratelimited[0]++;
+		stats_me()->ratelimited[STATS_LIMITED_PREDICT]++;
 		ratelimit_reject(req, row->limit, row->reset_s);
 		return (KORE_RESULT_OK);
 	case HTTP_STATUS_SERVICE_UNAVAILABLE:
@@ -220,20 +220,8 @@ static void
 predict_count(const struct recorder_row *row)
 {
 	struct stats_worker	*sw;
-	int			 i;
 
 	sw = stats_me();
-	switch (row->result.label[2]) {	/* po[s]itive ne[g]ative ne[u]tral */
-	case 's':
-		i = 0;
-		break;
-	case 'g':
-		i = 1;
-		break;
-	default:
-		i = 2;
-		break;
-	}
-	sw->predictions[i]++;
+	sw->predictions[stats_label_of(row->result.label)]++;
 	stats_observe(&sw->inference_ms, STATS_HIST_MS, row->inference_ms);
 }

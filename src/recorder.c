@@ -34,7 +34,6 @@
  */
 #include <sys/types.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +41,57 @@
 #include <libpq-fe.h>
 
 #include "app.h"
-#include "fixed.h"
 #include "lease.h"
+#include "pgarray.h"
 
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
-#define RECORDER_NCOLUMNS	10	/* arrays of row values: $1..$10 */
-#define RECORDER_WANT		RECORDER_NCOLUMNS	/* then want[]: $14 */
-#define RECORDER_NARRAYS	(RECORDER_NCOLUMNS + 1)
-#define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
+#define RECORDER_LABEL_MAX	32	/* longer labels fail the batch */
+
+/* The statement's parameters, $1..$15 in order (recorder_sql). */
+enum recorder_param {
+	RECORDER_P_ID,			/* $1 uuid[] */
+	RECORDER_P_CLIENT,		/* $2 inet[] */
+	RECORDER_P_LABEL,		/* $3 text[] */
+	RECORDER_P_CONFIDENCE,		/* $4 float8[] */
+	RECORDER_P_INFERENCE_MS,	/* $5 float8[] */
+	RECORDER_P_INPUT_LENGTH,	/* $6 int[] */
+	RECORDER_P_COMPOUND,		/* $7 float8[] */
+	RECORDER_P_POS,			/* $8 float8[] */
+	RECORDER_P_NEU,			/* $9 float8[] */
+	RECORDER_P_NEG,			/* $10 float8[] */
+	RECORDER_P_MODEL,		/* $11 model name */
+	RECORDER_P_VERSION,		/* $12 model version */
+	RECORDER_P_LIMIT,		/* $13 requests per window */
+	RECORDER_P_WANT,		/* $14 int[] */
+	RECORDER_P_LEASE_MS,		/* $15 lease length */
+	RECORDER_NPARAMS
+};
+
+/* The columns of the statement's one row. */
+enum recorder_col {
+	RECORDER_C_ADMITTED,		/* boolean[] */
+	RECORDER_C_REMAINING,		/* integer[] */
+	RECORDER_C_RESET_S,		/* integer[] */
+	RECORDER_C_LEASE,		/* integer[]: tokens granted */
+	RECORDER_C_CREATED_AT,		/* the rows' timestamp */
+	RECORDER_NCOLS
+};
+
+/* The array parameters: the longest text one row adds to each, comma in. */
+static const size_t recorder_elem_max[RECORDER_NPARAMS] = {
+	[RECORDER_P_ID] = 2 * UUID_STRLEN + 3,
+	[RECORDER_P_CLIENT] = 2 * INET6_ADDRSTRLEN + 3,
+	[RECORDER_P_LABEL] = 2 * RECORDER_LABEL_MAX + 3,
+	[RECORDER_P_CONFIDENCE] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_INFERENCE_MS] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_INPUT_LENGTH] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_COMPOUND] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_POS] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_NEU] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_NEG] = PGARRAY_NUMBER_MAX + 1,
+	[RECORDER_P_WANT] = PGARRAY_NUMBER_MAX + 1,
+};
 
 struct recorder_batch {
 	struct kore_pgsql	  sql;
@@ -70,7 +111,9 @@ struct recorder_batch {
 	int			 *want;		/* [batch_max]: 0 leased */
 	int			 *tokens;	/* [batch_max]: granted */
 	struct lease		**lease;	/* [batch_max], or NULL */
-	struct kore_buf		 *arrays[RECORDER_NARRAYS];
+	struct pgarray_out	  arrays[RECORDER_NPARAMS];
+	char			 *text[RECORDER_NPARAMS];  /* array bufs */
+	size_t			  cap[RECORDER_NPARAMS];
 	const char		 *values[RECORDER_NPARAMS];
 };
 
@@ -96,9 +139,6 @@ static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
 static void	recorder_leases(struct recorder_batch *, int);
-static int	recorder_int(const char **, int *);
-static void	recorder_number(struct kore_buf *, double, int);
-static void	recorder_integer(struct kore_buf *, long);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
 static void	recorder_reclaim(void);
 static struct recorder_batch	*recorder_free_slot(void);
@@ -152,9 +192,12 @@ recorder_init(void)
 		    (size_t)app.cf.recorder_batch_max, sizeof(int));
 		batches[i].lease = kore_calloc(
 		    (size_t)app.cf.recorder_batch_max, sizeof(struct lease *));
-		for (j = 0; j < RECORDER_NARRAYS; j++) {
-			batches[i].arrays[j] = kore_buf_alloc(
-			    (size_t)app.cf.recorder_batch_max * 40);
+		for (j = 0; j < RECORDER_NPARAMS; j++) {
+			if (recorder_elem_max[j] == 0)
+				continue;
+			batches[i].cap[j] = (size_t)app.cf.recorder_batch_max *
+			    recorder_elem_max[j] + 3;
+			batches[i].text[j] = kore_malloc(batches[i].cap[j]);
 		}
 	}
 
@@ -313,13 +356,13 @@ static void
 recorder_flush(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	struct kore_buf		**a;
-	int			 i, nleased;
+	struct pgarray_out	*a;
+	int			 i, nleased, full;
 
 	a = b->arrays;
-	for (i = 0; i < RECORDER_NARRAYS; i++) {
-		kore_buf_reset(a[i]);
-		kore_buf_append(a[i], "{", 1);
+	for (i = 0; i < RECORDER_NPARAMS; i++) {
+		if (b->text[i] != NULL)
+			pgarray_begin(&a[i], b->text[i], b->cap[i]);
 	}
 
 	b->busy = 1;
@@ -348,44 +391,52 @@ recorder_flush(struct recorder_batch *b)
 		if (b->want[b->n] == 0)
 			nleased++;
 
-		if (b->n > 0) {
-			for (i = 0; i < RECORDER_NARRAYS; i++)
-				kore_buf_append(a[i], ",", 1);
-		}
 		/*
-		 * Every element is a uuid, an address, a label or a
-		 * number: nothing needs array quoting.  The numbers were
-		 * rounded to these decimals (model.c, api_predict.c), and
-		 * are written as the client saw them (fixed.c).
+		 * The numbers were rounded to these decimals (model.c,
+		 * api_predict.c), and are written as the client saw them
+		 * (fixed.c, through pgarray.c).
 		 */
-		kore_buf_append(a[0], row->id, strlen(row->id));
-		kore_buf_append(a[1], row->client, strlen(row->client));
-		kore_buf_append(a[2], row->result.label,
-		    strlen(row->result.label));
-		recorder_number(a[3], row->result.confidence, 6);
-		recorder_number(a[4], row->inference_ms, 3);
-		recorder_integer(a[5], row->input_length);
-		recorder_number(a[6], row->result.compound, 4);
-		recorder_number(a[7], row->result.pos, 3);
-		recorder_number(a[8], row->result.neu, 3);
-		recorder_number(a[9], row->result.neg, 3);
-		recorder_integer(a[RECORDER_WANT], b->want[b->n]);
+		pgarray_text(&a[RECORDER_P_ID], row->id);
+		pgarray_text(&a[RECORDER_P_CLIENT], row->client);
+		if (strlen(row->result.label) > RECORDER_LABEL_MAX)
+			a[RECORDER_P_LABEL].full = 1;
+		else
+			pgarray_text(&a[RECORDER_P_LABEL], row->result.label);
+		pgarray_number(&a[RECORDER_P_CONFIDENCE],
+		    row->result.confidence, 6);
+		pgarray_number(&a[RECORDER_P_INFERENCE_MS], row->inference_ms,
+		    3);
+		pgarray_integer(&a[RECORDER_P_INPUT_LENGTH], row->input_length);
+		pgarray_number(&a[RECORDER_P_COMPOUND], row->result.compound,
+		    4);
+		pgarray_number(&a[RECORDER_P_POS], row->result.pos, 3);
+		pgarray_number(&a[RECORDER_P_NEU], row->result.neu, 3);
+		pgarray_number(&a[RECORDER_P_NEG], row->result.neg, 3);
+		pgarray_integer(&a[RECORDER_P_WANT], b->want[b->n]);
 		b->n++;
 	}
 	stats_me()->lease_admits += (uint64_t)nleased;
 
-	for (i = 0; i < RECORDER_NARRAYS; i++)
-		kore_buf_append(a[i], "}", 1);
-	for (i = 0; i < RECORDER_NCOLUMNS; i++)
-		b->values[i] = kore_buf_stringify(a[i], NULL);
-	b->values[10] = model_name(app.model);
-	b->values[11] = model_version(app.model);
-	b->values[12] = limit_param;
-	b->values[13] = kore_buf_stringify(a[RECORDER_WANT], NULL);
-	b->values[14] = hold_param;
+	full = 0;
+	for (i = 0; i < RECORDER_NPARAMS; i++) {
+		if (b->text[i] == NULL)
+			continue;
+		if ((b->values[i] = pgarray_end(&a[i])) == NULL)
+			full = 1;
+	}
+	b->values[RECORDER_P_MODEL] = model_name(app.model);
+	b->values[RECORDER_P_VERSION] = model_version(app.model);
+	b->values[RECORDER_P_LIMIT] = limit_param;
+	b->values[RECORDER_P_LEASE_MS] = hold_param;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
+	if (full) {
+		/* Sized for the longest rows: only a longer label gets here. */
+		recorder_finish(b, HTTP_STATUS_INTERNAL_ERROR,
+		    "a row does not fit the batch's arrays");
+		return;
+	}
 	recorder_send(b);
 }
 
@@ -468,32 +519,23 @@ static void
 recorder_read(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	const char		*adm, *rem, *rst, *lse, *created;
+	struct kore_pgsql	*sql = &b->sql;
+	const char		*created;
 	int			 i;
 
-	if (kore_pgsql_ntuples(&b->sql) != 1 ||
-	    kore_pgsql_nfields(&b->sql) != 5)
+	if (kore_pgsql_ntuples(sql) != 1 ||
+	    kore_pgsql_nfields(sql) != RECORDER_NCOLS)
 		return;
-	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
-	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
-	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
-	lse = kore_pgsql_getvalue(&b->sql, 0, 3);
-	created = kore_pgsql_getvalue(&b->sql, 0, 4);
-	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{' || *lse++ != '{')
+	if (!pgarray_bools(kore_pgsql_getvalue(sql, 0, RECORDER_C_ADMITTED),
+	    b->admitted, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_REMAINING),
+	    b->remaining, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_RESET_S),
+	    b->reset_s, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_LEASE),
+	    b->tokens, b->n))
 		return;
-
-	for (i = 0; i < b->n; i++) {
-		if ((*adm != 't' && *adm != 'f') ||
-		    !recorder_int(&rem, &b->remaining[i]) ||
-		    !recorder_int(&rst, &b->reset_s[i]) ||
-		    !recorder_int(&lse, &b->tokens[i]))
-			return;
-		b->admitted[i] = (*adm == 't');
-		adm++;
-		if (*adm != (i + 1 < b->n ? ',' : '}'))
-			return;
-		adm++;
-	}
+	created = kore_pgsql_getvalue(sql, 0, RECORDER_C_CREATED_AT);
 	b->nresults = b->n;
 
 	for (i = 0; i < b->n; i++) {
@@ -538,58 +580,6 @@ recorder_leases(struct recorder_batch *b, int ok)
 		lease_release(b->lease[i], b->want[i] > 1);
 		b->lease[i] = NULL;
 	}
-}
-
-/*
- * Appends v's text, rounded to decimals places.  Our numbers are always
- * finite (scores, a clock difference); should one not be, "NaN" keeps the
- * array well formed: float8 reads it, and the CHECK constraints of the
- * scores refuse it.
- */
-static void
-recorder_number(struct kore_buf *a, double v, int decimals)
-{
-	char	num[FIXED_BUFLEN];
-	size_t	n;
-
-	if (!isfinite(v) || (n = fixed_format(num, sizeof(num), v,
-	    decimals)) == 0) {
-		kore_buf_append(a, "NaN", 3);
-		return;
-	}
-	kore_buf_append(a, num, n);
-}
-
-/* Appends v in decimal (fixed.c). */
-static void
-recorder_integer(struct kore_buf *a, long v)
-{
-	char	num[FIXED_BUFLEN];
-
-	kore_buf_append(a, num, fixed_integer(num, sizeof(num), v));
-}
-
-/* Reads one integer of an array's text and its ',' or '}'. */
-static int
-recorder_int(const char **pp, int *out)
-{
-	const char	*p;
-	long		 v;
-	int		 neg;
-
-	p = *pp;
-	neg = (*p == '-');
-	if (neg)
-		p++;
-	if (*p < '0' || *p > '9')
-		return (0);
-	for (v = 0; *p >= '0' && *p <= '9' && v < 1000000000L; p++)
-		v = v * 10 + (*p - '0');
-	if (*p != ',' && *p != '}')
-		return (0);
-	*out = (int)(neg ? -v : v);
-	*pp = p + 1;
-	return (1);
 }
 
 /*
