@@ -44,6 +44,29 @@
 #define ANALYZE_POLL_MIN_MS	50	/* first poll of a waiter */
 #define ANALYZE_POLL_MAX_MS	500
 #define ANALYZE_MIN_ATTEMPT_MS	250	/* no retry with less budget left */
+/*
+ * The states, and where each goes ([...]: when its query fails).  Only
+ * ANSWER, REJECT and UNAVAILABLE respond; every path ends in one of them.
+ *
+ *   START        parse, the load query    -> LOADED [UNAVAILABLE]
+ *   LOADED       limit and inputs read    -> CLAIM; REJECT (429);
+ *                                            ANSWER (no key); UNAVAILABLE
+ *   CLAIM        the cache's claim query  -> CLAIMED [DB_FALLBACK]
+ *   CLAIMED      hit, limited, failed     -> ANSWER
+ *                claimed (we call)        -> CALL
+ *                wait (another calls)     -> SLEEP, then CLAIM again
+ *   SLEEP        a poll or backoff timer  -> the state after it; EXPIRED
+ *   CALL         one Gemini task          -> CALL_WAIT; RELEASE; EXPIRED
+ *   CALL_WAIT    the attempt's outcome    -> SAVE (a report); RELEASE;
+ *                                            SLEEP, then EGRESS (retry);
+ *                                            EXPIRED
+ *   EGRESS       count one more call      -> EGRESSED [DB_FALLBACK]
+ *   EGRESSED                              -> CALL; RELEASE (limit used)
+ *   SAVE         cache the report         -> ANSWER [ANSWER]
+ *   RELEASE      share our failure        -> ANSWER [ANSWER]
+ *   EXPIRED      the deadline fired       -> RELEASE
+ *   DB_FALLBACK                           -> ANSWER (the rules)
+ */
 enum {
 	ANALYZE_START,
 	ANALYZE_LOADED,
@@ -198,6 +221,8 @@ api_analyze_post(struct http_request *req)
 {
 	return (http_state_run(analyze_states, ANALYZE_NSTATES, req));
 }
+
+/* ---------------------------------------------------------------- states */
 
 /* Method, body, schema; then the first query: the limit and the inputs. */
 static int
@@ -679,6 +704,8 @@ analyze_unavailable(struct http_request *req)
 	return (HTTP_STATE_COMPLETE);
 }
 
+/* ---------------- queries: one per state that needs one (db.c runs them) */
+
 /* Sets up query with n text parameters (copied; NULL is SQL NULL). */
 static void
 analyze_query(struct analyze_state *st, const char *query, int n, ...)
@@ -722,6 +749,8 @@ analyze_step(struct analyze_state *st, int next, int on_error)
 	return (r);
 }
 
+/* ------ Gemini: the request body, one attempt's outcome, the task thread */
+
 /* The cache key input and the Gemini request body.  Returns 1 or 0. */
 static int
 analyze_prepare(struct analyze_state *st)
@@ -756,35 +785,6 @@ cleanup:
 	json_decref(schema);
 	json_decref(body);
 	return (ret);
-}
-
-/* Sleeps for ms (a one-shot timer), then goes to state after. */
-static void
-analyze_wait_for(struct http_request *req, struct analyze_state *st,
-    long ms, int after)
-{
-	st->timer_fired = 0;
-	st->after_sleep = after;
-	st->sleep = ANALYZE_SLEEP_TIMER;
-	st->timer = kore_timer_add(analyze_timer_cb, (u_int64_t)ms, req,
-	    KORE_TIMER_ONESHOT);
-	req->fsm_state = ANALYZE_SLEEP;
-}
-
-/* The rules answer, for reason (a code) and a detail for people. */
-static void
-analyze_fail(struct analyze_state *st, const char *reason,
-    const char *fmt, ...)
-{
-	va_list	ap;
-
-	st->reason = reason;
-	va_start(ap, fmt);
-	(void)vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-	json_decref(st->core);
-	st->core = NULL;
-	st->cached = 0;
 }
 
 /*
@@ -895,61 +895,20 @@ analyze_attempt_done(struct http_request *req, struct analyze_state *st,
 	req->fsm_state = ANALYZE_RELEASE;
 }
 
+/* The rules answer, for reason (a code) and a detail for people. */
 static void
-analyze_deadline_cb(void *arg, u_int64_t now)
+analyze_fail(struct analyze_state *st, const char *reason,
+    const char *fmt, ...)
 {
-	struct http_request	*req = arg;
-	struct analyze_state	*st = http_state_get(req);
+	va_list	ap;
 
-	(void)now;
-	st->deadline = NULL;		/* one-shot: Kore frees it */
-	st->expired = 1;
-	if (st->sleep == ANALYZE_SLEEP_TASK ||
-	    st->sleep == ANALYZE_SLEEP_TIMER)
-		http_request_wakeup(req);
-}
-
-static void
-analyze_timer_cb(void *arg, u_int64_t now)
-{
-	struct http_request	*req = arg;
-	struct analyze_state	*st = http_state_get(req);
-
-	(void)now;
-	st->timer = NULL;		/* one-shot: Kore frees it */
-	st->timer_fired = 1;
-	if (st->sleep == ANALYZE_SLEEP_TIMER)
-		http_request_wakeup(req);
-}
-
-/*
- * The request is going away (answered, or its client left).  Kore calls
- * this again while a task is still running, so every step is idempotent.
- * Timers are removed here and never in their own callbacks.
- */
-static void
-analyze_onfree(struct http_request *req)
-{
-	struct analyze_state	*st;
-
-	if ((st = http_state_get(req)) == NULL)
-		return;
-	if (st->deadline != NULL) {
-		kore_timer_remove(st->deadline);
-		st->deadline = NULL;
-	}
-	if (st->timer != NULL) {
-		kore_timer_remove(st->timer);
-		st->timer = NULL;
-	}
-	st->sleep = ANALYZE_SLEEP_NONE;
-	db_call_release(&st->call);
-	free(st->inputs);
-	st->inputs = NULL;
-	free(st->body);
-	st->body = NULL;
+	st->reason = reason;
+	va_start(ap, fmt);
+	(void)vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
+	va_end(ap);
 	json_decref(st->core);
 	st->core = NULL;
+	st->cached = 0;
 }
 
 /*
@@ -993,6 +952,80 @@ out:
 	free(body);
 	free(reply);
 	return (KORE_RESULT_OK);
+}
+
+/* ------------------------------ timers: polls, backoffs and the deadline */
+
+/* Sleeps for ms (a one-shot timer), then goes to state after. */
+static void
+analyze_wait_for(struct http_request *req, struct analyze_state *st,
+    long ms, int after)
+{
+	st->timer_fired = 0;
+	st->after_sleep = after;
+	st->sleep = ANALYZE_SLEEP_TIMER;
+	st->timer = kore_timer_add(analyze_timer_cb, (u_int64_t)ms, req,
+	    KORE_TIMER_ONESHOT);
+	req->fsm_state = ANALYZE_SLEEP;
+}
+
+static void
+analyze_deadline_cb(void *arg, u_int64_t now)
+{
+	struct http_request	*req = arg;
+	struct analyze_state	*st = http_state_get(req);
+
+	(void)now;
+	st->deadline = NULL;		/* one-shot: Kore frees it */
+	st->expired = 1;
+	if (st->sleep == ANALYZE_SLEEP_TASK ||
+	    st->sleep == ANALYZE_SLEEP_TIMER)
+		http_request_wakeup(req);
+}
+
+static void
+analyze_timer_cb(void *arg, u_int64_t now)
+{
+	struct http_request	*req = arg;
+	struct analyze_state	*st = http_state_get(req);
+
+	(void)now;
+	st->timer = NULL;		/* one-shot: Kore frees it */
+	st->timer_fired = 1;
+	if (st->sleep == ANALYZE_SLEEP_TIMER)
+		http_request_wakeup(req);
+}
+
+/* ----------------------------------- the request's memory, small helpers */
+
+/*
+ * The request is going away (answered, or its client left).  Kore calls
+ * this again while a task is still running, so every step is idempotent.
+ * Timers are removed here and never in their own callbacks.
+ */
+static void
+analyze_onfree(struct http_request *req)
+{
+	struct analyze_state	*st;
+
+	if ((st = http_state_get(req)) == NULL)
+		return;
+	if (st->deadline != NULL) {
+		kore_timer_remove(st->deadline);
+		st->deadline = NULL;
+	}
+	if (st->timer != NULL) {
+		kore_timer_remove(st->timer);
+		st->timer = NULL;
+	}
+	st->sleep = ANALYZE_SLEEP_NONE;
+	db_call_release(&st->call);
+	free(st->inputs);
+	st->inputs = NULL;
+	free(st->body);
+	st->body = NULL;
+	json_decref(st->core);
+	st->core = NULL;
 }
 
 static long
