@@ -2,6 +2,8 @@
 #
 #   make run     local PostgreSQL under .data/, migrate, serve on :8000
 #   make test    the whole suite from nothing (own PostgreSQL, own servers)
+#   make check   static checks (layers, pure modules, cppcheck, gcc and
+#                clang -Werror builds), then the whole suite
 #
 # Knobs: DEBUG=1 builds -O0.  build/san/app.so is the module built with
 # ASan + UBSan, which the HTTP tests serve.  Everything lands in build/.
@@ -31,7 +33,6 @@ PG_INCLUDE	:= -I$(shell pg_config --includedir 2>/dev/null || \
 MODULE_CFLAGS	:= $(CSTD) $(WARN) -fPIC $(KORE_FEATURES) $(PG_INCLUDE) -Isrc
 MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
 
-# Debian packages the build, the server and the test suite need.
 # Debian packages: what building and running needs (make run), and what
 # the test suite needs on top (make test).
 PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
@@ -251,12 +252,54 @@ unit-tests: $(UNIT_TESTS)
 .PHONY: unit-tests
 
 # ---------------------------------------------------------------- checks
+# make check: what a reviewer runs.  The static checks first (seconds),
+# then the whole suite as make test runs it.
+
+CHECK_PACKAGES	:= cppcheck universal-ctags clang-14
+
+check: deps test-deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(CHECK_PACKAGES)"
+	@$(MAKE) --no-print-directory check-static
+	@$(MAKE) --no-print-directory all san unit-tests
+	@tests/run.sh
+
+check-static: check-layers check-pure cppcheck check-build
+.PHONY: check check-static
 
 # The call graph between src/ files has no cycle (tests/lint/layers.py,
 # over universal-ctags' definitions; --graph prints every edge).
 check-layers:
 	@tests/lint/layers.py
 .PHONY: check-layers
+
+# Pure modules (what the unit tests and fuzzers link alone, the model, the
+# clock and the shared counters) include neither app.h nor Kore.
+PURE_SRCS	= $(sort $(foreach n,$(UNIT_NAMES),$(UNIT_SRCS_$(n))) \
+		  $(foreach n,$(FUZZ_NAMES),$(FUZZ_SRCS_$(n))) $(MODEL_SRCS) \
+		  src/clock.c src/stats.c src/conftool.c)
+
+check-pure:
+	@files="$(PURE_SRCS) $(wildcard $(PURE_SRCS:.c=.h))"; \
+	bad=$$(grep -lE '^#include[[:space:]]*("app\.h"|<kore/)' $$files); \
+	if [ -n "$$bad" ]; then \
+		echo "pure modules that include app.h or Kore:" $$bad; exit 1; \
+	fi; \
+	echo "pure: $(words $(PURE_SRCS)) modules, none includes app.h or Kore"
+.PHONY: check-pure
+
+# cppcheck over every C file, with Kore's and the libraries' headers.
+cppcheck:
+	@tests/lint/cppcheck.sh && echo "cppcheck: no findings"
+.PHONY: cppcheck
+
+# Every target built with -Werror by gcc (build/) and clang (build/clang/).
+check-build:
+	@$(MAKE) --no-print-directory -s CC=gcc all unit-tests
+	@$(MAKE) --no-print-directory -s BUILD=$(BUILD)/clang CC=clang \
+	    $(BUILD)/clang/app.so $(BUILD)/clang/conftool \
+	    $(BUILD)/clang/vader-cli unit-tests
+	@echo "gcc and clang: -Werror builds clean"
+.PHONY: check-build
 
 # ---------------------------------------------------------------- benchmarks
 # Scripts that print figures (with the machine); they start their own

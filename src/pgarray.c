@@ -79,9 +79,14 @@ void
 pgarray_integer(struct pgarray_out *a, long long v)
 {
 	char	num[FIXED_BUFLEN];
+	size_t	n;
 
 	pgarray_sep(a);
-	pgarray_put(a, num, fixed_integer(num, sizeof(num), v));
+	if ((n = fixed_integer(num, sizeof(num), v)) == 0) {
+		a->full = 1;		/* cannot happen: 32 bytes hold any */
+		return;
+	}
+	pgarray_put(a, num, n);
 }
 
 /* Closes the array: its text, or NULL if an element did not fit. */
