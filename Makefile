@@ -31,11 +31,11 @@ PG_INCLUDE	:= -I$(shell pg_config --includedir 2>/dev/null || \
 		   echo /usr/include/postgresql)
 
 MODULE_CFLAGS	:= $(CSTD) $(WARN) -fPIC $(KORE_FEATURES) $(PG_INCLUDE) -Isrc
-MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
+MODULE_LIBS	:= -ljansson -lcurl -lpq -lcrypto -lm
 
 # Debian packages: what building and running needs (make run), and what
 # the test suite needs on top (make test).
-PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
+PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev \
 		   postgresql-15 python3 curl ca-certificates
 # npm builds the docs page (make docs; the tests load it in Chromium):
 # Debian's only when there is none, so a Node.js from elsewhere is kept.
@@ -346,7 +346,7 @@ FUZZ_NAMES	:= fuzz_request fuzz_model fuzz_gemini fuzz_pgarray
 FUZZ_SRCS_fuzz_request := src/schema.c src/schema_metrics.c
 FUZZ_LIBS_fuzz_request := -ljansson
 FUZZ_SRCS_fuzz_model := src/schema.c $(MODEL_SRCS)
-FUZZ_LIBS_fuzz_model := -ljansson
+FUZZ_LIBS_fuzz_model := -ljansson -lcrypto
 FUZZ_SRCS_fuzz_gemini := src/gemini.c src/analyzer.c src/schema.c
 FUZZ_LIBS_fuzz_gemini := -ljansson -lcurl
 FUZZ_SRCS_fuzz_pgarray := src/pgarray.c src/fixed.c
