@@ -69,16 +69,36 @@ test_write(void)
 	    "the most a 3-byte element can take: quoted, escaped, a comma");
 }
 
+/* A text, the n asked for, whether it parses, and the values it gives. */
+struct test_case {
+	const char	*text;
+	int		 n;
+	int		 ok;
+	int		 want[3];
+};
+
+static void
+test_parse(const char *what, int (*parse)(const char *, int *, int),
+    const struct test_case *cases, size_t ncases)
+{
+	int	out[3], j, ok;
+	size_t	i;
+
+	for (i = 0; i < ncases; i++) {
+		memset(out, 0, sizeof(out));
+		ok = parse(cases[i].text, out, cases[i].n);
+		tap_is_int(ok, cases[i].ok, "%s \"%s\" n=%d", what,
+		    cases[i].text, cases[i].n);
+		for (j = 0; ok && j < cases[i].n; j++)
+			tap_is_int(out[j], cases[i].want[j], "  element %d", j);
+	}
+}
+
 /* Reading boolean[]: exactly n elements of t or f. */
 static void
 test_bools(void)
 {
-	static const struct {
-		const char	*text;
-		int		 n;
-		int		 ok;
-		int		 want[3];
-	} cases[] = {
+	static const struct test_case	cases[] = {
 		{ "{t,f,t}", 3, 1, { 1, 0, 1 } },
 		{ "{f}", 1, 1, { 0 } },
 		{ "{}", 0, 1, { 0 } },
@@ -93,30 +113,16 @@ test_bools(void)
 		{ "", 0, 0, { 0 } },
 		{ "{", 1, 0, { 0 } },
 	};
-	int	out[3], i, j, ok;
 
-	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
-		memset(out, 0, sizeof(out));
-		ok = pgarray_bools(cases[i].text, out, cases[i].n);
-		tap_is_int(ok, cases[i].ok, "bools \"%s\" n=%d", cases[i].text,
-		    cases[i].n);
-		for (j = 0; ok && j < cases[i].n; j++) {
-			tap_is_int(out[j], cases[i].want[j], "  element %d",
-			    j);
-		}
-	}
+	test_parse("bools", pgarray_bools, cases,
+	    sizeof(cases) / sizeof(cases[0]));
 }
 
 /* Reading integer[]: exactly n elements within int. */
 static void
 test_ints(void)
 {
-	static const struct {
-		const char	*text;
-		int		 n;
-		int		 ok;
-		int		 want[3];
-	} cases[] = {
+	static const struct test_case	cases[] = {
 		{ "{9,0,-1}", 3, 1, { 9, 0, -1 } },
 		{ "{2147483647}", 1, 1, { INT_MAX } },
 		{ "{-2147483648}", 1, 1, { INT_MIN } },
@@ -134,18 +140,9 @@ test_ints(void)
 		{ "{1,2,3} ", 3, 0, { 0 } },
 		{ "{}", 0, 1, { 0 } },
 	};
-	int	out[3], i, j, ok;
 
-	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
-		memset(out, 0, sizeof(out));
-		ok = pgarray_ints(cases[i].text, out, cases[i].n);
-		tap_is_int(ok, cases[i].ok, "ints \"%s\" n=%d", cases[i].text,
-		    cases[i].n);
-		for (j = 0; ok && j < cases[i].n; j++) {
-			tap_is_int(out[j], cases[i].want[j], "  element %d",
-			    j);
-		}
-	}
+	test_parse("ints", pgarray_ints, cases,
+	    sizeof(cases) / sizeof(cases[0]));
 }
 
 /* What pgarray_integer() writes, pgarray_ints() reads back. */
