@@ -327,19 +327,6 @@ db_call_release(struct db_call *call)
 }
 
 /*
- * Gives sql's connection back and frees its result.  A failed query has
- * finished: it is marked done first, so Kore sends no cancel request (a
- * blocking round trip, which a server that does not answer stalls).
- */
-void
-db_release(struct kore_pgsql *sql)
-{
-	if (sql->state == KORE_PGSQL_STATE_ERROR)
-		sql->state = KORE_PGSQL_STATE_DONE;
-	kore_pgsql_cleanup(sql);
-}
-
-/*
  * The HTTP status for a failed query, and an error code for the body.
  * Without a SQLSTATE the connection itself failed: 503.  So do the
  * states that mean "try again": shutdown, timeouts, too many
@@ -384,6 +371,24 @@ db_abandon(struct kore_pgsql *sql)
 	if (sql->conn != NULL)
 		kore_pgsql_handle(sql->conn, 1);
 	db_release(sql);
+}
+
+/*
+ * Frees sql's handle once its query is over (COMPLETE or ERROR): every
+ * finished query ends here (db_call_release, the recorder, the janitor).
+ * A connection libpq calls bad has closed its socket: Kore's release
+ * would unregister the closed descriptor, which is fatal to the worker,
+ * so it is dropped from the pool first.  A failed query skips Kore's
+ * cancel request (a blocking round trip, which a server that does not
+ * answer stalls).
+ */
+void
+db_release(struct kore_pgsql *sql)
+{
+	db_evict_if_broken(sql);
+	if (sql->state == KORE_PGSQL_STATE_ERROR)
+		sql->state = KORE_PGSQL_STATE_DONE;
+	kore_pgsql_cleanup(sql);
 }
 
 /*
