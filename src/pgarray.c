@@ -1,14 +1,14 @@
 /*
  * pgarray.c: PostgreSQL's text form of one-dimensional arrays.
  *
- * Writing: pgarray_begin() on a caller's buffer, one call per element,
- * pgarray_end() for the NUL-terminated text.  Text elements are quoted
- * when array_in would otherwise misread them (empty, NULL in any case,
- * white space, or one of {}",\); numbers use fixed.c's text, which reads
- * back as the same double, and a non-finite one becomes NaN, which
- * float8 reads and the scores' CHECK constraints refuse.  An element
- * that does not fit marks the array full: pgarray_end() returns NULL
- * rather than a truncated array.
+ * Writing is per element, into a caller's buffer (the caller writes the
+ * braces and commas): a text is quoted when array_in would otherwise
+ * misread it (empty, NULL in any case, white space, or one of {}",\);
+ * numbers use fixed.c's text, which reads back as the same double, and a
+ * non-finite one becomes NaN, which float8 reads and the scores' CHECK
+ * constraints refuse.  Each returns the element's length, NUL-terminated
+ * in the buffer, or 0 when it does not fit (no element is empty: the
+ * empty text is ""), so nothing is ever cut.
  *
  * Reading: pgarray_bools() and pgarray_ints() parse exactly n elements
  * ("{t,f}", "{9,-1}") and nothing else: no NULL elements, no spaces, no
@@ -23,88 +23,64 @@
 #include "fixed.h"
 #include "pgarray.h"
 
-static void	pgarray_put(struct pgarray_out *, const char *, size_t);
-static void	pgarray_sep(struct pgarray_out *);
 static int	pgarray_needs_quotes(const char *);
 
-/* Starts an array in buf[cap] (cap >= 3 for "{}" and its NUL). */
-void
-pgarray_begin(struct pgarray_out *a, char *buf, size_t cap)
-{
-	a->buf = buf;
-	a->cap = cap;
-	a->len = 0;
-	a->n = 0;
-	a->full = 0;
-	pgarray_put(a, "{", 1);
-}
-
-/* Appends s, quoted if it has to be. */
-void
-pgarray_text(struct pgarray_out *a, const char *s)
+/* s as an element, quoted if it has to be. */
+size_t
+pgarray_text(char *dst, size_t cap, const char *s)
 {
 	const char	*p;
+	size_t		 n;
+	int		 esc;
 
-	pgarray_sep(a);
 	if (!pgarray_needs_quotes(s)) {
-		pgarray_put(a, s, strlen(s));
-		return;
+		n = strlen(s);
+		if (n >= cap)
+			return (0);
+		memcpy(dst, s, n + 1);
+		return (n);
 	}
-	pgarray_put(a, "\"", 1);
+	n = 0;
+	if (cap < 3)
+		return (0);
+	dst[n++] = '"';
 	for (p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			pgarray_put(a, "\\", 1);
-		pgarray_put(a, p, 1);
+		esc = (*p == '"' || *p == '\\');
+		/* This character, its escape, then '"' and the NUL. */
+		if (n + (size_t)esc + 1 + 2 > cap)
+			return (0);
+		if (esc)
+			dst[n++] = '\\';
+		dst[n++] = *p;
 	}
-	pgarray_put(a, "\"", 1);
+	dst[n++] = '"';
+	dst[n] = '\0';
+	return (n);
 }
 
-/* Appends v rounded to decimals places (fixed.c), or NaN. */
-void
-pgarray_number(struct pgarray_out *a, double v, int decimals)
-{
-	char	num[FIXED_BUFLEN];
-	size_t	n;
-
-	pgarray_sep(a);
-	if (!isfinite(v) || (n = fixed_format(num, sizeof(num), v,
-	    decimals)) == 0) {
-		pgarray_put(a, "NaN", 3);
-		return;
-	}
-	pgarray_put(a, num, n);
-}
-
-void
-pgarray_integer(struct pgarray_out *a, long long v)
-{
-	char	num[FIXED_BUFLEN];
-	size_t	n;
-
-	pgarray_sep(a);
-	if ((n = fixed_integer(num, sizeof(num), v)) == 0) {
-		a->full = 1;		/* cannot happen: 32 bytes hold any */
-		return;
-	}
-	pgarray_put(a, num, n);
-}
-
-/* Closes the array: its text, or NULL if an element did not fit. */
-const char *
-pgarray_end(struct pgarray_out *a)
-{
-	pgarray_put(a, "}", 1);
-	if (a->full)
-		return (NULL);
-	a->buf[a->len] = '\0';
-	return (a->buf);
-}
-
-/* The most pgarray_text() writes for an element of len bytes, comma in. */
+/* The buffer pgarray_text() needs at most for a text of len bytes. */
 size_t
 pgarray_text_max(size_t len)
 {
 	return (2 * len + 3);
+}
+
+/* v rounded to decimals places (fixed.c), or NaN. */
+size_t
+pgarray_number(char *dst, size_t cap, double v, int decimals)
+{
+	if (isfinite(v))
+		return (fixed_format(dst, cap, v, decimals));
+	if (cap < 4)
+		return (0);
+	memcpy(dst, "NaN", 4);
+	return (3);
+}
+
+size_t
+pgarray_integer(char *dst, size_t cap, long long v)
+{
+	return (fixed_integer(dst, cap, v));
 }
 
 /* Parses "{t,f,...}" with exactly n elements into out[n] (1 or 0). */
@@ -155,25 +131,6 @@ pgarray_ints(const char *s, int *out, int n)
 	if (n == 0 && *s++ != '}')
 		return (0);
 	return (*s == '\0');
-}
-
-static void
-pgarray_put(struct pgarray_out *a, const char *s, size_t n)
-{
-	/* Room for s and, always, the NUL pgarray_end() writes. */
-	if (a->full || n >= a->cap - a->len) {
-		a->full = 1;
-		return;
-	}
-	memcpy(a->buf + a->len, s, n);
-	a->len += n;
-}
-
-static void
-pgarray_sep(struct pgarray_out *a)
-{
-	if (a->n++ > 0)
-		pgarray_put(a, ",", 1);
 }
 
 static int

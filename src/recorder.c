@@ -46,7 +46,7 @@
 
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
-#define RECORDER_LABEL_MAX	32	/* longer labels fail the batch */
+#define RECORDER_TEXT_MAX	64	/* longer id, client or label: malloc */
 
 /* The statement's parameters, $1..$15 in order (recorder_sql). */
 enum recorder_param {
@@ -78,19 +78,19 @@ enum recorder_col {
 	RECORDER_NCOLS
 };
 
-/* The array parameters: the longest text one row adds to each, comma in. */
-static const size_t recorder_elem_max[RECORDER_NPARAMS] = {
-	[RECORDER_P_ID] = 2 * UUID_STRLEN + 3,
-	[RECORDER_P_CLIENT] = 2 * INET6_ADDRSTRLEN + 3,
-	[RECORDER_P_LABEL] = 2 * RECORDER_LABEL_MAX + 3,
-	[RECORDER_P_CONFIDENCE] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_INFERENCE_MS] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_INPUT_LENGTH] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_COMPOUND] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_POS] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_NEU] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_NEG] = PGARRAY_NUMBER_MAX + 1,
-	[RECORDER_P_WANT] = PGARRAY_NUMBER_MAX + 1,
+/* Which parameters are arrays: one element per row. */
+static const int recorder_is_array[RECORDER_NPARAMS] = {
+	[RECORDER_P_ID] = 1,
+	[RECORDER_P_CLIENT] = 1,
+	[RECORDER_P_LABEL] = 1,
+	[RECORDER_P_CONFIDENCE] = 1,
+	[RECORDER_P_INFERENCE_MS] = 1,
+	[RECORDER_P_INPUT_LENGTH] = 1,
+	[RECORDER_P_COMPOUND] = 1,
+	[RECORDER_P_POS] = 1,
+	[RECORDER_P_NEU] = 1,
+	[RECORDER_P_NEG] = 1,
+	[RECORDER_P_WANT] = 1,
 };
 
 struct recorder_batch {
@@ -111,9 +111,7 @@ struct recorder_batch {
 	int			 *want;		/* [batch_max]: 0 leased */
 	int			 *tokens;	/* [batch_max]: granted */
 	struct lease		**lease;	/* [batch_max], or NULL */
-	struct pgarray_out	  arrays[RECORDER_NPARAMS];
-	char			 *text[RECORDER_NPARAMS];  /* array bufs */
-	size_t			  cap[RECORDER_NPARAMS];
+	struct kore_buf		 *arrays[RECORDER_NPARAMS];  /* or NULL */
 	const char		 *values[RECORDER_NPARAMS];
 };
 
@@ -139,6 +137,9 @@ static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
 static void	recorder_leases(struct recorder_batch *, int);
+static void	recorder_text(struct kore_buf *, const char *);
+static void	recorder_number(struct kore_buf *, double, int);
+static void	recorder_integer(struct kore_buf *, long);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
 static void	recorder_reclaim(void);
 static struct recorder_batch	*recorder_free_slot(void);
@@ -193,11 +194,10 @@ recorder_init(void)
 		batches[i].lease = kore_calloc(
 		    (size_t)app.cf.recorder_batch_max, sizeof(struct lease *));
 		for (j = 0; j < RECORDER_NPARAMS; j++) {
-			if (recorder_elem_max[j] == 0)
+			if (!recorder_is_array[j])
 				continue;
-			batches[i].cap[j] = (size_t)app.cf.recorder_batch_max *
-			    recorder_elem_max[j] + 3;
-			batches[i].text[j] = kore_malloc(batches[i].cap[j]);
+			batches[i].arrays[j] = kore_buf_alloc(
+			    (size_t)app.cf.recorder_batch_max * 40);
 		}
 	}
 
@@ -356,13 +356,15 @@ static void
 recorder_flush(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	struct pgarray_out	*a;
-	int			 i, nleased, full;
+	struct kore_buf		**a;
+	int			 i, nleased;
 
 	a = b->arrays;
 	for (i = 0; i < RECORDER_NPARAMS; i++) {
-		if (b->text[i] != NULL)
-			pgarray_begin(&a[i], b->text[i], b->cap[i]);
+		if (a[i] == NULL)
+			continue;
+		kore_buf_reset(a[i]);
+		kore_buf_append(a[i], "{", 1);
 	}
 
 	b->busy = 1;
@@ -391,38 +393,40 @@ recorder_flush(struct recorder_batch *b)
 		if (b->want[b->n] == 0)
 			nleased++;
 
+		if (b->n > 0) {
+			for (i = 0; i < RECORDER_NPARAMS; i++) {
+				if (a[i] != NULL)
+					kore_buf_append(a[i], ",", 1);
+			}
+		}
 		/*
 		 * The numbers were rounded to these decimals (model.c,
 		 * api_predict.c), and are written as the client saw them
 		 * (fixed.c, through pgarray.c).
 		 */
-		pgarray_text(&a[RECORDER_P_ID], row->id);
-		pgarray_text(&a[RECORDER_P_CLIENT], row->client);
-		if (strlen(row->result.label) > RECORDER_LABEL_MAX)
-			a[RECORDER_P_LABEL].full = 1;
-		else
-			pgarray_text(&a[RECORDER_P_LABEL], row->result.label);
-		pgarray_number(&a[RECORDER_P_CONFIDENCE],
+		recorder_text(a[RECORDER_P_ID], row->id);
+		recorder_text(a[RECORDER_P_CLIENT], row->client);
+		recorder_text(a[RECORDER_P_LABEL], row->result.label);
+		recorder_number(a[RECORDER_P_CONFIDENCE],
 		    row->result.confidence, 6);
-		pgarray_number(&a[RECORDER_P_INFERENCE_MS], row->inference_ms,
+		recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms,
 		    3);
-		pgarray_integer(&a[RECORDER_P_INPUT_LENGTH], row->input_length);
-		pgarray_number(&a[RECORDER_P_COMPOUND], row->result.compound,
+		recorder_integer(a[RECORDER_P_INPUT_LENGTH], row->input_length);
+		recorder_number(a[RECORDER_P_COMPOUND], row->result.compound,
 		    4);
-		pgarray_number(&a[RECORDER_P_POS], row->result.pos, 3);
-		pgarray_number(&a[RECORDER_P_NEU], row->result.neu, 3);
-		pgarray_number(&a[RECORDER_P_NEG], row->result.neg, 3);
-		pgarray_integer(&a[RECORDER_P_WANT], b->want[b->n]);
+		recorder_number(a[RECORDER_P_POS], row->result.pos, 3);
+		recorder_number(a[RECORDER_P_NEU], row->result.neu, 3);
+		recorder_number(a[RECORDER_P_NEG], row->result.neg, 3);
+		recorder_integer(a[RECORDER_P_WANT], b->want[b->n]);
 		b->n++;
 	}
 	stats_me()->lease_admits += (uint64_t)nleased;
 
-	full = 0;
 	for (i = 0; i < RECORDER_NPARAMS; i++) {
-		if (b->text[i] == NULL)
+		if (a[i] == NULL)
 			continue;
-		if ((b->values[i] = pgarray_end(&a[i])) == NULL)
-			full = 1;
+		kore_buf_append(a[i], "}", 1);
+		b->values[i] = kore_buf_stringify(a[i], NULL);
 	}
 	b->values[RECORDER_P_MODEL] = model_name(app.model);
 	b->values[RECORDER_P_VERSION] = model_version(app.model);
@@ -431,12 +435,6 @@ recorder_flush(struct recorder_batch *b)
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
-	if (full) {
-		/* Sized for the longest rows: only a longer label gets here. */
-		recorder_finish(b, HTTP_STATUS_INTERNAL_ERROR,
-		    "a row does not fit the batch's arrays");
-		return;
-	}
 	recorder_send(b);
 }
 
@@ -580,6 +578,45 @@ recorder_leases(struct recorder_batch *b, int ok)
 		lease_release(b->lease[i], b->want[i] > 1);
 		b->lease[i] = NULL;
 	}
+}
+
+/* Appends s as an array element (pgarray.c quotes it if it must). */
+static void
+recorder_text(struct kore_buf *a, const char *s)
+{
+	char	tmp[2 * RECORDER_TEXT_MAX + 3], *p;
+	size_t	len, cap;
+
+	len = strlen(s);
+	cap = pgarray_text_max(len);
+	p = cap <= sizeof(tmp) ? tmp : kore_malloc(cap);
+	kore_buf_append(a, p, pgarray_text(p, cap, s));
+	if (p != tmp)
+		kore_free(p);
+}
+
+/*
+ * Appends v's text, rounded to decimals places.  Our numbers are always
+ * finite (scores, a clock difference); should one not be, "NaN" keeps the
+ * array well formed: float8 reads it, and the CHECK constraints of the
+ * scores refuse it.
+ */
+static void
+recorder_number(struct kore_buf *a, double v, int decimals)
+{
+	char	num[PGARRAY_NUMBER_MAX];
+
+	kore_buf_append(a, num, pgarray_number(num, sizeof(num), v,
+	    decimals));
+}
+
+/* Appends v in decimal. */
+static void
+recorder_integer(struct kore_buf *a, long v)
+{
+	char	num[PGARRAY_NUMBER_MAX];
+
+	kore_buf_append(a, num, pgarray_integer(num, sizeof(num), v));
 }
 
 /*

@@ -9,9 +9,10 @@
  *   elements: writing what it read gives the input back, byte for byte;
  * - what pgarray_ints() accepts, written again with pgarray_integer(),
  *   reads back as the same n values;
- * - the writer never writes past its buffer (ASan), refuses rather than
- *   cuts (NULL, or a text that starts with '{' and ends with '}'), and
- *   an element fits whenever the buffer holds pgarray_text_max() of it.
+ * - pgarray_text() never writes past its buffer (ASan), refuses rather
+ *   than cuts (0, or an element whose length and NUL fit), always fits
+ *   in pgarray_text_max(), and quotes exactly when the text holds a byte
+ *   array_in would misread, so a plain element holds none of them.
  *
  * Build and run: make fuzz (tests/fuzz/run.sh).
  */
@@ -26,26 +27,48 @@
 
 int		LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* Joins n elements into "{...}" in buf (big enough: see the callers). */
+static void
+fuzz_join(char *buf, size_t cap, const char **elem, int n)
+{
+	size_t	off;
+	int	i;
+
+	off = 0;
+	buf[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf[off++] = ',';
+		off += strlen(strcpy(buf + off, elem[i]));
+	}
+	buf[off++] = '}';
+	buf[off] = '\0';
+	if (off >= cap)
+		abort();
+}
+
 static void
 fuzz_parsers(const char *s, int n)
 {
-	struct pgarray_out	a;
-	char			buf[FUZZ_N_MAX * 16 + 3];
-	const char		*t;
-	int			v[FUZZ_N_MAX], w[FUZZ_N_MAX], i;
+	char		buf[FUZZ_N_MAX * 16 + 3], num[FUZZ_N_MAX][16];
+	const char	*elem[FUZZ_N_MAX];
+	int		v[FUZZ_N_MAX], w[FUZZ_N_MAX], i;
 
 	if (pgarray_bools(s, v, n)) {
-		pgarray_begin(&a, buf, sizeof(buf));
 		for (i = 0; i < n; i++)
-			pgarray_text(&a, v[i] ? "t" : "f");
-		if ((t = pgarray_end(&a)) == NULL || strcmp(t, s) != 0)
+			elem[i] = v[i] ? "t" : "f";
+		fuzz_join(buf, sizeof(buf), elem, n);
+		if (strcmp(buf, s) != 0)
 			abort();
 	}
 	if (pgarray_ints(s, v, n)) {
-		pgarray_begin(&a, buf, sizeof(buf));
-		for (i = 0; i < n; i++)
-			pgarray_integer(&a, v[i]);
-		if ((t = pgarray_end(&a)) == NULL || !pgarray_ints(t, w, n))
+		for (i = 0; i < n; i++) {
+			if (pgarray_integer(num[i], sizeof(num[i]), v[i]) == 0)
+				abort();
+			elem[i] = num[i];
+		}
+		fuzz_join(buf, sizeof(buf), elem, n);
+		if (!pgarray_ints(buf, w, n))
 			abort();
 		for (i = 0; i < n; i++) {
 			if (w[i] != v[i])
@@ -57,28 +80,24 @@ fuzz_parsers(const char *s, int n)
 static void
 fuzz_writer(const char *s, size_t len, int n)
 {
-	struct pgarray_out	a;
-	char			*buf;
-	const char		*t;
-	size_t			cap, tlen;
+	char	*buf;
+	size_t	 cap, got;
 
-	/* A buffer of n bytes (often too small), then one that must do. */
+	/* A buffer of n + 1 bytes (often too small), then one that must do. */
 	cap = (size_t)n + 1;
 	buf = malloc(cap);
-	pgarray_begin(&a, buf, cap);
-	pgarray_text(&a, s);
-	if ((t = pgarray_end(&a)) != NULL) {
-		tlen = strlen(t);
-		if (tlen + 1 > cap || t[0] != '{' || t[tlen - 1] != '}')
-			abort();
-	}
+	got = pgarray_text(buf, cap, s);
+	if (got > 0 && (got + 1 > cap || strlen(buf) != got))
+		abort();
 	free(buf);
 
-	cap = pgarray_text_max(len) + 3;
+	cap = pgarray_text_max(len);
 	buf = malloc(cap);
-	pgarray_begin(&a, buf, cap);
-	pgarray_text(&a, s);
-	if (pgarray_end(&a) == NULL)
+	if ((got = pgarray_text(buf, cap, s)) == 0 || strlen(buf) != got)
+		abort();
+	/* Plain exactly when nothing in it needs quoting. */
+	if (buf[0] != '"' && (len == 0 || strpbrk(s, "{}\",\\ \t\n\r\v\f")
+	    != NULL || strcmp(buf, s) != 0))
 		abort();
 	free(buf);
 }

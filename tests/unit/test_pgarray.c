@@ -10,63 +10,80 @@
 #include "pgarray.h"
 #include "tap.h"
 
-/* Writing: elements, quoting, numbers, NaN, a buffer too small. */
-static void
-test_write(void)
+/* The element pgarray_text() writes for s, or "(none)". */
+static const char *
+text(const char *s, size_t cap)
 {
-	struct pgarray_out	a;
-	char			buf[256], small[6];
-	const char		*s;
+	static char	buf[256];
 
-	pgarray_begin(&a, buf, sizeof(buf));
-	tap_is_str(pgarray_end(&a), "{}", "an empty array");
+	if (pgarray_text(buf, cap, s) == 0)
+		return ("(none)");
+	return (buf);
+}
 
-	pgarray_begin(&a, buf, sizeof(buf));
-	pgarray_text(&a, "01a218c5-a20f-7cd1-ade4-c608d088170a");
-	pgarray_text(&a, "::1");
-	pgarray_text(&a, "positive");
-	tap_is_str(pgarray_end(&a),
-	    "{01a218c5-a20f-7cd1-ade4-c608d088170a,::1,positive}",
-	    "uuids, addresses and labels go unquoted");
+/* Writing text: plain when it can be, quoted and escaped when not. */
+static void
+test_text(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} cases[] = {
+		{ "01a218c5-a20f-7cd1-ade4-c608d088170a",
+		    "01a218c5-a20f-7cd1-ade4-c608d088170a" },
+		{ "::1", "::1" },
+		{ "positive", "positive" },
+		{ "", "\"\"" },
+		{ "NULL", "\"NULL\"" },
+		{ "null", "\"null\"" },
+		{ "a b", "\"a b\"" },
+		{ "tab\there", "\"tab\there\"" },
+		{ "x,y", "\"x,y\"" },
+		{ "{}", "\"{}\"" },
+		{ "q\"\\", "\"q\\\"\\\\\"" },
+	};
+	size_t	i, len;
 
-	pgarray_begin(&a, buf, sizeof(buf));
-	pgarray_text(&a, "");
-	pgarray_text(&a, "null");
-	pgarray_text(&a, "a b");
-	pgarray_text(&a, "x,y");
-	pgarray_text(&a, "q\"\\");
-	pgarray_text(&a, "{}");
-	tap_is_str(pgarray_end(&a),
-	    "{\"\",\"null\",\"a b\",\"x,y\",\"q\\\"\\\\\",\"{}\"}",
-	    "empty, NULL, spaces, delimiters, quotes and braces are quoted");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tap_is_str(text(cases[i].in, 256), cases[i].want,
+		    "text element of \"%s\"", cases[i].in);
+	}
 
-	pgarray_begin(&a, buf, sizeof(buf));
-	pgarray_number(&a, 0.652211, 6);
-	pgarray_number(&a, 0.5, 3);
-	pgarray_number(&a, -0.0001, 4);
-	pgarray_number(&a, NAN, 3);
-	pgarray_number(&a, INFINITY, 3);
-	pgarray_integer(&a, 12);
-	pgarray_integer(&a, -7);
-	tap_is_str(pgarray_end(&a), "{0.652211,0.5,-0.0001,NaN,NaN,12,-7}",
-	    "numbers as fixed.c writes them; not finite is NaN");
+	/* Exactly the room it needs, and one byte less. */
+	tap_is_str(text("abc", 4), "abc", "a plain element that just fits");
+	tap_is_str(text("abc", 3), "(none)", "one byte less: refused, not cut");
+	tap_is_str(text("a b", 6), "\"a b\"", "a quoted one that just fits");
+	tap_is_str(text("a b", 5), "(none)", "one byte less: refused");
+	len = strlen("\"\"\"");
+	tap_is_str(text("\"\"\"", pgarray_text_max(len)),
+	    "\"\\\"\\\"\\\"\"",
+	    "the worst case fits pgarray_text_max()");
+}
 
-	pgarray_begin(&a, small, sizeof(small));
-	pgarray_text(&a, "abc");
-	s = pgarray_end(&a);
-	tap_is_str(s, "{abc}", "an array that just fits (5 bytes + NUL)");
-	pgarray_begin(&a, small, sizeof(small));
-	pgarray_text(&a, "abc");
-	pgarray_text(&a, "de");
-	tap_ok(pgarray_end(&a) == NULL, "one that does not fit is refused, "
-	    "not cut");
-	pgarray_begin(&a, small, sizeof(small));
-	pgarray_text(&a, "abcdef");
-	tap_ok(pgarray_end(&a) == NULL, "an element longer than the buffer "
-	    "is refused");
+/* Writing numbers: fixed.c's text, NaN when not finite. */
+static void
+test_numbers(void)
+{
+	char	buf[PGARRAY_NUMBER_MAX], small[4];
 
-	tap_is_int((long long)pgarray_text_max(3), 9,
-	    "the most a 3-byte element can take: quoted, escaped, a comma");
+	pgarray_number(buf, sizeof(buf), 0.652211, 6);
+	tap_is_str(buf, "0.652211", "a confidence, 6 decimals");
+	pgarray_number(buf, sizeof(buf), 0.5, 3);
+	tap_is_str(buf, "0.5", "trailing zeros trimmed");
+	pgarray_number(buf, sizeof(buf), -0.0001, 4);
+	tap_is_str(buf, "-0.0001", "negative, no exponent");
+	tap_is_int((long long)pgarray_number(buf, sizeof(buf), NAN, 3), 3,
+	    "NaN's length");
+	tap_is_str(buf, "NaN", "not a number is NaN");
+	pgarray_number(buf, sizeof(buf), -INFINITY, 3);
+	tap_is_str(buf, "NaN", "infinity is NaN too (float8 reads it, the "
+	    "CHECKs refuse it)");
+	tap_is_int((long long)pgarray_number(small, sizeof(small), 12.5, 1),
+	    0, "a number that does not fit is refused");
+	pgarray_integer(buf, sizeof(buf), -7);
+	tap_is_str(buf, "-7", "an integer");
+	tap_is_int((long long)pgarray_integer(small, sizeof(small), 1234), 0,
+	    "an integer that does not fit is refused");
 }
 
 /* A text, the n asked for, whether it parses, and the values it gives. */
@@ -151,18 +168,21 @@ test_roundtrip(void)
 {
 	static const int	vals[] = { 0, 1, -1, 64, 1000000, INT_MAX,
 				    INT_MIN, -32768 };
-	struct pgarray_out	a;
 	char			buf[256];
-	const char		*s;
+	size_t			off;
 	int			out[8], i, n, same;
 
 	n = (int)(sizeof(vals) / sizeof(vals[0]));
-	pgarray_begin(&a, buf, sizeof(buf));
-	for (i = 0; i < n; i++)
-		pgarray_integer(&a, vals[i]);
-	s = pgarray_end(&a);
-	tap_ok(s != NULL && pgarray_ints(s, out, n), "written ints read "
-	    "back: %s", s != NULL ? s : "(none)");
+	off = 0;
+	buf[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf[off++] = ',';
+		off += pgarray_integer(buf + off, sizeof(buf) - off, vals[i]);
+	}
+	buf[off++] = '}';
+	buf[off] = '\0';
+	tap_ok(pgarray_ints(buf, out, n), "written ints read back: %s", buf);
 	same = 1;
 	for (i = 0; i < n; i++)
 		same &= (out[i] == vals[i]);
@@ -172,7 +192,8 @@ test_roundtrip(void)
 int
 main(void)
 {
-	test_write();
+	test_text();
+	test_numbers();
 	test_bools();
 	test_ints();
 	test_roundtrip();
