@@ -53,7 +53,7 @@ dict() {
 
 fuzz_one() {
 	local t=$1 log="$out/$1.log" rc=0
-	mkdir -p "$work/corpus/$t" "tests/fuzz/corpus/$t"
+	mkdir -p "$work/corpus/$t" "tests/fuzz/corpus/$t" "$work/seeds/$t"
 	"$work/$t" -max_total_time="$seconds" -print_final_stats=1 \
 	    -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
 	    -dict="$(dict "$t")" -artifact_prefix="$out/$t-" \
@@ -87,7 +87,7 @@ summarize() {
 merge_one() {
 	local t=$1 new="$work/merged/$1"
 	rm -rf "$new"
-	mkdir -p "$new" "$work/corpus/$t" "tests/fuzz/corpus/$t"
+	mkdir -p "$new" "$work/corpus/$t" "tests/fuzz/corpus/$t" "$work/seeds/$t"
 	"$work/$t" -merge=1 -max_len="$(max_len "$t")" "$new" \
 	    "tests/fuzz/corpus/$t" "$work/corpus/$t" "$work/seeds/$t" \
 	    >"$out/$t-merge.log" 2>&1
