@@ -77,6 +77,16 @@ static int	timeseries_start(struct http_request *);
 static int	metrics_done(struct http_request *);
 static int	metrics_error(struct http_request *);
 
+static int	count_params(struct http_request *, struct metrics_params *,
+		    json_t *);
+static int	thresholds_params(struct http_request *,
+		    struct metrics_params *, json_t *);
+static int	timeseries_params(struct http_request *,
+		    struct metrics_params *, json_t *);
+static int	metrics_get(struct http_request *, int, const char *,
+		    const char *, int (*)(struct http_request *,
+		    struct metrics_params *, json_t *));
+
 static int	metrics_step(struct http_request *);
 static int	metrics_run(struct http_request *, const char *, const char *,
 		    struct metrics_params *);
@@ -171,93 +181,109 @@ cleanup:
 static int
 count_start(struct http_request *req)
 {
-	struct schema_metrics_filter	 in;
-	struct metrics_params		 p;
-	json_t				*details;
+	return (metrics_get(req, HTTP_METHOD_GET, "count", metrics_count_sql,
+	    count_params));
+}
 
-	if (http_state_exists(req))
-		return (metrics_step(req));
+static int
+count_params(struct http_request *req, struct metrics_params *p,
+    json_t *details)
+{
+	struct schema_metrics_filter	in;
 
-	if (!gate_method(req, HTTP_METHOD_GET))
-		return (HTTP_STATE_COMPLETE);
-	http_populate_qs(req);
-	details = json_array();
 	if (!schema_metrics_filter(metrics_arg(req, "model_name"),
-	    metrics_arg(req, "model_version"), &in, details)) {
-		metrics_invalid(req, details);
-		return (HTTP_STATE_COMPLETE);
-	}
-	json_decref(details);
-
-	memset(&p, 0, sizeof(p));
-	metrics_param(&p, in.model_name);
-	metrics_param(&p, in.model_version);
-	return (metrics_run(req, "count", metrics_count_sql, &p));
+	    metrics_arg(req, "model_version"), &in, details))
+		return (0);
+	metrics_param(p, in.model_name);
+	metrics_param(p, in.model_version);
+	return (1);
 }
 
 /* GET [?model_name=] or PUT {"model_name", thresholds...}. */
 static int
 thresholds_start(struct http_request *req)
 {
-	struct schema_metrics_filter	 in;
-	struct metrics_params		 p;
-	json_t				*details;
+	struct metrics_params	p;
 
-	if (http_state_exists(req))
-		return (metrics_step(req));
+	if (http_state_exists(req) || req->method != HTTP_METHOD_PUT) {
+		return (metrics_get(req, HTTP_METHOD_GET | HTTP_METHOD_PUT,
+		    "thresholds", metrics_thresholds_get_sql,
+		    thresholds_params));
+	}
 
 	if (!gate_method(req, HTTP_METHOD_GET | HTTP_METHOD_PUT))
 		return (HTTP_STATE_COMPLETE);
 	memset(&p, 0, sizeof(p));
-	if (req->method == HTTP_METHOD_PUT) {
-		if (!metrics_thresholds_put(req, &p))
-			return (HTTP_STATE_COMPLETE);
-		return (metrics_run(req, "thresholds",
-		    metrics_thresholds_put_sql, &p));
-	}
-
-	http_populate_qs(req);
-	details = json_array();
-	if (!schema_metrics_filter(metrics_arg(req, "model_name"), NULL, &in,
-	    details)) {
-		metrics_invalid(req, details);
+	if (!metrics_thresholds_put(req, &p))
 		return (HTTP_STATE_COMPLETE);
-	}
-	json_decref(details);
+	return (metrics_run(req, "thresholds", metrics_thresholds_put_sql, &p));
+}
 
-	metrics_param(&p, in.model_name);
-	return (metrics_run(req, "thresholds", metrics_thresholds_get_sql, &p));
+static int
+thresholds_params(struct http_request *req, struct metrics_params *p,
+    json_t *details)
+{
+	struct schema_metrics_filter	in;
+
+	if (!schema_metrics_filter(metrics_arg(req, "model_name"), NULL, &in,
+	    details))
+		return (0);
+	metrics_param(p, in.model_name);
+	return (1);
 }
 
 /* GET ?window_minutes=&bucket_minutes=&model_name=&model_version=. */
 static int
 timeseries_start(struct http_request *req)
 {
-	struct schema_metrics_timeseries	 in;
-	struct metrics_params			 p;
-	json_t					*details;
+	return (metrics_get(req, HTTP_METHOD_GET, "timeseries",
+	    metrics_timeseries_sql, timeseries_params));
+}
+
+static int
+timeseries_params(struct http_request *req, struct metrics_params *p,
+    json_t *details)
+{
+	struct schema_metrics_timeseries	in;
+
+	if (!schema_metrics_timeseries(metrics_arg(req, "window_minutes"),
+	    metrics_arg(req, "bucket_minutes"), metrics_arg(req, "model_name"),
+	    metrics_arg(req, "model_version"), &in, details))
+		return (0);
+	metrics_param_int(p, in.window_minutes);
+	metrics_param_int(p, in.bucket_minutes);
+	metrics_param(p, in.filter.model_name);
+	metrics_param(p, in.filter.model_version);
+	return (1);
+}
+
+/*
+ * The first step of a query-string route: the gate, then params() turns
+ * the checked query string into the query's parameters (0 after filling
+ * details: a 422), then the query.  Woken, it runs the query on.
+ */
+static int
+metrics_get(struct http_request *req, int allowed, const char *route,
+    const char *query, int (*params)(struct http_request *,
+    struct metrics_params *, json_t *))
+{
+	struct metrics_params	 p;
+	json_t			*details;
 
 	if (http_state_exists(req))
 		return (metrics_step(req));
 
-	if (!gate_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, allowed))
 		return (HTTP_STATE_COMPLETE);
 	http_populate_qs(req);
 	details = json_array();
-	if (!schema_metrics_timeseries(metrics_arg(req, "window_minutes"),
-	    metrics_arg(req, "bucket_minutes"), metrics_arg(req, "model_name"),
-	    metrics_arg(req, "model_version"), &in, details)) {
+	memset(&p, 0, sizeof(p));
+	if (!params(req, &p, details)) {
 		metrics_invalid(req, details);
 		return (HTTP_STATE_COMPLETE);
 	}
 	json_decref(details);
-
-	memset(&p, 0, sizeof(p));
-	metrics_param_int(&p, in.window_minutes);
-	metrics_param_int(&p, in.bucket_minutes);
-	metrics_param(&p, in.filter.model_name);
-	metrics_param(&p, in.filter.model_version);
-	return (metrics_run(req, "timeseries", metrics_timeseries_sql, &p));
+	return (metrics_run(req, route, query, &p));
 }
 
 static int
