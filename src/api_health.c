@@ -107,6 +107,8 @@ api_health_notfound(struct http_request *req)
 {
 	char	msg[256];
 
+	if (!http_json_framing(req))
+		return (KORE_RESULT_OK);
 	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
 	    "the endpoints", http_method_text(req->method), req->path);
 	http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found", msg,

@@ -108,6 +108,7 @@ void		kore_worker_teardown(void);
 
 /* http_json.c */
 int		http_json_method(struct http_request *, int);
+int		http_json_framing(struct http_request *);
 int		http_json_read(struct http_request *, json_t **);
 void		http_json_reply(struct http_request *, int, json_t *);
 void		http_json_reply_text(struct http_request *, int, const char *,
