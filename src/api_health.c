@@ -85,8 +85,13 @@ api_health_root(struct http_request *req)
 	if (!http_json_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
+	/* message, documentation, health_check: the original server's. */
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
-	    "{s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "message", "modelserver: a sentiment model server; see "
+	    "documentation for the API",
+	    "documentation", "/docs",
+	    "health_check", "/health",
 	    "service", APP_NAME,
 	    "version", APP_VERSION,
 	    "description", "sentiment model server; every prediction is "
@@ -105,14 +110,19 @@ api_health_get(struct http_request *req)
 int
 api_health_notfound(struct http_request *req)
 {
-	char	msg[256];
+	json_t	*body;
+	char	 msg[256];
 
 	if (!http_json_framing(req))
 		return (KORE_RESULT_OK);
 	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
 	    "the endpoints", http_method_text(req->method), req->path);
-	http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found", msg,
-	    health_endpoint_list());
+	body = http_json_error_body(req, HTTP_STATUS_NOT_FOUND, "not_found",
+	    msg, health_endpoint_list());
+	/* The original server's 404 lists the paths (kore.conf's routes). */
+	json_object_set_new(body, "available_endpoints",
+	    compat_endpoint_paths(req));
+	http_json_reply(req, HTTP_STATUS_NOT_FOUND, body);
 	return (KORE_RESULT_OK);
 }
 
@@ -218,7 +228,7 @@ health_reply(struct http_request *req, struct health_state *st,
 	}
 
 	o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:s,s:s,s:o,s:i}",
-	    "status", healthy ? "ok" : "unavailable",
+	    "status", healthy ? "healthy" : "unhealthy",
 	    "model_loaded", app.model != NULL,
 	    "model_name", app.model != NULL ? model_name(app.model) : NULL,
 	    "model_version", app.model != NULL ?

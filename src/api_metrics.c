@@ -306,6 +306,7 @@ metrics_done(struct http_request *req)
 			kore_log(LOG_NOTICE, "metrics.thresholds changed "
 			    "model=%s client=%s", st->params[0], st->client);
 		}
+		compat_metrics(st->route, doc);
 		http_json_reply(req, HTTP_STATUS_OK, doc);
 	}
 	kore_pgsql_cleanup(&st->sql);

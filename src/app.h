@@ -115,6 +115,8 @@ void		http_json_reply_text(struct http_request *, int, const char *,
 		    size_t);
 void		http_json_error(struct http_request *, int, const char *,
 		    const char *, json_t *);
+json_t		*http_json_error_body(struct http_request *, int,
+		    const char *, const char *, json_t *);
 char		*http_json_iso8601(time_t, char *, size_t);
 void		*http_json_state(struct http_request *, size_t,
 		    void (*)(struct http_request *));
@@ -150,6 +152,11 @@ int		recorder_busy(void);
 void		recorder_stop(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
+
+/* compat.c */
+json_t		*compat_detail(int, const char *, const json_t *, int);
+json_t		*compat_endpoint_paths(struct http_request *);
+void		compat_metrics(const char *, json_t *);
 
 /* api_health.c */
 int		api_health_root(struct http_request *);
