@@ -68,6 +68,7 @@ static int	health_error(struct http_request *);
 static void	health_reply(struct http_request *, struct health_state *,
 		    const char *);
 static json_t	*health_endpoint_list(void);
+static json_t	*health_route_paths(struct http_request *);
 
 static struct http_state health_states[] = {
 	KORE_HTTP_STATE(health_start),
@@ -121,7 +122,7 @@ api_health_notfound(struct http_request *req)
 	    msg, health_endpoint_list());
 	/* The original server's 404 lists the paths (kore.conf's routes). */
 	json_object_set_new(body, "available_endpoints",
-	    compat_endpoint_paths(req));
+	    health_route_paths(req));
 	http_json_reply(req, HTTP_STATUS_NOT_FOUND, body);
 	return (KORE_RESULT_OK);
 }
@@ -261,4 +262,27 @@ health_endpoint_list(void)
 		    "summary", health_endpoints[i].summary));
 	}
 	return (list);
+}
+
+/*
+ * The paths of kore.conf's exact routes in its order (the Swagger UI's
+ * files under /docs/ left out), as a new array: the 404 lists them, so a
+ * route added to kore.conf is listed without another table.
+ */
+static json_t *
+health_route_paths(struct http_request *req)
+{
+	struct kore_module_handle	*hdlr;
+	json_t				*paths;
+
+	paths = json_array();
+	if (req->hdlr == NULL || req->hdlr->dom == NULL)
+		return (paths);
+	TAILQ_FOREACH(hdlr, &req->hdlr->dom->handlers, list) {
+		if (hdlr->type != HANDLER_TYPE_STATIC ||
+		    strncmp(hdlr->path, "/docs/", 6) == 0)
+			continue;
+		json_array_append_new(paths, json_string(hdlr->path));
+	}
+	return (paths);
 }

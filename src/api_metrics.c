@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "compat.h"
 #include "schema_metrics.h"
 
 #define METRICS_NPARAMS		6

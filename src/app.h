@@ -153,11 +153,6 @@ void		recorder_stop(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
 
-/* compat.c */
-json_t		*compat_detail(int, const char *, const json_t *, int);
-json_t		*compat_endpoint_paths(struct http_request *);
-void		compat_metrics(const char *, json_t *);
-
 /* api_health.c */
 int		api_health_root(struct http_request *);
 int		api_health_get(struct http_request *);

@@ -4,19 +4,16 @@
  *
  * - compat_detail(): FastAPI's "detail" of an error: the message, or for
  *   a 422 the list of {loc, msg, type} Pydantic writes.
- * - compat_endpoint_paths(): the paths kore.conf routes, for the 404's
- *   "available_endpoints".
  * - compat_metrics(): the original's names in the documents the metrics
  *   SQL builds (ours stay as aliases for one release).
  *
  * Everything else the original reads is written where the answer is
- * built (api_predict.c, api_health.c, analyzer.c).
+ * built (api_predict.c, api_health.c with the 404's available_endpoints,
+ * analyzer.c).  libc + jansson only.
  */
-#include <sys/types.h>
-
 #include <string.h>
 
-#include "app.h"
+#include "compat.h"
 
 /* Our rule -> Pydantic's error type; the first matching prefix wins. */
 static const struct {
@@ -71,28 +68,6 @@ compat_detail(int status, const char *message, const json_t *details,
 		    "loc", loc, "msg", msg, "type", compat_type(msg)));
 	}
 	return (list);
-}
-
-/*
- * The paths of kore.conf's exact routes in its order (the Swagger UI's
- * files under /docs/ left out), as a new array: the 404 lists them.
- */
-json_t *
-compat_endpoint_paths(struct http_request *req)
-{
-	struct kore_module_handle	*hdlr;
-	json_t				*paths;
-
-	paths = json_array();
-	if (req->hdlr == NULL || req->hdlr->dom == NULL)
-		return (paths);
-	TAILQ_FOREACH(hdlr, &req->hdlr->dom->handlers, list) {
-		if (hdlr->type != HANDLER_TYPE_STATIC ||
-		    strncmp(hdlr->path, "/docs/", 6) == 0)
-			continue;
-		json_array_append_new(paths, json_string(hdlr->path));
-	}
-	return (paths);
 }
 
 /*

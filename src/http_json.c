@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "compat.h"
 
 /* Doubles come out with 15 significant digits: enough for every value we
  * round before sending, and no 0.30000000000000004 noise. */
