@@ -83,7 +83,7 @@ static struct http_state health_states[] = {
 int
 api_health_root(struct http_request *req)
 {
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
 	/* message, documentation, health_check: the original server's. */
@@ -114,7 +114,7 @@ api_health_notfound(struct http_request *req)
 	json_t	*body;
 	char	 msg[256];
 
-	if (!http_json_framing(req))
+	if (!gate_framing(req))
 		return (KORE_RESULT_OK);
 	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
 	    "the endpoints", http_method_text(req->method), req->path);
@@ -133,7 +133,7 @@ health_start(struct http_request *req)
 	struct health_state	*st;
 
 	if (!http_state_exists(req)) {
-		if (!http_json_method(req, HTTP_METHOD_GET))
+		if (!gate_method(req, HTTP_METHOD_GET))
 			return (HTTP_STATE_COMPLETE);
 		st = http_json_state(req, sizeof(*st), NULL);
 		kore_pgsql_init(&st->sql);

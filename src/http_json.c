@@ -25,132 +25,19 @@
  * round before sending, and no 0.30000000000000004 noise. */
 #define HTTP_JSON_FLAGS		(JSON_COMPACT | JSON_REAL_PRECISION(15))
 
-static const char	*http_json_allow(int, char *, size_t);
-static void		 http_json_refuse(struct http_request *, int,
-			    const char *, const char *);
-
 /* When the current handler run passed the gate: times stateless replies. */
-static struct http_request	*gate_req;
-static u_int64_t		 gate_us;
+static struct http_request	*begun_req;
+static u_int64_t		 begun_us;
 
 /*
- * The gate every handler passes first.  Answers 503 while the worker
- * shuts down (see kore_worker_teardown), else 405 (JSON, with an Allow
- * header) unless the request's method is in allowed (HTTP_METHOD_* bits;
- * GET implies HEAD).  Returns 1 if the handler may go on, 0 if the
- * response was sent.
+ * Notes that this run of req's handler began at now_us (clock_now_us),
+ * for http_json_count.  The gate (gate_method) calls it.
  */
-int
-http_json_method(struct http_request *req, int allowed)
+void
+http_json_begin(struct http_request *req, u_int64_t now_us)
 {
-	char		allow[64], msg[128];
-
-	gate_req = req;
-	gate_us = http_json_now_us();
-	init_balance(gate_us / 1000);	/* the same clock as Kore's */
-
-	if (!http_json_framing(req))
-		return (0);
-
-	if (app.draining) {
-		http_response_header(req, "retry-after", "1");
-		/* Kore then says "connection: close" itself, and closes. */
-		req->owner->flags |= CONN_CLOSE_EMPTY;
-		http_json_error(req, HTTP_STATUS_SERVICE_UNAVAILABLE,
-		    "shutting_down", "the server is shutting down; retry",
-		    NULL);
-		return (0);
-	}
-
-	if (allowed & HTTP_METHOD_GET)
-		allowed |= HTTP_METHOD_HEAD;
-	if (req->method & allowed)
-		return (1);
-
-	http_json_allow(allowed, allow, sizeof(allow));
-	http_response_header(req, "allow", allow);
-	snprintf(msg, sizeof(msg), "%s is not allowed on %s; allowed: %s",
-	    http_method_text(req->method), req->path, allow);
-	http_json_error(req, HTTP_STATUS_METHOD_NOT_ALLOWED,
-	    "method_not_allowed", msg, NULL);
-	return (0);
-}
-
-/*
- * The framing rules of RFC 9112 that Kore 4.1 leaves to us (docs/http.md).
- * Kore frames a request by its first Content-Length alone, ignores
- * Transfer-Encoding when a Content-Length is there, reads no body on a
- * GET, HEAD, DELETE or OPTIONS, takes the first Host line and keeps every
- * other header line, a second Host included, in req_headers; and it
- * parses at most HTTP_REQ_HEADER_MAX - 1 lines, dropping the rest without
- * a word.  A proxy in front may frame such a request differently (where
- * the next request starts), so each of these is refused, and the
- * connection closed after the answer: 400 for a second Host, Content-Length
- * values that differ, Transfer-Encoding with Content-Length, a body Kore
- * would not read; 411 for Transfer-Encoding alone; 431 when the header
- * lines reached Kore's limit (lines past it may have been dropped).
- * Returns 1 if the request may go on, 0 if the answer was sent.
- */
-int
-http_json_framing(struct http_request *req)
-{
-	struct http_header	*hdr;
-	const char		*cl;
-	char			 msg[160];
-	int			 n, te, body_method;
-
-	n = te = 0;
-	cl = NULL;
-	TAILQ_FOREACH(hdr, &req->req_headers, list) {
-		n++;
-		if (strcasecmp(hdr->header, "host") == 0) {
-			http_json_refuse(req, 400, "invalid_framing",
-			    "more than one Host header line");
-			return (0);
-		}
-		if (strcasecmp(hdr->header, "transfer-encoding") == 0)
-			te = 1;
-		if (strcasecmp(hdr->header, "content-length") != 0)
-			continue;
-		if (cl != NULL && strcmp(cl, hdr->value) != 0) {
-			http_json_refuse(req, 400, "invalid_framing",
-			    "Content-Length header lines with different "
-			    "values");
-			return (0);
-		}
-		cl = hdr->value;
-	}
-
-	/* Request line + Host + these: Kore parsed as many as it can. */
-	if (n + 2 >= HTTP_REQ_HEADER_MAX - 1) {
-		snprintf(msg, sizeof(msg), "too many header lines: at most %d, "
-		    "Host included", HTTP_REQ_HEADER_MAX - 3);
-		http_json_refuse(req, 431, "header_fields_too_large", msg);
-		return (0);
-	}
-
-	if (te && cl != NULL) {
-		http_json_refuse(req, 400, "invalid_framing",
-		    "both Transfer-Encoding and Content-Length");
-		return (0);
-	}
-	if (te) {
-		http_json_refuse(req, 411, "length_required",
-		    "Transfer-Encoding is not supported: send the body with "
-		    "a Content-Length");
-		return (0);
-	}
-
-	body_method = req->method & (HTTP_METHOD_POST | HTTP_METHOD_PUT |
-	    HTTP_METHOD_PATCH);
-	if (!body_method && cl != NULL && strcmp(cl, "0") != 0) {
-		snprintf(msg, sizeof(msg), "a %s request cannot carry a body "
-		    "here (Content-Length: 0 or none)",
-		    http_method_text(req->method));
-		http_json_refuse(req, 400, "invalid_framing", msg);
-		return (0);
-	}
-	return (1);
+	begun_req = req;
+	begun_us = now_us;
 }
 
 /*
@@ -283,18 +170,8 @@ http_json_state(struct http_request *req, size_t len,
 
 	st = http_state_create(req, len, onfree);
 	st->magic = API_STATE_MAGIC;
-	st->started_us = http_json_now_us();
+	st->started_us = clock_now_us();
 	return (st);
-}
-
-/* Monotonic microseconds. */
-u_int64_t
-http_json_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((u_int64_t)ts.tv_sec * 1000000 + (u_int64_t)ts.tv_nsec / 1000);
 }
 
 /* Sends the error envelope; details (stolen) may be NULL. */
@@ -338,48 +215,10 @@ http_json_iso8601(time_t t, char *buf, size_t len)
 	return (buf);
 }
 
-/* A framing error: the answer, then the connection closes (no reuse). */
-static void
-http_json_refuse(struct http_request *req, int status, const char *code,
-    const char *message)
-{
-	req->owner->flags |= CONN_CLOSE_EMPTY;
-	http_json_error(req, status, code, message, NULL);
-}
-
-static const char *
-http_json_allow(int allowed, char *buf, size_t len)
-{
-	static const struct {
-		int		 bit;
-		const char	*name;
-	} methods[] = {
-		{ HTTP_METHOD_GET, "GET" },
-		{ HTTP_METHOD_HEAD, "HEAD" },
-		{ HTTP_METHOD_POST, "POST" },
-		{ HTTP_METHOD_PUT, "PUT" },
-		{ HTTP_METHOD_DELETE, "DELETE" },
-		{ HTTP_METHOD_PATCH, "PATCH" },
-	};
-	size_t		i, off;
-
-	buf[0] = '\0';
-	off = 0;
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (!(allowed & methods[i].bit))
-			continue;
-		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-		    off > 0 ? ", " : "", methods[i].name);
-		if (off >= len)
-			break;
-	}
-	return (buf);
-}
-
 /*
  * Counts the response by route and status and times it: from the state's
  * start when the handler has one, else from when this run of the handler
- * passed http_json_method() (handlers without state answer in the run
+ * passed gate_method() (handlers without state answer in the run
  * that passed it).  http_json_reply() calls it; handlers that answer with
  * something else call it themselves.
  */
@@ -398,9 +237,9 @@ http_json_count(struct http_request *req, int status)
 	st = http_state_get(req);
 	if (st != NULL && req->state_len >= sizeof(*st) &&
 	    st->magic == API_STATE_MAGIC)
-		ms = (double)(http_json_now_us() - st->started_us) / 1000.0;
-	else if (req == gate_req)
-		ms = (double)(http_json_now_us() - gate_us) / 1000.0;
+		ms = (double)(clock_now_us() - st->started_us) / 1000.0;
+	else if (req == begun_req)
+		ms = (double)(clock_now_us() - begun_us) / 1000.0;
 	else
 		ms = (double)(kore_time_ms() - req->start);
 	stats_observe(&sw->request_ms[route], STATS_HIST_MS, ms);
