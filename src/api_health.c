@@ -65,6 +65,7 @@ static void	health_reply(struct http_request *, struct health_state *,
 		    const char *);
 static void	health_onfree(struct http_request *);
 static json_t	*health_endpoint_list(void);
+static json_t	*health_route_paths(struct http_request *);
 
 static struct http_state health_states[] = {
 	KORE_HTTP_STATE(health_start),
@@ -80,8 +81,13 @@ api_health_root(struct http_request *req)
 	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
+	/* message, documentation, health_check: the original server's. */
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
-	    "{s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "message", "modelserver: a sentiment model server; see "
+	    "documentation for the API",
+	    "documentation", "/docs",
+	    "health_check", "/health",
 	    "service", APP_NAME,
 	    "version", APP_VERSION,
 	    "description", "sentiment model server; every prediction is "
@@ -100,12 +106,19 @@ api_health_get(struct http_request *req)
 int
 api_health_notfound(struct http_request *req)
 {
-	char	msg[256];
+	json_t	*body;
+	char	 msg[256];
 
+	if (!gate_framing(req))
+		return (KORE_RESULT_OK);
 	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
 	    "the endpoints", http_method_text(req->method), req->path);
-	http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found", msg,
-	    health_endpoint_list());
+	body = http_json_error_body(req, HTTP_STATUS_NOT_FOUND, "not_found",
+	    msg, health_endpoint_list());
+	/* The original server's 404 lists the paths (kore.conf's routes). */
+	json_object_set_new(body, "available_endpoints",
+	    health_route_paths(req));
+	http_json_reply(req, HTTP_STATUS_NOT_FOUND, body);
 	return (KORE_RESULT_OK);
 }
 
@@ -190,7 +203,7 @@ health_reply(struct http_request *req, struct health_state *st,
 	}
 
 	o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:s,s:s,s:o,s:i}",
-	    "status", healthy ? "ok" : "unavailable",
+	    "status", healthy ? "healthy" : "unhealthy",
 	    "model_loaded", app.model != NULL,
 	    "model_name", app.model != NULL ? model_name(app.model) : NULL,
 	    "model_version", app.model != NULL ?
@@ -223,4 +236,27 @@ health_endpoint_list(void)
 		    "summary", health_endpoints[i].summary));
 	}
 	return (list);
+}
+
+/*
+ * The paths of kore.conf's exact routes in its order (the Swagger UI's
+ * files under /docs/ left out), as a new array: the 404 lists them, so a
+ * route added to kore.conf is listed without another table.
+ */
+static json_t *
+health_route_paths(struct http_request *req)
+{
+	struct kore_module_handle	*hdlr;
+	json_t				*paths;
+
+	paths = json_array();
+	if (req->hdlr == NULL || req->hdlr->dom == NULL)
+		return (paths);
+	TAILQ_FOREACH(hdlr, &req->hdlr->dom->handlers, list) {
+		if (hdlr->type != HANDLER_TYPE_STATIC ||
+		    strncmp(hdlr->path, "/docs/", 6) == 0)
+			continue;
+		json_array_append_new(paths, json_string(hdlr->path));
+	}
+	return (paths);
 }

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "compat.h"
 #include "schema_metrics.h"
 
 #define METRICS_NPARAMS		6
@@ -309,6 +310,7 @@ metrics_done(struct http_request *req)
 			    "model=%s client=%s", st->call.params[0] != NULL ?
 			    st->call.params[0] : "", st->client);
 		}
+		compat_metrics(st->route, doc);
 		http_json_reply(req, HTTP_STATUS_OK, doc);
 	}
 	db_call_release(&st->call);

@@ -130,6 +130,7 @@ void		kore_worker_teardown(void);
 /* gate.c */
 void		gate_init(void);
 int		gate_method(struct http_request *, int);
+int		gate_framing(struct http_request *);
 void		gate_balance(u_int64_t);
 
 /* http_json.c */
@@ -140,6 +141,8 @@ void		http_json_reply_text(struct http_request *, int, const char *,
 		    size_t);
 void		http_json_error(struct http_request *, int, const char *,
 		    const char *, json_t *);
+json_t		*http_json_error_body(struct http_request *, int,
+		    const char *, const char *, json_t *);
 char		*http_json_iso8601(time_t, char *, size_t);
 void		*http_json_state(struct http_request *, size_t,
 		    void (*)(struct http_request *));
