@@ -353,9 +353,9 @@ ok(len(procs) >= 3 and set(procs) == {"10001:2"},
 
 # ---- /health, /predict through the published port --------------------------
 st, _, body = request(HTTP, "GET", "/health", timeout=20)
-ok(st == 200 and body.get("status") == "ok" and
+ok(st == 200 and body.get("status") == "healthy" and
    body.get("database", {}).get("status") == "up",
-   "GET /health on the published port: 200, ok, database up", body)
+   "GET /health on the published port: 200, healthy, database up", body)
 st = [request(HTTP, "GET", p, timeout=20)[0]
       for p in ("/docs", "/docs/swagger-ui-bundle.js", "/openapi.json")]
 eq(st, [200, 200, 200], "GET /docs, its script and /openapi.json: 200 (the "
