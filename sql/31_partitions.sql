@@ -11,6 +11,7 @@
 --                                       bounds are multiples of it from
 --                                       2000-01-01 00:00 UTC
 --     retention  interval NULL         overrides the kind's retention
+--   The table belongs to the schema owner (a migration makes it).
 --   Register a table: INSERT INTO app.partition_policy VALUES
 --     ('app.x', 'rollup', '1 day', NULL); then app.partition_ensure() or
 --   the next app.partition_maintain() creates its partitions.
@@ -28,7 +29,7 @@
 --     non-concurrent path, see below).  One caller at a time (a
 --     transaction advisory lock); a second one returns no rows.
 --   app.partition_expired(raw_retention, rollup_retention) -> table
---     (parent, partition, statement)
+--     (parent, partition, partition_name, statement)
 --     The partitions due for retirement, each with the one statement the
 --     owner runs outside a transaction: DETACH ... CONCURRENTLY, or
 --     DETACH ... FINALIZE for one left pending by an interrupted detach.
@@ -182,18 +183,25 @@ COMMENT ON FUNCTION app.partition_ensure(regclass, timestamptz, timestamptz,
 
 CREATE OR REPLACE FUNCTION app.partition_expired(
     p_raw_retention interval, p_rollup_retention interval)
-RETURNS TABLE (parent regclass, partition regclass, statement text)
+RETURNS TABLE (parent regclass, partition regclass, partition_name text,
+               statement text)
 LANGUAGE sql
 STABLE
 SET search_path = app, pg_catalog
 AS $$
+    -- Names schema-qualified whatever the caller's search_path.
     SELECT pp.parent, b.partition,
-           format('ALTER TABLE %s DETACH PARTITION %s %s', pp.parent,
-               b.partition,
+           format('%I.%I', cn.nspname, c.relname),
+           format('ALTER TABLE %I.%I DETACH PARTITION %I.%I %s',
+               pn.nspname, pc.relname, cn.nspname, c.relname,
                CASE WHEN b.detach_pending THEN 'FINALIZE'
                     ELSE 'CONCURRENTLY' END)
       FROM partition_policy pp
+      JOIN pg_class pc ON pc.oid = pp.parent
+      JOIN pg_namespace pn ON pn.oid = pc.relnamespace
      CROSS JOIN LATERAL partition_bounds(pp.parent) b
+      JOIN pg_class c ON c.oid = b.partition
+      JOIN pg_namespace cn ON cn.oid = c.relnamespace
      WHERE b.upper_bound <= now() - coalesce(pp.retention,
                CASE pp.kind WHEN 'raw' THEN p_raw_retention
                             ELSE p_rollup_retention END)

@@ -76,7 +76,7 @@ static struct janitor_job	janitor_jobs[] = {
 	    janitor_partitions_every, janitor_partitions_params,
 	    janitor_partitions_row, 0 },
 	{ "partitions_retire", APP_OWNER_DB,
-	    "SELECT partition::text, statement "
+	    "SELECT partition_name, statement "
 	    "FROM app.partition_expired($1::interval, $2::interval)",
 	    janitor_retire_every, janitor_retire_params, janitor_retire_row,
 	    0 },
