@@ -95,6 +95,16 @@ BEGIN
 END;
 $$;
 
+-- Partitions and retention (sql/31_partitions.sql): 1 s rows for three
+-- days (enough for the edges of a 48-hour comparison), minutes and hours
+-- for ROLLUP_RETENTION_DAYS, days for ever.  Coarser levels are kept at
+-- least as long as finer ones, so dropping a partition only ever takes
+-- the finest detail of a range first.
+INSERT INTO app.partition_policy (parent, kind, width, retention)
+VALUES ('app.rollup_1s', 'rollup', interval '1 day', interval '3 days'),
+       ('app.rollup_1m', 'rollup', interval '7 days', NULL),
+       ('app.rollup_1h', 'rollup', interval '30 days', NULL);
+
 -- ------------------------------------------------------------ the state
 
 CREATE TABLE app.rollup_state (

@@ -161,47 +161,22 @@ COMMENT ON FUNCTION app.rollup_ceil(timestamptz, interval) IS
 
 -- ------------------------------------------------------------ partitions
 
--- Rollup partitions covering [p_from, p_to): one day of 1 s rows, a week
--- of minutes, 30 days of hours per partition.
+-- The rollup partitions covering [p_from, p_to), through the generic
+-- partition maintenance (its app.partition_policy rows are in 0008).
 CREATE OR REPLACE FUNCTION app.rollup_partitions(
     p_from timestamptz, p_to timestamptz)
 RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
+LANGUAGE sql
 SET search_path = app, pg_catalog
 AS $$
-DECLARE
-    v_l    record;
-    v_cur  timestamptz;
-    v_name text;
-    v_made integer := 0;
-BEGIN
-    FOR v_l IN SELECT * FROM (VALUES
-            ('rollup_1s', interval '1 day'), ('rollup_1m', interval '7 days'),
-            ('rollup_1h', interval '30 days')) AS t(tbl, width) LOOP
-        v_cur := rollup_floor(p_from, v_l.width);
-        WHILE v_cur < p_to LOOP
-            v_name := v_l.tbl || '_p' ||
-                to_char(v_cur AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MISS');
-            IF to_regclass('app.' || v_name) IS NULL THEN
-                PERFORM set_config('lock_timeout', '2s', true);
-                EXECUTE format('CREATE TABLE app.%I (LIKE app.%I INCLUDING '
-                    'DEFAULTS INCLUDING CONSTRAINTS)', v_name, v_l.tbl);
-                EXECUTE format('ALTER TABLE app.%I ATTACH PARTITION app.%I '
-                    'FOR VALUES FROM (%L) TO (%L)', v_l.tbl, v_name, v_cur,
-                    v_cur + v_l.width);
-                v_made := v_made + 1;
-            END IF;
-            v_cur := v_cur + v_l.width;
-        END LOOP;
-    END LOOP;
-    RETURN v_made;
-END;
+    SELECT coalesce(sum(partition_ensure(l.tbl, p_from, p_to)), 0)::integer
+      FROM rollup_levels() l
+     WHERE l.tbl IN (SELECT pp.parent FROM partition_policy pp);
 $$;
 
 COMMENT ON FUNCTION app.rollup_partitions(timestamptz, timestamptz) IS
-    'Creates the missing partitions of the rollup tables covering '
-    '[p_from, p_to); returns how many.';
+    'Creates the missing partitions of the partitioned rollup levels '
+    'covering [p_from, p_to) (app.partition_ensure); returns how many.';
 
 -- ----------------------------------------------------------- building
 
@@ -372,7 +347,11 @@ BEGIN
         RETURN v_w;
     END IF;
 
-    PERFORM rollup_partitions(rollup_floor(v_base, interval '1 day'), v_c);
+    -- The partition job keeps partitions ahead of now; a catch-up of old
+    -- rows may need older ones.
+    IF v_base < now() - interval '1 hour' THEN
+        PERFORM rollup_partitions(rollup_floor(v_base, interval '1 day'), v_c);
+    END IF;
     PERFORM rollup_build(1, v_raw, v_c);
     FOR v_l IN SELECT * FROM rollup_levels() WHERE lvl > 1 ORDER BY lvl LOOP
         PERFORM rollup_build(v_l.lvl, rollup_floor(v_base, v_l.width),
@@ -700,7 +679,6 @@ COMMENT ON FUNCTION app.rollup_aggregate(timestamptz, timestamptz,
     'above) and the label counts.';
 
 -- The end of every migrate folds the raw rows already there (an upgraded
--- database answers from rollups at once) and leaves partitions for the
--- next days.  An empty database stays unfolded until its first row.
-SELECT app.rollup_partitions(now() - interval '1 day', now() + interval '3 days');
+-- database answers from rollups at once).  An empty database stays
+-- unfolded until its first row.
 SELECT app.rollup_catch_up();
