@@ -621,18 +621,25 @@ COMMENT ON FUNCTION app.rollup_parts(timestamptz, timestamptz, integer[],
     'row belongs to, and no rollup row straddles one (else tb = p_start).  What every '
     'metrics read aggregates.';
 
--- Aggregates of rollup_parts per tb: the figures every read reports.
-CREATE OR REPLACE FUNCTION app.rollup_aggregate(
+-- Aggregates of rollup_parts per tb (and per model with p_by_model):
+-- the figures every read reports.  The merged latency histogram comes
+-- out too (hist_values ascending, hist_counts) for other percentiles.
+DROP FUNCTION IF EXISTS app.rollup_aggregate(timestamptz, timestamptz,
+    integer[], interval);
+DROP FUNCTION IF EXISTS app.rollup_aggregate(timestamptz, timestamptz,
+    integer[], interval, boolean);
+CREATE FUNCTION app.rollup_aggregate(
     p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
-    p_bucket interval DEFAULT NULL)
-RETURNS TABLE (tb timestamptz, total_predictions bigint,
-               conf_sum numeric,
+    p_bucket interval DEFAULT NULL, p_by_model boolean DEFAULT false)
+RETURNS TABLE (tb timestamptz, model_version_id integer,
+               total_predictions bigint, conf_sum numeric,
                average_confidence double precision,
                average_inference_time_ms double precision,
                min_inference_time_ms double precision,
                max_inference_time_ms double precision,
                p95_inference_time_ms double precision,
-               positive bigint, negative bigint, neutral bigint)
+               positive bigint, negative bigint, neutral bigint,
+               hist_values double precision[], hist_counts bigint[])
 LANGUAGE sql
 STABLE
 SET search_path = app, pg_catalog
@@ -640,43 +647,122 @@ SET jit = off
 SET work_mem = '64MB'
 AS $$
     WITH p AS MATERIALIZED (
-        SELECT * FROM rollup_parts(p_start, p_end, p_ids, p_bucket)
+        SELECT r.tb, CASE WHEN p_by_model THEN r.model_version_id
+                          ELSE -1 END AS m,
+               r.n, r.positive, r.negative, r.neutral, r.conf_sum,
+               r.time_sum, r.time_min, r.time_max, r.hidx, r.hcnt, r.v
+          FROM rollup_parts(p_start, p_end, p_ids, p_bucket) r
     ), vals AS (
-        SELECT p.tb, p.v, p.n FROM p WHERE p.v IS NOT NULL
+        SELECT p.tb, p.m, p.v, p.n FROM p WHERE p.v IS NOT NULL
         UNION ALL
-        SELECT p.tb, rollup_hist_value(u.i), u.c
+        SELECT p.tb, p.m, rollup_hist_value(u.i), u.c
           FROM p, unnest(p.hidx, p.hcnt) AS u(i, c)
          WHERE p.hidx IS NOT NULL
     ), g AS (
-        SELECT vals.tb, vals.v, sum(vals.n)::bigint AS n
-          FROM vals GROUP BY vals.tb, vals.v
+        SELECT vals.tb, vals.m, vals.v, sum(vals.n)::bigint AS n
+          FROM vals GROUP BY vals.tb, vals.m, vals.v
     ), h AS (
-        SELECT g.tb, array_agg(g.v ORDER BY g.v) AS hv,
+        SELECT g.tb, g.m, array_agg(g.v ORDER BY g.v) AS hv,
                array_agg(g.n ORDER BY g.v) AS hn
-          FROM g GROUP BY g.tb
+          FROM g GROUP BY g.tb, g.m
     ), t AS (
-        SELECT p.tb, sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
+        SELECT p.tb, p.m, sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
                sum(p.time_sum) AS ts, min(p.time_min) AS tmin,
                max(p.time_max) AS tmax, sum(p.positive)::bigint AS pos,
                sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu
-          FROM p GROUP BY p.tb
+          FROM p GROUP BY p.tb, p.m
     )
-    SELECT t.tb, t.n, t.cs, (t.cs / t.n)::float8, (t.ts / t.n)::float8,
-           t.tmin, t.tmax,
+    SELECT t.tb, nullif(t.m, -1), t.n, t.cs, (t.cs / t.n)::float8,
+           (t.ts / t.n)::float8, t.tmin, t.tmax,
            -- Clamped to [min, max]: changes nothing where the histogram
            -- is exact, and keeps a midpoint inside the data elsewhere.
            least(greatest(rollup_quantile(h.hv, h.hn, 0.95), t.tmin), t.tmax),
-           t.pos, t.neg, t.neu
-      FROM t JOIN h ON h.tb = t.tb;
+           t.pos, t.neg, t.neu, h.hv, h.hn
+      FROM t JOIN h ON h.tb = t.tb AND h.m = t.m;
 $$;
 
 COMMENT ON FUNCTION app.rollup_aggregate(timestamptz, timestamptz,
-    integer[], interval) IS
-    'app.rollup_parts aggregated per timeseries bucket tb (one row, tb '
-    '= p_start, without p_bucket; no row when nothing matches): count, exact '
-    'sums and averages, min, max, P95 (exactly percentile_cont(0.95) for '
-    'latencies below 2.048 ms as the server stores them, within 0.05 % '
-    'above) and the label counts.';
+    integer[], interval, boolean) IS
+    'app.rollup_parts aggregated per timeseries bucket tb (= p_start '
+    'without p_bucket) and, with p_by_model, per model version (else '
+    'model_version_id is NULL); no row where nothing matches.  Count, '
+    'exact sums and averages, min, max, P95 (exactly percentile_cont(0.95) '
+    'for latencies below 2.048 ms as the server stores them, within '
+    '0.05 % above; app.rollup_quantile over hist_values/hist_counts gives '
+    'any other percentile alike) and the label counts.';
+
+-- The first and the last prediction of a model version, to the finest
+-- level that still holds them: exact while its raw rows are kept.
+CREATE OR REPLACE FUNCTION app.rollup_first(p_id integer)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_lo timestamptz := '-infinity';
+    v_hi timestamptz := 'infinity';
+    v_t  timestamptz;
+    v_l  record;
+BEGIN
+    -- Coarse to fine: the oldest rows live longest in the coarse levels.
+    FOR v_l IN SELECT * FROM rollup_levels() ORDER BY lvl DESC LOOP
+        EXECUTE format('SELECT min(bucket) FROM %s WHERE model_version_id '
+            '= $1 AND bucket >= $2 AND bucket < $3', v_l.tbl)
+            INTO v_t USING p_id, v_lo, v_hi;
+        IF v_t IS NOT NULL THEN
+            v_lo := v_t;
+            v_hi := v_t + v_l.width;
+        END IF;
+    END LOOP;
+    RETURN coalesce((SELECT min(p.created_at) FROM prediction_metrics p
+                      WHERE p.model_version_id = p_id
+                        AND p.created_at >= v_lo AND p.created_at < v_hi),
+                    nullif(v_lo, '-infinity'));
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION app.rollup_last(p_id integer)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_w  timestamptz := (SELECT s.watermark FROM rollup_state s);
+    v_t  timestamptz;
+    v_l  record;
+BEGIN
+    -- Raw rows above the watermark are the newest; else the finest
+    -- level holding the version has its last bucket.
+    v_t := (SELECT max(p.created_at) FROM prediction_metrics p
+             WHERE p.model_version_id = p_id
+               AND p.created_at >= coalesce(v_w, '-infinity'));
+    IF v_t IS NOT NULL OR v_w IS NULL THEN
+        RETURN v_t;
+    END IF;
+    FOR v_l IN SELECT * FROM rollup_levels() ORDER BY lvl LOOP
+        EXECUTE format('SELECT max(bucket) FROM %s WHERE model_version_id '
+            '= $1', v_l.tbl) INTO v_t USING p_id;
+        IF v_t IS NOT NULL THEN
+            RETURN coalesce((SELECT max(p.created_at)
+                               FROM prediction_metrics p
+                              WHERE p.model_version_id = p_id
+                                AND p.created_at >= v_t
+                                AND p.created_at < v_t + v_l.width), v_t);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_first(integer) IS
+    'created_at of the first prediction of model version p_id: exact '
+    'while its raw row is kept, else the start of the finest rollup '
+    'bucket that still holds it; NULL without predictions.';
+COMMENT ON FUNCTION app.rollup_last(integer) IS
+    'created_at of the latest prediction of model version p_id, as '
+    'app.rollup_first: exact while its raw row is kept.';
 
 -- The end of every migrate folds the raw rows already there (an upgraded
 -- database answers from rollups at once).  An empty database stays

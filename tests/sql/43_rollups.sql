@@ -9,7 +9,7 @@
 -- model: a few values with many ties, many distinct values below the
 -- exact range, a long tail above it, one constant value above it.
 BEGIN;
-SELECT plan(25);
+SELECT plan(29);
 
 SELECT setseed(0.18);
 
@@ -225,6 +225,62 @@ SELECT is_empty($$SELECT i, bucket FROM tsr
         OR (bucket = (SELECT max(bucket) FROM tsr t WHERE t.i = tsr.i)
             AND NOT partial)$$,
     'timeseries: partial marks the short buckets, the newest among them');
+
+-- The analyst views read the rollups too.
+SELECT is_empty($$
+    SELECT m.minute, m.model_name FROM app.metrics_per_minute m
+      JOIN app.model_versions v ON (v.name, v.version) =
+           (m.model_name, m.model_version)
+     CROSS JOIN LATERAL pg_temp.ref(m.minute, least(m.minute +
+           interval '1 minute', now()), ARRAY[v.id]) r
+     WHERE m.model_name IN ('ra', 'rb', 'rc')
+       AND ((m.total_predictions, m.average_confidence,
+             m.average_inference_time_ms, m.max_inference_time_ms,
+             m.positive, m.negative, m.neutral) IS DISTINCT FROM
+            (r.n, r.conf, r.avg_ms, r.max_ms, r.pos, r.neg, r.neu)
+            OR abs(m.p95_inference_time_ms - r.p95) > 0.001 * r.p95
+            OR (r.p95 < 2.048 AND m.p95_inference_time_ms <> r.p95))$$,
+    'metrics_per_minute: every minute as over the raw rows');
+SELECT is((SELECT sum(total_predictions)::bigint FROM app.metrics_per_minute
+            WHERE model_name IN ('ra', 'rb', 'rc')),
+          (SELECT count(*) FROM app.prediction_metrics
+            WHERE created_at >= app.rollup_floor(now(), '1 minute')
+                                - interval '24 hours' AND created_at < now()),
+    'metrics_per_minute: the last 24 hours, every row once');
+SELECT is_empty($$
+    SELECT h.hour, h.model_name FROM app.latency_percentiles_hourly h
+      JOIN app.model_versions v ON (v.name, v.version) =
+           (h.model_name, h.model_version)
+     CROSS JOIN LATERAL (SELECT count(*) AS n,
+           percentile_cont(ARRAY[0.5, 0.9, 0.95, 0.99]) WITHIN GROUP
+               (ORDER BY p.inference_time_ms) AS q
+          FROM app.prediction_metrics p
+         WHERE p.model_version_id = v.id AND p.created_at >= h.hour
+           AND p.created_at < least(h.hour + interval '1 hour', now())) r
+     WHERE h.model_name IN ('ra', 'rb', 'rc')
+       AND (h.total_predictions <> r.n
+            OR abs(h.p50_inference_time_ms - r.q[1]) > 0.001 * r.q[1]
+            OR abs(h.p90_inference_time_ms - r.q[2]) > 0.001 * r.q[2]
+            OR abs(h.p95_inference_time_ms - r.q[3]) > 0.001 * r.q[3]
+            OR abs(h.p99_inference_time_ms - r.q[4]) > 0.001 * r.q[4]
+            OR (r.q[4] < 2.048 AND (h.p50_inference_time_ms, h.p90_inference_time_ms,
+                h.p95_inference_time_ms, h.p99_inference_time_ms)
+                <> (r.q[1], r.q[2], r.q[3], r.q[4])))$$,
+    'latency_percentiles_hourly: P50/P90/P95/P99 per hour as percentile_cont');
+SELECT is_empty($$
+    SELECT m.model_name, m.model_version
+      FROM app.metrics_per_model_version m
+      JOIN app.model_versions v ON (v.name, v.version) =
+           (m.model_name, m.model_version)
+     CROSS JOIN LATERAL (SELECT count(*) AS n, min(created_at) AS f,
+           max(created_at) AS l,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY inference_time_ms) AS p95
+          FROM app.prediction_metrics WHERE model_version_id = v.id) r
+     WHERE m.model_name IN ('ra', 'rb', 'rc')
+       AND ((m.total_predictions, m.first_prediction_at, m.last_prediction_at)
+            IS DISTINCT FROM (r.n, r.f, r.l)
+            OR abs(m.p95_inference_time_ms - r.p95) > 0.001 * r.p95)$$,
+    'metrics_per_model_version: all-time count, first, last and P95');
 
 -- Backfill: rows written below the watermark after the fold (a bulk
 -- load) are missing until app.rollup_backfill rebuilds their range.
