@@ -617,7 +617,14 @@ BEGIN
                    count(*) FILTER (WHERE p.label = 'positive'),
                    count(*) FILTER (WHERE p.label = 'negative'),
                    count(*) FILTER (WHERE p.label = 'neutral'),
-                   sum(p.confidence::numeric), sum(p.inference_time_ms::numeric),
+                   -- Exact either way: integer millionths (cheap) for
+                   -- values on the server's grid, numeric for others.
+                   coalesce(sum(round(p.confidence * 1e6)::bigint) FILTER (
+                       WHERE p.confidence * 1e6 = round(p.confidence * 1e6))
+                       * 0.000001, 0)
+                   + coalesce(sum(p.confidence::numeric) FILTER (
+                       WHERE p.confidence * 1e6 <> round(p.confidence * 1e6)), 0),
+                   p.inference_time_ms::numeric * count(*),
                    p.inference_time_ms, p.inference_time_ms,
                    NULL::integer[], NULL::bigint[], p.inference_time_ms
               FROM prediction_metrics p
@@ -665,12 +672,17 @@ AS $$
                r.n, r.positive, r.negative, r.neutral, r.conf_sum,
                r.time_sum, r.time_min, r.time_max, r.hidx, r.hcnt, r.v
           FROM rollup_parts(p_start, p_end, p_ids, p_bucket) r
+    ), hi AS (
+        -- Histograms merged on the integer index first: the values
+        -- (and the float grouping) only for the distinct indexes.
+        SELECT p.tb, p.m, u.i, sum(u.c)::bigint AS n
+          FROM p, unnest(p.hidx, p.hcnt) AS u(i, c)
+         WHERE p.hidx IS NOT NULL
+         GROUP BY p.tb, p.m, u.i
     ), vals AS (
         SELECT p.tb, p.m, p.v, p.n FROM p WHERE p.v IS NOT NULL
         UNION ALL
-        SELECT p.tb, p.m, rollup_hist_value(u.i), u.c
-          FROM p, unnest(p.hidx, p.hcnt) AS u(i, c)
-         WHERE p.hidx IS NOT NULL
+        SELECT hi.tb, hi.m, rollup_hist_value(hi.i), hi.n FROM hi
     ), g AS (
         SELECT vals.tb, vals.m, vals.v, sum(vals.n)::bigint AS n
           FROM vals GROUP BY vals.tb, vals.m, vals.v

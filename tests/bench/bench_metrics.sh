@@ -14,7 +14,8 @@
 #     the queries' edges touch (histograms drawn from the latency
 #     distribution of tests/bench/bench_model.sh: 2 us plus an
 #     exponential tail of mean 20 us, 0.05 % of 2-60 ms);
-#   - real raw rows, in their hourly partitions, for the recent edge (the
+#   - real raw rows (in time order, as the server writes them), in their
+#     hourly partitions, for the recent edge (the
 #     last 60 s) and around each window start (+-2 s), folded with
 #     app.rollup_backfill, the watermark 1.6 s behind "now" as the
 #     janitor leaves it (ROLLUP_FOLD_MS=500), so each query also reads
@@ -179,7 +180,7 @@ volume() {
 	          round(random()::numeric, 6)::float8,
 	          round((0.002 + 0.02 * -ln(1 - random()))::numeric, 3)::float8,
 	          100, 0, 0, 1, 0, '10.0.0.1',
-	          r.a + random() * (r.b - r.a)
+	          r.a + (g.i::float8 / g.n) * (r.b - r.a)
 	     FROM app.model_version_id('vader', '3.3.2') AS v1,
 	          app.model_version_id('vader', '3.4.0') AS v2,
 	          (VALUES ($now - interval '60 s', $now),
@@ -187,8 +188,11 @@ volume() {
 	                  ($now - interval '24 h 2 s', $now - interval '23 h 59 min 58 s'),
 	                  ($now - interval '48 h 2 s', $now - interval '47 h 59 min 58 s'))
 	              AS r(a, b),
-	          generate_series(1, greatest(1, ($rate * extract(epoch FROM
-	              r.b - r.a))::bigint))"
+	          LATERAL (SELECT greatest(1, ($rate * extract(epoch FROM
+	              r.b - r.a))::bigint) AS n) c,
+	          LATERAL (SELECT i, c.n FROM generate_series(0, c.n - 1) AS i) g
+	    -- in time order, as the server writes them
+	    ORDER BY r.a, g.i"
 	q "UPDATE app.rollup_state SET watermark = $W"
 	e=$(date +%s.%N)
 	q "VACUUM ANALYZE"
