@@ -249,6 +249,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tap.c tests/unit/tap.h \
 unit-tests: $(UNIT_TESTS)
 .PHONY: unit-tests
 
+# ---------------------------------------------------------------- checks
+
+# The call graph between src/ files has no cycle (tests/lint/layers.py,
+# over universal-ctags' definitions; --graph prints every edge).
+check-layers:
+	@tests/lint/layers.py
+.PHONY: check-layers
+
 # ---------------------------------------------------------------- benchmarks
 # Scripts that print figures (with the machine); they start their own
 # PostgreSQL and server and never fail on a slow machine.
@@ -274,7 +282,11 @@ bench-limits: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/limits.sh
 
-.PHONY: bench soak bench-flood bench-limits bench-deps
+bench-partitions: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/partitions.sh
+
+.PHONY: bench soak bench-flood bench-limits bench-partitions bench-deps
 
 clean:
 	rm -rf $(BUILD)

@@ -19,8 +19,8 @@
 -- partitioned table must contain the partition key.  The database then
 -- no longer refuses a prediction_id seen before at another time; ids are
 -- UUIDv7 with 74 random bits, so a repeat is negligible
--- (docs/partitions.md).  Indexes: the key and a plain B-tree on
--- created_at.  Reads come from the rollups; the raw rows are read only
+-- (docs/partitions.md).  model_version_id is no longer a foreign key
+-- (see below).  Indexes: the key and a plain B-tree on created_at.  Reads come from the rollups; the raw rows are read only
 -- for the last seconds of a window, by time, which needs neither the
 -- covering index nor the per-model one (docs/partitions.md measures it).
 
@@ -87,12 +87,21 @@ ALTER TABLE app.prediction_metrics_old DROP CONSTRAINT prediction_metrics_pkey;
 DROP INDEX app.prediction_metrics_created_at_idx,
     app.prediction_metrics_model_created_at_idx;
 
+-- No foreign key to model_versions any more: dropping a partition that
+-- has one takes ACCESS EXCLUSIVE on model_versions (to remove its
+-- triggers there), which every writer waits for, and a writer already
+-- holding model_versions while waiting for the parent deadlocks with the
+-- retirement (docs/partitions.md shows the locks).  The ids stay valid
+-- because the one write path takes them from app.model_version_id() and
+-- model versions are never deleted (the trigger below).
+ALTER TABLE app.prediction_metrics_old
+    DROP CONSTRAINT prediction_metrics_model_version_id_fkey;
+
 CREATE TABLE app.prediction_metrics (
     LIKE app.prediction_metrics_old
         INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS
         INCLUDING STORAGE,
-    PRIMARY KEY (prediction_id, created_at),
-    FOREIGN KEY (model_version_id) REFERENCES app.model_versions (id)
+    PRIMARY KEY (prediction_id, created_at)
 ) PARTITION BY RANGE (created_at);
 
 -- The edges of a window that the rollups do not cover yet are read by
@@ -105,6 +114,9 @@ COMMENT ON TABLE app.prediction_metrics IS
     'the client receives its 200, so every prediction_id a client holds '
     'is here until its partition passes RAW_RETENTION_HOURS.  '
     'Range-partitioned on created_at (app.partitions lists them).';
+COMMENT ON COLUMN app.prediction_metrics.model_version_id IS
+    'The model that made the prediction (app.model_versions.id; not a '
+    'foreign key, see migration 0007: versions are never deleted).';
 COMMENT ON COLUMN app.prediction_metrics.prediction_id IS
     'The id returned to the client (UUID version 7: time-ordered).  The '
     'key is (prediction_id, created_at): unique in practice by its 74 '
@@ -129,6 +141,25 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- What the foreign key guarded: a version rows point to never goes.
+CREATE FUNCTION app.model_versions_keep() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+BEGIN
+    RAISE EXCEPTION 'model versions are never deleted: predictions refer '
+        'to them by id' USING ERRCODE = '23503';
+END;
+$$;
+COMMENT ON FUNCTION app.model_versions_keep() IS
+    'Trigger: refuses DELETE and TRUNCATE on app.model_versions, whose ids '
+    'prediction_metrics and the rollups hold without a foreign key.';
+CREATE TRIGGER model_versions_keep BEFORE DELETE ON app.model_versions
+    FOR EACH ROW EXECUTE FUNCTION app.model_versions_keep();
+CREATE TRIGGER model_versions_keep_truncate BEFORE TRUNCATE
+    ON app.model_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION app.model_versions_keep();
 
 INSERT INTO app.partition_policy (parent, kind, width)
 VALUES ('app.prediction_metrics', 'raw', interval '1 hour');

@@ -202,15 +202,18 @@ AS $$
      CROSS JOIN LATERAL partition_bounds(pp.parent) b
       JOIN pg_class c ON c.oid = b.partition
       JOIN pg_namespace cn ON cn.oid = c.relnamespace
-     WHERE b.upper_bound <= now() - coalesce(pp.retention,
-               CASE pp.kind WHEN 'raw' THEN p_raw_retention
-                            ELSE p_rollup_retention END)
+     -- A writer whose transaction began just before the bound may not
+     -- have inserted yet: 10 s (twice the default statement timeout)
+     -- more, so it never finds its partition gone.
+     WHERE b.upper_bound <= now() - interval '10 seconds' - coalesce(
+               pp.retention, CASE pp.kind WHEN 'raw' THEN p_raw_retention
+                                          ELSE p_rollup_retention END)
      ORDER BY pp.parent::text, b.lower_bound
 $$;
 
 COMMENT ON FUNCTION app.partition_expired(interval, interval) IS
-    'Partitions whose whole range is older than now - retention (the '
-    'policy row''s own retention, else p_raw_retention or '
+    'Partitions whose whole range is older than now - retention - 10 s '
+    '(the policy row''s own retention, else p_raw_retention or '
     'p_rollup_retention by kind), oldest first, each with the DETACH '
     'statement the owner runs on its own, outside any transaction.';
 
