@@ -263,18 +263,27 @@ janitor_tick(void *arg, u_int64_t now)
 		return;
 	}
 
+	/*
+	 * The most overdue job runs: a job due on every tick (the rollup
+	 * fold) must not keep the others from their turn.
+	 */
+	job = NULL;
 	for (i = 0; i < JANITOR_NJOBS; i++) {
-		job = &janitor_jobs[i];
-		if ((every = job->every_ms()) == 0 || now < job->next_at)
+		if (janitor_jobs[i].every_ms() == 0 ||
+		    now < janitor_jobs[i].next_at)
 			continue;
-		job->next_at = now + every;
-		janitor_job = job;
-		janitor_np = job->params != NULL ? job->params(janitor_pbuf) : 0;
-		for (k = 0; k < janitor_np; k++)
-			janitor_pv[k] = janitor_pbuf[k];
-		janitor_start();
-		return;
+		if (job == NULL || janitor_jobs[i].next_at < job->next_at)
+			job = &janitor_jobs[i];
 	}
+	if (job == NULL)
+		return;
+	every = job->every_ms();
+	job->next_at = now + every;
+	janitor_job = job;
+	janitor_np = job->params != NULL ? job->params(janitor_pbuf) : 0;
+	for (k = 0; k < janitor_np; k++)
+		janitor_pv[k] = janitor_pbuf[k];
+	janitor_start();
 }
 
 /* Sends the running job's statement, or the queued one. */
