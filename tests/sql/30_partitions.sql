@@ -3,7 +3,7 @@
 -- aligned, no catch-all, whole partitions retired past their retention,
 -- the rollups' policy rows honoured, and who may do it.
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 
 -- ---------------------------------------------------------------- layout
 
@@ -87,12 +87,13 @@ SELECT is(app.partition_ensure('app.prediction_metrics',
     'partition_ensure makes the two missing hours of [04:00, 06:00)');
 SELECT is_empty($$
     SELECT mode FROM pg_locks
-     WHERE relation = 'app.prediction_metrics'::regclass
+     WHERE relation IN ('app.prediction_metrics'::regclass,
+                        'app.model_versions'::regclass)
        AND pid = pg_backend_pid()
        AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
                     'AccessExclusiveLock')$$,
     'attaching took nothing stronger than SHARE UPDATE EXCLUSIVE on the '
-    'parent');
+    'parent, nor on model_versions');
 SELECT is(app.partition_ensure('app.prediction_metrics',
     '2001-02-03 04:30+00', '2001-02-03 05:10+00'), 0,
     'partition_ensure again: nothing to do');
@@ -176,6 +177,14 @@ SELECT ok((SELECT dropped FROM m
 SELECT is((SELECT skipped FROM m
             WHERE parent = 'app.prediction_metrics'::regclass), 0,
     'none was skipped for a lock');
+SELECT is_empty($$
+    SELECT mode FROM pg_locks
+     WHERE relation = 'app.model_versions'::regclass
+       AND pid = pg_backend_pid()
+       AND mode IN ('ShareRowExclusiveLock', 'ExclusiveLock',
+                    'AccessExclusiveLock')$$,
+    'retiring them never locked model_versions against its readers '
+    '(no foreign key to remove)');
 SELECT is_empty($$SELECT partition FROM app.partitions
     WHERE parent = 'app.prediction_metrics'::regclass
       AND upper_bound <= now() - interval '48 hours 10 seconds'$$,
