@@ -181,7 +181,10 @@ BEGIN
 
     IF v_lo IS NULL THEN
         DROP TABLE app.prediction_metrics_old;
-        v_hi := date_bin('1 hour', now(), '2000-01-01 00:00+00');
+        -- From the hour before: a write that began before this hour's
+        -- bound still finds its partition.
+        v_hi := date_bin('1 hour', now(), '2000-01-01 00:00+00')
+                - interval '1 hour';
     ELSE
         v_name := 'prediction_metrics_p' ||
             to_char(v_lo AT TIME ZONE 'UTC', 'YYYYMMDD"_"HH24MISS');
@@ -201,7 +204,8 @@ BEGIN
     -- this commit (made as app.partition_ensure makes them, which the
     -- janitor runs from then on; the parent is new and locked by this
     -- transaction, so nobody waits for these).
-    v_hi := greatest(v_hi, date_bin('1 hour', now(), '2000-01-01 00:00+00'));
+    v_hi := greatest(v_hi, date_bin('1 hour', now(), '2000-01-01 00:00+00')
+                           - interval '1 hour');
     v_cur := v_hi;
     WHILE v_cur < now() + interval '24 hours' LOOP
         v_name := 'prediction_metrics_p' ||

@@ -33,7 +33,7 @@
 --     The partitions due for retirement, each with the one statement the
 --     owner runs outside a transaction: DETACH ... CONCURRENTLY, or
 --     DETACH ... FINALIZE for one left pending by an interrupted detach.
---   app.partition_drop_detached(partition) -> boolean
+--   app.partition_drop_detached(partition text) -> boolean
 --     Drops a table that app.partition_expired() named once it is no
 --     longer attached.
 --   app.partitions (view): every partition with its bounds and size.
@@ -208,18 +208,32 @@ AS $$
      WHERE b.upper_bound <= now() - interval '10 seconds' - coalesce(
                pp.retention, CASE pp.kind WHEN 'raw' THEN p_raw_retention
                                           ELSE p_rollup_retention END)
-     ORDER BY pp.parent::text, b.lower_bound
+    UNION ALL
+    -- Detached but not dropped (the drop failed or never ran): only the
+    -- drop is left to do.
+    SELECT pp.parent, c.oid::regclass,
+           format('%I.%I', cn.nspname, c.relname), NULL
+      FROM partition_policy pp
+      JOIN pg_class pc ON pc.oid = pp.parent
+      JOIN pg_class c ON c.relnamespace = pc.relnamespace
+           AND c.relkind = 'r' AND NOT c.relispartition
+           AND c.relname ~ ('^' || pc.relname || '_p[0-9]{8}_[0-9]{6}$')
+      JOIN pg_namespace cn ON cn.oid = c.relnamespace
+    ORDER BY 1, 3
 $$;
 
 COMMENT ON FUNCTION app.partition_expired(interval, interval) IS
     'Partitions whose whole range is older than now - retention - 10 s '
     '(the policy row''s own retention, else p_raw_retention or '
     'p_rollup_retention by kind), oldest first, each with the DETACH '
-    'statement the owner runs on its own, outside any transaction.';
+    'statement the owner runs on its own, outside any transaction; and '
+    'former partitions left detached, with statement NULL (only '
+    'app.partition_drop_detached is left to run).';
 
 -- ----------------------------------------------- partition_drop_detached
 
-CREATE OR REPLACE FUNCTION app.partition_drop_detached(p_partition regclass)
+DROP FUNCTION IF EXISTS app.partition_drop_detached(regclass);
+CREATE OR REPLACE FUNCTION app.partition_drop_detached(p_partition text)
 RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -242,7 +256,7 @@ BEGIN
                                    '_p[0-9]{8}_[0-9]{6}$'))
       INTO v_nsp, v_rel, v_ok
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = p_partition;
+     WHERE c.oid = to_regclass(p_partition);
     IF NOT coalesce(v_ok, false) THEN
         RETURN false;
     END IF;
@@ -251,10 +265,10 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION app.partition_drop_detached(regclass) IS
-    'Drops p_partition if it is a detached partition of a table in '
-    'app.partition_policy (named <parent>_pYYYYMMDD_HHMMSS); false and '
-    'nothing done otherwise (e.g. still attached).';
+COMMENT ON FUNCTION app.partition_drop_detached(text) IS
+    'Drops the table named p_partition if it is a detached partition of a '
+    'table in app.partition_policy (named <parent>_pYYYYMMDD_HHMMSS); '
+    'false and nothing done otherwise (still attached, or already gone).';
 
 -- ---------------------------------------------------- partition_maintain
 
@@ -281,6 +295,14 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(7310442152) THEN
         RETURN;
     END IF;
+    -- The server's role calls this with definer's rights: bounded input.
+    IF p_raw_width < interval '1 second' OR p_ahead NOT BETWEEN 1 AND 1000
+       OR p_raw_retention < interval '0'
+       OR p_rollup_retention < interval '1 day' THEN
+        RAISE EXCEPTION 'partition_maintain: width >= 1 s, 1..1000 ahead, '
+            'raw retention >= 0 and rollup retention >= 1 day'
+            USING ERRCODE = '22023';
+    END IF;
     IF p_raw_width IS NOT NULL THEN
         UPDATE partition_policy pp SET width = p_raw_width
          WHERE pp.kind = 'raw' AND pp.width <> p_raw_width;
@@ -293,17 +315,23 @@ BEGIN
         v_skip := 0;
         BEGIN
             v_made := partition_ensure(v_pol.parent, now(),
-                now() + v_pol.width * greatest(p_ahead, 1), '500ms');
+                now() + v_pol.width * p_ahead, '500ms');
         EXCEPTION WHEN lock_not_available THEN
             -- Someone holds the parent: the next run tries again.
             v_skip := v_skip + 1;
         END;
 
         IF p_detach THEN
-            FOR v_old IN SELECT e.partition
+            FOR v_old IN SELECT e.partition, e.partition_name, e.statement
                            FROM partition_expired(p_raw_retention,
                                     p_rollup_retention) e
                           WHERE e.parent = v_pol.parent LOOP
+                IF v_old.statement IS NULL THEN
+                    IF partition_drop_detached(v_old.partition_name) THEN
+                        v_gone := v_gone + 1;
+                    END IF;
+                    CONTINUE;
+                END IF;
                 BEGIN
                     -- ACCESS EXCLUSIVE on the parent for a catalog
                     -- update; queued writers wait at most this long.
@@ -382,7 +410,7 @@ COMMENT ON COLUMN app.partitions.total_bytes IS
 -- Definer's rights: only the roles sql/90_grants.sql names may call them.
 REVOKE ALL ON FUNCTION app.partition_ensure(regclass, timestamptz,
     timestamptz, text), app.partition_maintain(interval, integer, interval,
-    interval, boolean), app.partition_drop_detached(regclass) FROM PUBLIC;
+    interval, boolean), app.partition_drop_detached(text) FROM PUBLIC;
 
 -- Every migrate leaves partitions ready for the next day, so a server
 -- started right after it can write before its janitor first runs.

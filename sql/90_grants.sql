@@ -30,7 +30,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON app.gemini_cache, app.gemini_leases
 GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_app;
 GRANT EXECUTE ON FUNCTION app.partition_ensure(regclass, timestamptz,
     timestamptz, text), app.partition_maintain(interval, integer, interval,
-    interval, boolean), app.partition_drop_detached(regclass)
+    interval, boolean), app.partition_drop_detached(text)
     TO modelserver_app;
 -- Rollups (35_rollups.sql): the janitor's fold writes them and moves the
 -- watermark; backfill rebuilds (delete + insert) a range.

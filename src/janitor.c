@@ -208,9 +208,12 @@ janitor_retire_row(struct kore_pgsql *sql, int row)
 
 	part = kore_pgsql_getvalue(sql, row, 0);
 	kore_log(LOG_NOTICE, "janitor.partitions retire=%s", part);
-	janitor_queue(APP_OWNER_DB, kore_pgsql_getvalue(sql, row, 1), NULL);
+	/* No statement: detached already, only the drop is left. */
+	if (kore_pgsql_getlength(sql, row, 1) > 0)
+		janitor_queue(APP_OWNER_DB, kore_pgsql_getvalue(sql, row, 1),
+		    NULL);
 	janitor_queue(APP_OWNER_DB,
-	    "SELECT app.partition_drop_detached($1::regclass)", part);
+	    "SELECT app.partition_drop_detached($1)", part);
 }
 
 static void

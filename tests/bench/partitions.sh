@@ -16,7 +16,10 @@
 #    B-tree and with a BRIN index in its place;
 # 3. the database doing the recorder's write (CALL record_predictions, 64
 #    rows a call, 8 clients), old and new interleaved for ROUNDS rounds of
-#    DURATION seconds: rows/s and latency.
+#    DURATION seconds: rows/s and latency;
+# 4. the same write on the new layout with and without PAST more hourly
+#    partitions (empty, before now), interleaved.
+# PHASES (default "1 2 3 4") picks some; 2 needs the rows of 1.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +29,9 @@ DURATION=${DURATION:-15}
 ROWS=${ROWS:-200000}
 EDGE=${EDGE:-20000}
 BASE=${BASE:-91282df}
+PAST=${PAST:-48}
+PHASES=${PHASES:-1 2 3 4}
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 . tests/bench/lib.sh
 bench_cluster
@@ -64,9 +70,8 @@ batch() {	# batch DB CLIENTS SECONDS|-tN: pgbench's summary lines
 }
 
 # ---- 1. bytes per row --------------------------------------------------------
-echo
-echo "== bytes per row after $ROWS rows (batches of 64)"
-for db in old modelserver; do
+phase 1 && echo && echo "== bytes per row after $ROWS rows (batches of 64)"
+phase 1 && for db in old modelserver; do
 	batch "$db" 4 "-t $((ROWS / 64 / 4))" >/dev/null
 	psql "$(db_super "$db")" -X -q -c "VACUUM ANALYZE app.prediction_metrics"
 	psql "$(db_super "$db")" -X -At -F' ' -c "
@@ -91,6 +96,7 @@ for db in old modelserver; do
 done
 
 # ---- 2. the raw edge ---------------------------------------------------------
+if phase 2; then
 echo
 echo "== the newest $EDGE rows by time (the raw edge of a window), median of 9"
 edge_ms() {	# edge_ms [SQL]: median ms of the edge query after SQL
@@ -134,11 +140,12 @@ SQL
 )
 echo "btree on created_at: $btree ms"
 echo "BRIN on created_at:  $brin ms (${brin_bytes:-?} B a row)"
+fi
 
 # ---- 3. the write path -------------------------------------------------------
-echo
-echo "== CALL record_predictions, 64 rows a call, 8 clients, $ROUNDS x ${DURATION}s interleaved"
-for r in $(seq 1 "$ROUNDS"); do
+phase 3 && echo &&
+    echo "== CALL record_predictions, 64 rows a call, 8 clients, $ROUNDS x ${DURATION}s interleaved"
+phase 3 && for r in $(seq 1 "$ROUNDS"); do
 	for db in old modelserver; do
 		bench_checkpoint
 		out=$(batch "$db" 8 "-T $DURATION")
@@ -149,4 +156,33 @@ for r in $(seq 1 "$ROUNDS"); do
 		        r, (db == "old" ? "old" : "new"), t * 64, l }'
 	done
 done
+# ---- 4. more partitions ------------------------------------------------------
+new() { psql "$(db_super modelserver)" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+if phase 4; then
+	echo
+	echo "== the same on the new layout, with and without $PAST more hourly partitions, interleaved"
+	for r in $(seq 1 "$ROUNDS"); do
+		for k in 0 "$PAST"; do
+			if [ "$k" != 0 ]; then
+				new "SELECT app.partition_ensure('app.prediction_metrics',
+				    now() - interval '$k hours', now())" >/dev/null
+			fi
+			n=$(new "SELECT count(*) FROM app.partitions")
+			bench_checkpoint
+			out=$(batch modelserver 8 "-T $DURATION")
+			tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+			lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
+			awk -v r="$r" -v n="$n" -v t="$tps" -v l="$lat" 'BEGIN {
+			    printf "round %d %3d partitions %8.0f rows/s  %6.2f ms a call\n",
+			        r, n, t * 64, l }'
+			if [ "$k" != 0 ]; then
+				for p in $(new "SELECT partition FROM app.partitions
+				    WHERE upper_bound <= date_bin('1 hour', now(),
+				        '2000-01-01 00:00+00')"); do
+					new "DROP TABLE $p"
+				done
+			fi
+		done
+	done
+fi
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,7 +3,7 @@
 -- aligned, no catch-all, whole partitions retired past their retention,
 -- the rollups' policy rows honoured, and who may do it.
 BEGIN;
-SELECT plan(43);
+SELECT plan(49);
 
 -- ---------------------------------------------------------------- layout
 
@@ -87,12 +87,13 @@ SELECT is(app.partition_ensure('app.prediction_metrics',
     'partition_ensure makes the two missing hours of [04:00, 06:00)');
 SELECT is_empty($$
     SELECT mode FROM pg_locks
-     WHERE relation = 'app.prediction_metrics'::regclass
+     WHERE relation IN ('app.prediction_metrics'::regclass,
+                        'app.model_versions'::regclass)
        AND pid = pg_backend_pid()
        AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
                     'AccessExclusiveLock')$$,
     'attaching took nothing stronger than SHARE UPDATE EXCLUSIVE on the '
-    'parent');
+    'parent, nor on model_versions');
 SELECT is(app.partition_ensure('app.prediction_metrics',
     '2001-02-03 04:30+00', '2001-02-03 05:10+00'), 0,
     'partition_ensure again: nothing to do');
@@ -176,6 +177,14 @@ SELECT ok((SELECT dropped FROM m
 SELECT is((SELECT skipped FROM m
             WHERE parent = 'app.prediction_metrics'::regclass), 0,
     'none was skipped for a lock');
+SELECT is_empty($$
+    SELECT mode FROM pg_locks
+     WHERE relation = 'app.model_versions'::regclass
+       AND pid = pg_backend_pid()
+       AND mode IN ('ShareRowExclusiveLock', 'ExclusiveLock',
+                    'AccessExclusiveLock')$$,
+    'retiring them never locked model_versions against its readers '
+    '(no foreign key to remove)');
 SELECT is_empty($$SELECT partition FROM app.partitions
     WHERE parent = 'app.prediction_metrics'::regclass
       AND upper_bound <= now() - interval '48 hours 10 seconds'$$,
@@ -244,7 +253,7 @@ SELECT is_empty($$SELECT partition FROM app.partitions
 -- -------------------------------------------------- drop_detached, rights
 
 SELECT is(app.partition_drop_detached(
-    (SELECT partition FROM app.partitions
+    (SELECT partition::text FROM app.partitions
       WHERE parent = 'app.pt_rollup'::regclass LIMIT 1)), false,
     'partition_drop_detached leaves an attached partition alone');
 SELECT is(app.partition_drop_detached('app.model_versions'), false,
@@ -254,6 +263,30 @@ SELECT partition AS oldest FROM app.partitions
 ALTER TABLE app.pt_rollup DETACH PARTITION :oldest;
 SELECT ok(app.partition_drop_detached(:'oldest'), 'once detached, it is dropped');
 SELECT hasnt_table('app', substr(:'oldest', 5), 'and gone');
+SELECT is(app.partition_drop_detached(:'oldest'), false,
+    'a second drop finds nothing to do');
+
+-- A partition detached whose drop never ran (the owner's connection
+-- lost in between) is found and dropped by the next maintenance.
+SELECT partition AS left_over FROM app.partitions
+ WHERE parent = 'app.pt_rollup'::regclass ORDER BY lower_bound LIMIT 1 \gset
+ALTER TABLE app.pt_rollup DETACH PARTITION :left_over;
+SELECT results_eq($$SELECT partition_name, statement
+    FROM app.partition_expired(interval '48 hours', interval '7 days')
+   WHERE parent = 'app.pt_rollup'::regclass AND statement IS NULL$$,
+    format($$VALUES (%L, NULL::text)$$, :'left_over'),
+    'partition_expired lists a left-over detached table, drop only');
+SELECT * FROM app.partition_maintain(NULL, 3, interval '48 hours',
+    interval '7 days', true);
+SELECT hasnt_table('app', substr(:'left_over', 5),
+    'partition_maintain drops it');
+
+SELECT throws_ok($$SELECT * FROM app.partition_maintain(interval '1 ms', 24,
+    interval '1 hour', interval '1 day', true)$$, '22023', NULL,
+    'a width under a second is refused');
+SELECT throws_ok($$SELECT * FROM app.partition_maintain(NULL, 100000,
+    interval '1 hour', interval '1 day', true)$$, '22023', NULL,
+    'so is more than 1000 partitions ahead');
 
 SET LOCAL ROLE modelserver_analyst;
 SELECT throws_ok($$SELECT * FROM app.partition_maintain(NULL, 24,
