@@ -246,8 +246,7 @@ janitor_tick(void *arg, u_int64_t now)
 		/* A dead connection ends a query without a callback. */
 		if (janitor_sql_state.state != KORE_PGSQL_STATE_ERROR)
 			return;
-		janitor_sql_state.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&janitor_sql_state);
+		db_release(&janitor_sql_state);
 		janitor_done();
 	}
 	/* Nothing is sent while the database is known to be down. */
@@ -309,8 +308,7 @@ janitor_start(void)
 		kore_log(LOG_NOTICE, "janitor cannot start error=\"%s\"",
 		    janitor_sql_state.error != NULL ?
 		    janitor_sql_state.error : "");
-		janitor_sql_state.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&janitor_sql_state);
+		db_release(&janitor_sql_state);
 		janitor_done();
 		break;
 	}
@@ -341,8 +339,7 @@ janitor_db_cb(struct kore_pgsql *sql, void *arg)
 		if (db_query_on(sql, janitor_job != NULL ? janitor_job->db :
 		    janitor_cur.db, janitor_job != NULL ? janitor_job->sql :
 		    janitor_cur.sql, janitor_np, janitor_pv) == DB_FAIL) {
-			sql->state = KORE_PGSQL_STATE_DONE;
-			kore_pgsql_cleanup(sql);
+			db_release(sql);
 			janitor_done();
 		}
 		break;

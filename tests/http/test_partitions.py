@@ -12,7 +12,8 @@ detaches and drops partitions, and what a row without a partition gets.
 3. The same with MAINTENANCE_DATABASE_URL (the owner), so the janitor runs
    DETACH ... CONCURRENTLY.
 
-p99s are printed, not asserted (this is a shared machine).  The hourly
+p99s are printed, not asserted (this is a shared machine); PARTITION_SAN=0
+serves the optimised build instead of ASan's.  The hourly
 layout is restored at the end for the files that follow.
 """
 import os
@@ -26,6 +27,8 @@ from lib import (ROOT, Server, db_url, diag, done, eq, ok, predict, sql,
 # Partitions expire 10 s after their end (the grace of
 # app.partition_expired): 20 s of load sees several go.
 WRK_SECONDS = int(os.environ.get("PARTITION_WRK_S", "20"))
+# PARTITION_SAN=0 serves the optimised build, for figures without ASan.
+SANITIZE = os.environ.get("PARTITION_SAN", "1") == "1"
 
 
 def layout(width_s, ahead_s):
@@ -70,7 +73,7 @@ LOAD_ENV = {"RATE_LIMIT_PREDICT_PER_MINUTE": "1000000000",
 def main():
     # 1. Hourly: the baseline, and a row without a partition.
     layout(3600, 25 * 3600)
-    s = Server("partitions-hourly", env=LOAD_ENV).start()
+    s = Server("partitions-hourly", env=LOAD_ENV, sanitize=SANITIZE).start()
     base = wrk(s.port, max(4, WRK_SECONDS // 2))
     eq(base["non2xx"] + "/" + base["errors"], "0/0",
        "hourly partitions: no /predict error under load")
@@ -104,7 +107,7 @@ def main():
         env = dict(LOAD_ENV, RAW_PARTITION_SECONDS="2", PARTITIONS_AHEAD="5",
                    PARTITION_MAINTAIN_S="1", RAW_RETENTION_HOURS="0")
         env.update(extra)
-        s = Server("partitions-churn", env=env).start()
+        s = Server("partitions-churn", env=env, sanitize=SANITIZE).start()
         t0 = time.time()
         r = wrk(s.port, WRK_SECONDS)
         time.sleep(1)

@@ -76,7 +76,7 @@ main(void)
 		/* Bits 48-51 are the version, 64-65 the variant. */
 		stuck = 0;
 		for (bit = 48; bit < 128; bit++) {
-			if ((bit >= 48 && bit < 52) || bit == 64 || bit == 65)
+			if (bit < 52 || bit == 64 || bit == 65)
 				continue;
 			if (seen0[bit] == 0 || seen1[bit] == 0)
 				stuck++;
