@@ -41,7 +41,7 @@ PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
 NPM		:= $(shell command -v npm 2>/dev/null)
 NODE_PACKAGES	:= $(if $(NPM),,nodejs npm)
 TEST_PACKAGES	:= postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-		   docker-compose prometheus \
+		   docker-compose prometheus pgbouncer haproxy \
 		   python3-jsonschema chromium $(NODE_PACKAGES)
 
 # The module: every src/*.c except the command-line tools, plus the model.

@@ -131,6 +131,7 @@ int		db_wait(struct http_request *, struct kore_pgsql *, int, int,
 int		db_status(const struct kore_pgsql *, const char **);
 const char	*db_breaker_reason(void);
 void		db_abandon(struct kore_pgsql *);
+void		db_release(struct kore_pgsql *);
 int		db_reply_waiting(const struct kore_pgsql *);
 int		db_breaker_open(void);
 

@@ -3,7 +3,11 @@
  *
  * - db_conninfo() turns DATABASE_URL into the connection string Kore
  *   uses, adding the options a worker needs to stay responsive: a connect
- *   timeout, TCP keepalives and a user timeout, and a statement timeout.
+ *   timeout, TCP keepalives and a user timeout.  The statement timeout is
+ *   not among them: it is a setting of the server's role (ALTER ROLE ...
+ *   SET statement_timeout, docker/initdb/10-roles.sh), because a startup
+ *   option ("options=-c ...") is refused by PgBouncer, and a session SET
+ *   would leak to other clients of a transaction-mode pool.
  * - db_query() starts a query on a bound kore_pgsql, behind a circuit
  *   breaker.  Kore connects with the blocking PQconnectdb(), so against
  *   an unreachable host every new connection would stall the worker for
@@ -62,7 +66,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 	size_t			 len, off;
 	int			 have_timeout, have_gss, have_ka, have_app;
 	int			 have_user_timeout;
-	const char		*options;
 
 	out = NULL;
 	perr = NULL;
@@ -80,7 +83,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 	off = 0;
 	have_timeout = have_gss = have_ka = have_app = 0;
 	have_user_timeout = 0;
-	options = NULL;
 
 	for (o = opts; o->keyword != NULL; o++) {
 		if (o->val == NULL || o->val[0] == '\0')
@@ -95,10 +97,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 			have_app = 1;
 		else if (!strcmp(o->keyword, "tcp_user_timeout"))
 			have_user_timeout = 1;
-		if (!strcmp(o->keyword, "options")) {
-			options = o->val;
-			continue;
-		}
 		if (!db_conninfo_append(out, len, &off, o->keyword, o->val))
 			goto overflow;
 	}
@@ -132,12 +130,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 	}
 	if (!have_app && !db_conninfo_append(out, len, &off,
 	    "application_name", APP_NAME))
-		goto overflow;
-
-	snprintf(val, sizeof(val), "%s%s-c statement_timeout=%d",
-	    options != NULL ? options : "", options != NULL ? " " : "",
-	    cf->db_statement_timeout_ms);
-	if (!db_conninfo_append(out, len, &off, "options", val))
 		goto overflow;
 
 	PQconninfoFree(opts);
@@ -278,6 +270,22 @@ db_abandon(struct kore_pgsql *sql)
 {
 	if (sql->conn != NULL)
 		kore_pgsql_handle(sql->conn, 1);
+	if (sql->state == KORE_PGSQL_STATE_ERROR)
+		sql->state = KORE_PGSQL_STATE_DONE;
+	kore_pgsql_cleanup(sql);
+}
+
+/*
+ * Frees sql's handle once its query is over (COMPLETE or ERROR), for the
+ * callback-bound queries, which do not pass db_wait().  A connection
+ * libpq calls bad has closed its socket: Kore's release would unregister
+ * the closed descriptor, which is fatal to the worker, so it is dropped
+ * from the pool first.  A failed query skips Kore's cancel request.
+ */
+void
+db_release(struct kore_pgsql *sql)
+{
+	db_evict_if_broken(sql);
 	if (sql->state == KORE_PGSQL_STATE_ERROR)
 		sql->state = KORE_PGSQL_STATE_DONE;
 	kore_pgsql_cleanup(sql);

@@ -62,8 +62,7 @@ janitor_tick(void *arg, u_int64_t now)
 		/* A dead connection ends a query without a callback. */
 		if (janitor_sql_state.state != KORE_PGSQL_STATE_ERROR)
 			return;
-		janitor_sql_state.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&janitor_sql_state);
+		db_release(&janitor_sql_state);
 		janitor_busy = 0;
 	}
 	janitor_current = janitor_sql[janitor_next];

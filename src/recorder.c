@@ -658,10 +658,7 @@ recorder_reclaim(void)
 		b = &batches[i];
 		if (!b->busy || !b->finished)
 			continue;
-		/* A failed query has finished: skip Kore's cancel request. */
-		if (b->sql.state == KORE_PGSQL_STATE_ERROR)
-			b->sql.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&b->sql);
+		db_release(&b->sql);
 		b->busy = 0;
 	}
 }
