@@ -88,6 +88,8 @@ struct analyze_state {
 	const char		*q_vals[ANALYZE_NPARAMS];
 	int			 q_next;
 	int			 q_error;
+	int			 q_ro;		/* on the analytics database */
+	int			 admitted;	/* the rate limit let us in */
 	char			*col[ANALYZE_NCOLS];	/* its row 0 (owned) */
 
 	/* The request. */
@@ -135,6 +137,19 @@ static const char analyze_sql_load[] =
     "SELECT r.admitted, r.remaining, r.reset_s, "
     "CASE WHEN r.admitted > 0 THEN app.analyze_inputs($3::int, $4) END "
     "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
+
+/*
+ * With ANALYTICS_DATABASE_URL the load is split: the rate limit (a
+ * write) on the primary, then the inputs (a read) on the standby.
+ * $1 client, $2 analyze limit.
+ */
+static const char analyze_sql_admit[] =
+    "SELECT r.admitted, r.remaining, r.reset_s "
+    "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
+
+/* $1 window minutes, $2 model name or NULL: the inputs in column 3. */
+static const char analyze_sql_inputs[] =
+    "SELECT NULL, NULL, NULL, app.analyze_inputs($1::int, $2)";
 
 /* $1 inputs, $2 owner, $3 lease ms, $4 egress limit, $5 hold ms. */
 static const char analyze_sql_claim[] =
@@ -266,9 +281,14 @@ analyze_start(struct http_request *req)
 	st->limit = app.cf.rate_limit_analyze;
 	snprintf(limit, sizeof(limit), "%d", st->limit);
 	snprintf(window, sizeof(window), "%d", st->window_minutes);
-	analyze_query(req, st, analyze_sql_load, ANALYZE_LOADED,
-	    ANALYZE_UNAVAILABLE, 4, st->client, limit, window,
-	    st->model_name[0] != '\0' ? st->model_name : NULL);
+	if (db_analytics()) {
+		analyze_query(req, st, analyze_sql_admit, ANALYZE_LOADED,
+		    ANALYZE_UNAVAILABLE, 2, st->client, limit);
+	} else {
+		analyze_query(req, st, analyze_sql_load, ANALYZE_LOADED,
+		    ANALYZE_UNAVAILABLE, 4, st->client, limit, window,
+		    st->model_name[0] != '\0' ? st->model_name : NULL);
+	}
 	return (HTTP_STATE_CONTINUE);
 
 done:
@@ -289,7 +309,8 @@ analyze_query_send(struct http_request *req)
 
 	analyze_sql_reset(req, st);
 	st->sleep = ANALYZE_SLEEP_DB;
-	switch (db_query(&st->sql, st->q_text, st->q_n, st->q_vals)) {
+	switch ((st->q_ro ? db_query_ro : db_query)(&st->sql, st->q_text,
+	    st->q_n, st->q_vals)) {
 	case DB_OK:
 		req->fsm_state = ANALYZE_QUERY_WAIT;
 		return (HTTP_STATE_CONTINUE);
@@ -353,19 +374,33 @@ analyze_loaded(struct http_request *req)
 	struct analyze_state	*st = http_state_get(req);
 	json_t			*inputs;
 	json_error_t		 jerr;
-	char			 err[128];
+	char			 err[128], window[16];
 
-	if (st->col[0] == NULL || st->col[1] == NULL || st->col[2] == NULL) {
-		st->status = HTTP_STATUS_INTERNAL_ERROR;
-		st->code = "internal";
-		req->fsm_state = ANALYZE_UNAVAILABLE;
-		return (HTTP_STATE_CONTINUE);
-	}
-	st->remaining = (int)analyze_atol(st->col[1]);
-	st->reset_s = (int)analyze_atol(st->col[2]);
-	if (analyze_atol(st->col[0]) < 1) {
-		req->fsm_state = ANALYZE_REJECT;
-		return (HTTP_STATE_CONTINUE);
+	if (!st->admitted) {
+		if (st->col[0] == NULL || st->col[1] == NULL ||
+		    st->col[2] == NULL) {
+			st->status = HTTP_STATUS_INTERNAL_ERROR;
+			st->code = "internal";
+			req->fsm_state = ANALYZE_UNAVAILABLE;
+			return (HTTP_STATE_CONTINUE);
+		}
+		st->remaining = (int)analyze_atol(st->col[1]);
+		st->reset_s = (int)analyze_atol(st->col[2]);
+		if (analyze_atol(st->col[0]) < 1) {
+			req->fsm_state = ANALYZE_REJECT;
+			return (HTTP_STATE_CONTINUE);
+		}
+		st->admitted = 1;
+		if (db_analytics()) {
+			/* Back here with the inputs in column 3. */
+			snprintf(window, sizeof(window), "%d",
+			    st->window_minutes);
+			analyze_query(req, st, analyze_sql_inputs,
+			    ANALYZE_LOADED, ANALYZE_UNAVAILABLE, 2, window,
+			    st->model_name[0] != '\0' ? st->model_name : NULL);
+			st->q_ro = 1;
+			return (HTTP_STATE_CONTINUE);
+		}
 	}
 
 	inputs = st->col[3] != NULL ? json_loads(st->col[3], 0, &jerr) : NULL;
@@ -742,8 +777,10 @@ analyze_unavailable(struct http_request *req)
 	analyze_sql_done(st);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE) {
 		http_response_header(req, "retry-after", "1");
-		http_json_error(req, status, code, "the metrics could not be "
-		    "read; retry", NULL);
+		http_json_error(req, status, code, st->q_ro ? "the metrics "
+		    "could not be read: the analytics database is not "
+		    "available; retry" : "the metrics could not be read; "
+		    "retry", NULL);
 	} else {
 		http_json_error(req, status, code, "the metrics could not be "
 		    "read", NULL);
@@ -783,6 +820,7 @@ analyze_query(struct http_request *req, struct analyze_state *st,
 
 	analyze_free_cols(st);
 	st->q_text = query;
+	st->q_ro = 0;
 	st->q_n = n;
 	st->q_next = next;
 	st->q_error = on_error;

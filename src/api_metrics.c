@@ -8,6 +8,9 @@
  * routes share one state machine; only the first step, which parses the
  * request and picks the query, differs.
  *
+ * The reads go to ANALYTICS_DATABASE_URL when it is set (db_query_ro);
+ * the thresholds PUT, the one write, to the primary.
+ *
  * PUT /metrics/thresholds needs "Authorization: Bearer <ADMIN_TOKEN>":
  * 403 while no token is configured, 401 (with WWW-Authenticate) for a
  * missing or wrong one.  The token is compared in constant time and never
@@ -348,9 +351,12 @@ metrics_error(struct http_request *req)
 		    sqlstate != NULL ? sqlstate : "none");
 		if (status == HTTP_STATUS_SERVICE_UNAVAILABLE)
 			http_response_header(req, "retry-after", "1");
-		http_json_error(req, status, code, status ==
-		    HTTP_STATUS_SERVICE_UNAVAILABLE ? "the database is not "
-		    "available, retry" : "the metrics query failed", NULL);
+		http_json_error(req, status, code, status !=
+		    HTTP_STATUS_SERVICE_UNAVAILABLE ? "the metrics query "
+		    "failed" : req->method != HTTP_METHOD_PUT &&
+		    db_analytics() ? "the analytics database is not "
+		    "available, retry" : "the database is not available, "
+		    "retry", NULL);
 	}
 
 	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
@@ -365,7 +371,9 @@ metrics_query(struct http_request *req)
 {
 	struct metrics_state	*st = http_state_get(req);
 
-	switch (db_query(&st->sql, st->query, st->nparams, st->values)) {
+	/* Only the thresholds PUT writes; the reads may go to a standby. */
+	switch ((req->method == HTTP_METHOD_PUT ? db_query : db_query_ro)(
+	    &st->sql, st->query, st->nparams, st->values)) {
 	case DB_OK:
 		req->fsm_state = METRICS_WAIT;
 		return (HTTP_STATE_CONTINUE);

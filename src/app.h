@@ -32,12 +32,14 @@
 #define APP_NAME		"modelserver"
 #define APP_VERSION		"1.0.0"
 #define APP_DB			"db"	/* name given to kore_pgsql_register */
+#define APP_DB_ANALYTICS	"analytics"	/* ANALYTICS_DATABASE_URL */
 
 /* Everything a worker needs, set up once in the parent before fork. */
 struct app {
 	struct config		 cf;
 	struct cidr_list	 trusted;	/* TRUSTED_PROXIES */
 	char			*conninfo;	/* DATABASE_URL + our options */
+	char			*analytics_conninfo;	/* or NULL */
 	struct model		*model;		/* NULL: not loaded */
 	char			 model_error[512];
 	time_t			 started;
@@ -126,6 +128,9 @@ char		*db_conninfo(const char *, const struct config *, char *,
 void		db_init(void);
 int		db_query(struct kore_pgsql *, const char *, int,
 		    const char **);
+int		db_query_ro(struct kore_pgsql *, const char *, int,
+		    const char **);
+int		db_analytics(void);
 int		db_wait(struct http_request *, struct kore_pgsql *, int, int,
 		    int);
 int		db_status(const struct kore_pgsql *, const char **);

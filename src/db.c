@@ -15,6 +15,10 @@
  *   opens: queries fail at once (503) while a non-blocking probe
  *   (PQconnectStart/PQconnectPoll, driven by a timer) retries every
  *   DB_BREAKER_MS; the first probe that connects closes it.
+ * - db_query_ro() is db_query() for statements that only read: they go
+ *   to ANALYTICS_DATABASE_URL (a hot standby) when it is set, each
+ *   database with its own Kore pool and its own breaker.  Everything that
+ *   writes stays on DATABASE_URL (the primary).
  * - db_wait() is the one wait step of every handler's state machine, and
  *   db_status() the one SQLSTATE -> HTTP status mapping.
  */
@@ -31,6 +35,8 @@
 #define DB_PROBE_TICK_MS	25
 
 struct db_breaker {
+	const char		*dbname;	/* Kore's name of the pool */
+	const char		*conninfo;
 	int			 open;
 	u_int64_t		 retry_at;	/* next probe, ms */
 	u_int64_t		 opened_at;
@@ -40,15 +46,18 @@ struct db_breaker {
 	char			 reason[256];
 };
 
-static void	db_breaker_trip(const char *);
-static void	db_breaker_close(void);
+static int	db_query_on(struct db_breaker *, struct kore_pgsql *,
+		    const char *, int, const char **);
+static void	db_breaker_trip(struct db_breaker *, const char *);
+static void	db_breaker_close(struct db_breaker *);
 static void	db_breaker_tick(void *, u_int64_t);
-static void	db_breaker_probe(u_int64_t);
+static void	db_breaker_probe(struct db_breaker *, u_int64_t);
 static void	db_evict_if_broken(struct kore_pgsql *);
 static int	db_conninfo_append(char *, size_t, size_t *, const char *,
 		    const char *);
 
-static struct db_breaker	breaker;
+static struct db_breaker	breaker;		/* the primary */
+static struct db_breaker	analytics;	/* the standby, if any */
 
 /*
  * Builds Kore's connection string from url (a postgresql:// URI or a
@@ -142,13 +151,31 @@ overflow:
 	return (NULL);
 }
 
-/* Per worker: registers the database with Kore's pool. */
+/* Per worker: registers the database(s) with Kore's pool. */
 void
 db_init(void)
 {
 	if (!kore_pgsql_register(APP_DB, app.conninfo))
 		fatal("db: cannot register the database");
 	memset(&breaker, 0, sizeof(breaker));
+	breaker.dbname = APP_DB;
+	breaker.conninfo = app.conninfo;
+
+	memset(&analytics, 0, sizeof(analytics));
+	if (app.analytics_conninfo != NULL) {
+		if (!kore_pgsql_register(APP_DB_ANALYTICS,
+		    app.analytics_conninfo))
+			fatal("db: cannot register the analytics database");
+		analytics.dbname = APP_DB_ANALYTICS;
+		analytics.conninfo = app.analytics_conninfo;
+	}
+}
+
+/* 1 when read-only statements have a database of their own. */
+int
+db_analytics(void)
+{
+	return (analytics.dbname != NULL);
 }
 
 /*
@@ -161,25 +188,45 @@ int
 db_query(struct kore_pgsql *sql, const char *query, int nparams,
     const char **values)
 {
+	return (db_query_on(&breaker, sql, query, nparams, values));
+}
+
+/*
+ * db_query() for a statement that writes nothing: on the analytics
+ * database when there is one (it may lag the primary), else on the
+ * primary.
+ */
+int
+db_query_ro(struct kore_pgsql *sql, const char *query, int nparams,
+    const char **values)
+{
+	return (db_query_on(db_analytics() ? &analytics : &breaker, sql,
+	    query, nparams, values));
+}
+
+static int
+db_query_on(struct db_breaker *b, struct kore_pgsql *sql, const char *query,
+    int nparams, const char **values)
+{
 	int	lengths[64], formats[64];
 	int	i;
 
 	if (nparams > 64)
 		fatal("db_query: %d parameters", nparams);
 
-	if (breaker.open) {
+	if (b->open) {
 		kore_free(sql->error);
-		sql->error = kore_strdup(breaker.reason);
+		sql->error = kore_strdup(b->reason);
 		sql->state = KORE_PGSQL_STATE_ERROR;
 		return (DB_FAIL);
 	}
 
-	if (!kore_pgsql_setup(sql, APP_DB, KORE_PGSQL_ASYNC)) {
+	if (!kore_pgsql_setup(sql, b->dbname, KORE_PGSQL_ASYNC)) {
 		if (sql->state == KORE_PGSQL_STATE_INIT)
 			return (DB_QUEUED);
 		if (sql->error == NULL ||
 		    strcmp(sql->error, "no available connection") != 0)
-			db_breaker_trip(sql->error);
+			db_breaker_trip(b, sql->error);
 		return (DB_FAIL);
 	}
 
@@ -325,7 +372,7 @@ db_breaker_open(void)
 
 /* A connect failed: fail fast and probe in the background. */
 static void
-db_breaker_trip(const char *why)
+db_breaker_trip(struct db_breaker *b, const char *why)
 {
 	char	msg[200];
 	size_t	n;
@@ -334,28 +381,29 @@ db_breaker_trip(const char *why)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	snprintf(breaker.reason, sizeof(breaker.reason),
-	    "database unreachable: %s", msg);
+	snprintf(b->reason, sizeof(b->reason), "%s unreachable: %s",
+	    b == &analytics ? "analytics database" : "database", msg);
 
-	breaker.retry_at = kore_time_ms() + (u_int64_t)app.cf.db_breaker_ms;
-	if (breaker.open)
+	b->retry_at = kore_time_ms() + (u_int64_t)app.cf.db_breaker_ms;
+	if (b->open)
 		return;
 
-	breaker.open = 1;
-	breaker.opened_at = kore_time_ms();
-	kore_log(LOG_NOTICE, "db.breaker open reason=\"%s\"", msg);
-	if (breaker.timer == NULL) {
-		breaker.timer = kore_timer_add(db_breaker_tick,
-		    DB_PROBE_TICK_MS, NULL, KORE_TIMER_ONESHOT);
+	b->open = 1;
+	b->opened_at = kore_time_ms();
+	kore_log(LOG_NOTICE, "db.breaker open db=%s reason=\"%s\"", b->dbname,
+	    msg);
+	if (b->timer == NULL) {
+		b->timer = kore_timer_add(db_breaker_tick,
+		    DB_PROBE_TICK_MS, b, KORE_TIMER_ONESHOT);
 	}
 }
 
 static void
-db_breaker_close(void)
+db_breaker_close(struct db_breaker *b)
 {
-	kore_log(LOG_NOTICE, "db.breaker closed after_ms=%llu",
-	    (unsigned long long)(kore_time_ms() - breaker.opened_at));
-	breaker.open = 0;
+	kore_log(LOG_NOTICE, "db.breaker closed db=%s after_ms=%llu",
+	    b->dbname, (unsigned long long)(kore_time_ms() - b->opened_at));
+	b->open = 0;
 }
 
 /*
@@ -366,51 +414,53 @@ db_breaker_close(void)
 static void
 db_breaker_tick(void *arg, u_int64_t now)
 {
-	(void)arg;
-	breaker.timer = NULL;		/* Kore frees the fired one-shot */
-	db_breaker_probe(now);
-	if (breaker.open) {
-		breaker.timer = kore_timer_add(db_breaker_tick,
-		    DB_PROBE_TICK_MS, NULL, KORE_TIMER_ONESHOT);
+	struct db_breaker	*b = arg;
+
+	b->timer = NULL;		/* Kore frees the fired one-shot */
+	db_breaker_probe(b, now);
+	if (b->open) {
+		b->timer = kore_timer_add(db_breaker_tick,
+		    DB_PROBE_TICK_MS, b, KORE_TIMER_ONESHOT);
 	}
 }
 
 static void
-db_breaker_probe(u_int64_t now)
+db_breaker_probe(struct db_breaker *b, u_int64_t now)
 {
 	PostgresPollingStatusType	st;
 
 	st = PGRES_POLLING_FAILED;
-	if (breaker.probe == NULL) {
-		if (now < breaker.retry_at)
+	if (b->probe == NULL) {
+		if (now < b->retry_at)
 			return;
-		breaker.probe = PQconnectStart(app.conninfo);
-		breaker.probe_started = now;
-		if (breaker.probe == NULL ||
-		    PQstatus(breaker.probe) == CONNECTION_BAD)
+		b->probe = PQconnectStart(b->conninfo);
+		b->probe_started = now;
+		if (b->probe == NULL ||
+		    PQstatus(b->probe) == CONNECTION_BAD)
 			goto failed;
 	}
 
-	st = PQconnectPoll(breaker.probe);
+	st = PQconnectPoll(b->probe);
 	if (st == PGRES_POLLING_OK) {
-		PQfinish(breaker.probe);
-		breaker.probe = NULL;
-		db_breaker_close();
+		PQfinish(b->probe);
+		b->probe = NULL;
+		db_breaker_close(b);
 		return;
 	}
-	if (st != PGRES_POLLING_FAILED && now - breaker.probe_started <
+	if (st != PGRES_POLLING_FAILED && now - b->probe_started <
 	    (u_int64_t)app.cf.db_connect_timeout_s * 1000)
 		return;
 
 failed:
-	if (breaker.probe != NULL) {
-		snprintf(breaker.reason, sizeof(breaker.reason),
-		    "database unreachable: %s", st == PGRES_POLLING_FAILED ?
-		    PQerrorMessage(breaker.probe) : "connect timed out");
-		PQfinish(breaker.probe);
-		breaker.probe = NULL;
+	if (b->probe != NULL) {
+		snprintf(b->reason, sizeof(b->reason), "%s unreachable: %s",
+		    b == &analytics ? "analytics database" : "database",
+		    st == PGRES_POLLING_FAILED ? PQerrorMessage(b->probe) :
+		    "connect timed out");
+		PQfinish(b->probe);
+		b->probe = NULL;
 	}
-	breaker.retry_at = now + (u_int64_t)app.cf.db_breaker_ms;
+	b->retry_at = now + (u_int64_t)app.cf.db_breaker_ms;
 }
 
 /*
