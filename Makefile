@@ -274,7 +274,13 @@ bench-limits: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/limits.sh
 
-.PHONY: bench soak bench-flood bench-limits bench-deps
+# 1, 2 and 3 instances behind HAProxy, direct and through PgBouncer.
+bench-scale: deps bench-deps
+	@$(MAKE) --no-print-directory deps PACKAGES="pgbouncer haproxy"
+	@$(MAKE) --no-print-directory all
+	@tests/bench/scale.sh
+
+.PHONY: bench soak bench-flood bench-limits bench-deps bench-scale
 
 clean:
 	rm -rf $(BUILD)
