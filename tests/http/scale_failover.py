@@ -13,10 +13,13 @@ pg_ctl promote of the standby, as a failover manager would.
 - Asynchronous replication: the same run, printing what was lost; the
   test asserts only that whatever was lost had been acknowledged before
   the kill (the commits the standby had not received yet).
+- The synchronous standby gone (and the primary up): commits wait for it,
+  and /predict answers 503 "may or may not have been stored" after the
+  recorder's timeout, never 200.
 """
 import time
 
-from lib import Server, diag, done, eq, ok
+from lib import Server, diag, done, eq, ok, request
 from scale_lib import Cluster, Load, missing, wait_for
 
 PROMOTE_WITHIN_S = 5
@@ -94,6 +97,27 @@ def failover(mode):
     primary.remove()
 
 
+def standby_gone():
+    primary = Cluster("failover-nostandby").primary()
+    primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'gone'")
+    primary.sql("SELECT pg_reload_conf()")
+    srv = Server("failover-nostandby", sanitize=False,
+                 env={"DATABASE_URL": primary.url("app"), "WORKERS": "1",
+                      "RECORDER_TIMEOUT_MS": "3000"}).start()
+    t0 = time.time()
+    st, _, body = request(srv.port, "POST", "/predict",
+                          body={"text": "nobody to confirm it"}, timeout=30)
+    took = time.time() - t0
+    ok(st == 503 and "may or may not" in body["error"]["message"] and
+       2.5 <= took < 10, "synchronous standby gone: /predict waits for it "
+       "and answers 503 (outcome unknown) after the recorder's 3 s, not "
+       "200 (%.1f s)" % took, (st, body))
+    srv.stop()
+    primary.stop()
+    primary.remove()
+
+
 failover("sync")
 failover("async")
+standby_gone()
 done()
