@@ -58,10 +58,14 @@ max_client_conn = 1000
 default_pool_size = ${PGBOUNCER_POOL_SIZE:-20}
 ; A server that is down must fail queries fast (the server answers 503)
 ; and be retried soon after it is back: the defaults wait 15 s between
-; logins and queue a query for 120 s.
+; logins and queue a query for 120 s.  Clients already connected wait
+; query_wait_timeout for a server connection, so that bounds how long a
+; request waits for its 503 while PostgreSQL is down; the server's pools
+; (workers x DB_POOL_SIZE) stay below default_pool_size, so no query
+; waits for a server connection otherwise.
 server_login_retry = 0.5
 server_connect_timeout = 2
-query_wait_timeout = 5
+query_wait_timeout = 1
 log_connections = 0
 log_disconnections = 0
 EOF
