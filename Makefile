@@ -153,7 +153,9 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@tests/lib/envfile.sh .env.example .env
 	@tests/lib/pgcluster.sh start $(DATA_DIR)/postgres $(LOCAL_PGPORT)
-	@tests/lib/pgcluster.sh bootstrap $(DATA_DIR)/postgres $(LOCAL_PGPORT)
+	@DB_STATEMENT_TIMEOUT_MS=$$($(BUILD)/conftool get \
+	    DB_STATEMENT_TIMEOUT_MS) tests/lib/pgcluster.sh bootstrap \
+	    $(DATA_DIR)/postgres $(LOCAL_PGPORT)
 	@url=$$(tests/lib/pgcluster.sh url $(DATA_DIR)/postgres \
 	    $(LOCAL_PGPORT) app); \
 	owner=$$(tests/lib/pgcluster.sh url $(DATA_DIR)/postgres \
