@@ -153,7 +153,8 @@ echo "median req/s of the rounds (durable: each 2xx's row was committed):"
 for n in 1 2 3; do
 	for via in direct pgbouncer; do
 		m=$(printf '%s\n' ${best["$n $via"]} | sort -g |
-		    awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+		    awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] :
+			(a[NR/2] + a[NR/2+1]) / 2}')
 		printf "  %d instance(s), %-9s %8.0f\n" "$n" "$via" "$m"
 	done
 done
