@@ -17,6 +17,7 @@ standby.
 import time
 
 from lib import Server, done, eq, ok, request
+from openapi import fetch, problems
 from scale_lib import Cluster, wait_for
 
 TOKEN = "replica-test-token-0123456789abcdef"
@@ -44,6 +45,13 @@ def health():
     return st, body or {}
 
 
+def documented(method, path, what, body=None):
+    """The answer checked against src/docs/openapi.json."""
+    st, hdrs, raw = fetch(port, method, path, body=body)
+    bad = problems(method, path, st, hdrs, raw)
+    eq(bad, [], "%s %s (%s) answers as documented" % (method, path, what))
+
+
 def predict_n(n, tag):
     sts = [request(port, "POST", "/predict",
                    body={"text": "%s %d is rather good" % (tag, i)})[0]
@@ -59,6 +67,7 @@ a = h.get("analytics", {})
 ok(st == 200 and a.get("status") == "up" and a.get("in_recovery") is True
    and a.get("replay_lag_s") == 0 and a.get("replay_pending_bytes") == 0,
    "/health: the analytics database is a standby, caught up", h)
+documented("GET", "/health", "analytics up")
 
 # ---- the reads come from the standby ---------------------------------
 standby.sql("SELECT pg_wal_replay_pause()")
@@ -132,6 +141,10 @@ ok(st == 200 and h.get("database", {}).get("status") == "up" and
    h.get("analytics", {}).get("status") == "down" and
    h.get("analytics", {}).get("error"),
    "... /health: 200, the database up, analytics down with the reason", h)
+documented("GET", "/health", "analytics down")
+documented("GET", "/metrics/count", "analytics down")
+documented("POST", "/metrics/aggregated", "analytics down",
+           {"time_window_minutes": 60})
 standby.start()
 ok(wait_for(lambda: count() == (200, 35), 20),
    "the standby back: /metrics/count serves again (35)", count())
