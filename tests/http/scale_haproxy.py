@@ -14,7 +14,9 @@ X-Forwarded-For trusted from HAProxy's source address only.
   fail, HAProxy marks it down and stops sending it anything, and every
   prediction answered 200 is in the table.
 """
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -28,6 +30,7 @@ PROXY_SOURCE = "127.0.0.2"	# HAProxy connects to the instances from here
 LIMIT = 30
 
 tmp = tempfile.mkdtemp(prefix="modelserver-haproxy.")
+atexit.register(shutil.rmtree, tmp, True)
 stats_path = os.path.join(tmp, "stats.sock")
 lb_port = free_port()
 
