@@ -63,6 +63,7 @@ struct health_state {
 	struct kore_pgsql	sql;
 	u_int64_t		started;
 	char			schema_version[16];
+	char			statement_timeout[32];
 	int			db_latency_ms;
 	int			db_down;
 	char			db_error[256];
@@ -72,9 +73,13 @@ struct health_state {
 	char			pending_bytes[32];
 };
 
-/* Parameters: none. */
+/*
+ * Parameters: none.  The statement timeout is the role's setting
+ * (10-roles.sh), which a database set up before it may lack.
+ */
 static const char health_sql[] =
-    "SELECT coalesce(max(version), 'none') FROM app.schema_migrations";
+    "SELECT coalesce(max(version), 'none'), "
+    "current_setting('statement_timeout') FROM app.schema_migrations";
 
 /*
  * Parameters: none.  On the analytics database: is it a standby, how
@@ -196,9 +201,19 @@ health_read(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
 
+	static int		 warned;
+
 	if (kore_pgsql_ntuples(&st->sql) == 1) {
 		snprintf(st->schema_version, sizeof(st->schema_version), "%s",
 		    kore_pgsql_getvalue(&st->sql, 0, 0));
+		snprintf(st->statement_timeout, sizeof(st->statement_timeout),
+		    "%s", kore_pgsql_getvalue(&st->sql, 0, 1));
+		if (!strcmp(st->statement_timeout, "0") && !warned) {
+			warned = 1;
+			kore_log(LOG_WARNING, "db.statement_timeout unset: run "
+			    "docker/initdb/10-roles.sh (ALTER ROLE ... SET "
+			    "statement_timeout)");
+		}
 	}
 	kore_pgsql_continue(&st->sql);
 	req->fsm_state = HEALTH_WAIT;
@@ -346,6 +361,8 @@ health_reply(struct http_request *req, struct health_state *st,
 	if (!st->db_down) {
 		json_object_set_new(db, "schema_version",
 		    json_string(st->schema_version));
+		json_object_set_new(db, "statement_timeout",
+		    json_string(st->statement_timeout));
 	} else {
 		json_object_set_new(db, "error", json_string(st->db_error));
 	}

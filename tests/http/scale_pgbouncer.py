@@ -58,6 +58,9 @@ ok(rc != 0 and "statement timeout" in err and 4 <= took < 7.5,
 
 srv = Server("pgbouncer", sanitize=False,
              env={"WORKERS": "1", "RECORDER_TIMEOUT_MS": "30000"}).start()
+st, _, body = request(srv.port, "GET", "/health")
+eq((st, body["database"].get("statement_timeout")), (200, "5s"),
+   "/health reports the statement timeout the server's sessions get")
 st, _, body = request(srv.port, "POST", "/predict", body={"text": "warm"})
 eq(st, 200, "/predict through PgBouncer: 200")
 ok(st == 200 and sql("SELECT 1 FROM app.prediction_metrics WHERE "
@@ -84,6 +87,23 @@ ok(4 <= took < 10, "... after the role's 5 s statement timeout, not the "
    "recorder's 30 s (%.1f s)" % took)
 ok("statement timeout" in srv.log_text(),
    "... the server logged PostgreSQL's statement timeout")
+
+# A database set up before the role carried the timeout: /health says
+# "0" and the server warns, naming the fix.
+sql("ALTER ROLE modelserver_app RESET statement_timeout")
+try:
+    bare = Server("pgbouncer-notimeout", sanitize=False,
+                  env={"WORKERS": "1",
+                       "DATABASE_URL": os.environ["TEST_DB_APP_DIRECT"]})
+    bare.start()
+    st, _, body = request(bare.port, "GET", "/health")
+    eq(body["database"].get("statement_timeout"), "0",
+       "role without the setting: /health reports statement_timeout 0")
+    ok(wait_for(lambda: "db.statement_timeout unset" in bare.log_text(), 5),
+       "... and the server warns, naming 10-roles.sh")
+    bare.stop()
+finally:
+    sql("ALTER ROLE modelserver_app SET statement_timeout = 5000")
 
 # ---- nothing session-scoped in the server's SQL ------------------------
 # PgBouncer 1.18 in transaction mode cannot carry a session: no named
