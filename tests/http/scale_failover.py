@@ -4,7 +4,7 @@ acknowledged row.
 A primary and a streaming standby (pg_basebackup), the server with both
 in DATABASE_URL and target_session_attrs=read-write (libpq's own
 failover).  Under load: kill -9 of the primary's postmaster, then
-pg_ctl promote of the standby, as a failover manager would.
+pg_ctl promote of the standby 2 s later, as a failover manager would.
 
 - Synchronous replication (synchronous_standby_names names the
   standby): every prediction_id answered 200 before, during and after is
@@ -12,7 +12,8 @@ pg_ctl promote of the standby, as a failover manager would.
   of the promotion and answers only 503 in between.
 - Asynchronous replication: the same run, printing what was lost; the
   test asserts only that whatever was lost had been acknowledged before
-  the kill (the commits the standby had not received yet).
+  or at the kill (the commits the standby had not received yet), never
+  by the new primary.
 - The synchronous standby gone (and the primary up): commits wait for it,
   and /predict answers 503 "may or may not have been stored" after the
   recorder's timeout, never 200.
@@ -51,7 +52,7 @@ def failover(mode):
         wait_for(lambda: len(load.ok_ids()) >= 500, 30)
         primary.kill9()
         killed_at = time.time()
-        time.sleep(1.0)
+        time.sleep(2.0)
         standby.promote()
         promoted_at = time.time()
         back = wait_for(lambda: any(r[0] == 200 and r[2] > promoted_at
@@ -75,7 +76,9 @@ def failover(mode):
 
     eq(set(load.kinds()) - {"200", "503"}, set(),
        "%s: clients got 200 or 503 only" % mode)
-    eq(load.kinds(killed_at + 0.5, promoted_at).get("200", 0), 0,
+    # An answer that left just before the kill may arrive a little later
+    # on a loaded machine: the window starts 1 s after it.
+    eq(load.kinds(killed_at + 1.0, promoted_at).get("200", 0), 0,
        "%s: no 200 while there was no primary" % mode)
     ok(back and first - promoted_at <= PROMOTE_WITHIN_S,
        "%s: the server found the new primary by itself %.2f s after the "
@@ -86,10 +89,13 @@ def failover(mode):
         eq(len(lost), 0, "sync: every one of the %d prediction_ids "
            "answered 200 is on the new primary" % len(acked))
     else:
-        ok(set(lost) <= set(before) | set(
-            r[1] for r in res if r[0] == 200 and r[2] < killed_at + 0.5),
-           "async: the %d lost rows were all acknowledged before the "
-           "kill (commits the standby had not received)" % len(lost))
+        # Lost: commits the standby had not received when the primary
+        # died, acknowledged at the latest as the kill's answers drained;
+        # nothing the new primary acknowledged.
+        ok(set(lost) <= set(r[1] for r in res if r[0] == 200 and
+                            r[2] < killed_at + 1.0),
+           "async: the %d lost rows were all acknowledged before or at "
+           "the kill (commits the standby had not received)" % len(lost))
     srv.stop()
     standby.stop()
     primary.stop()
