@@ -46,21 +46,17 @@ static const struct {
 	(sizeof(health_endpoints) / sizeof(health_endpoints[0]))
 
 enum {
-	HEALTH_START,
-	HEALTH_WAIT,
-	HEALTH_READ,
-	HEALTH_DONE,
-	HEALTH_ERROR,
-	HEALTH_REPLICA,
-	HEALTH_REPLICA_WAIT,
-	HEALTH_REPLICA_READ,
+	HEALTH_START,		/* the query: -> DONE, or ERROR */
+	HEALTH_DONE,		/* -> REPLICA with an analytics database */
+	HEALTH_ERROR,		/* the same */
+	HEALTH_REPLICA,		/* its query: -> REPLICA_DONE, or _ERROR */
 	HEALTH_REPLICA_DONE,
 	HEALTH_REPLICA_ERROR,
 };
 
 struct health_state {
 	struct api_state	head;
-	struct kore_pgsql	sql;
+	struct db_call		call;
 	u_int64_t		started;
 	char			schema_version[16];
 	char			statement_timeout[32];
@@ -95,30 +91,24 @@ static const char health_replica_sql[] =
     "pg_last_wal_replay_lsn()), 0)";
 
 static int	health_start(struct http_request *);
-static int	health_wait(struct http_request *);
-static int	health_read(struct http_request *);
 static int	health_done(struct http_request *);
 static int	health_error(struct http_request *);
 static int	health_replica(struct http_request *);
-static int	health_replica_wait(struct http_request *);
-static int	health_replica_read(struct http_request *);
 static int	health_replica_done(struct http_request *);
 static int	health_replica_error(struct http_request *);
 static int	health_next(struct http_request *, struct health_state *);
 static void	health_reply(struct http_request *, struct health_state *,
 		    const char *);
 static void	health_chomp(char *, size_t, const char *, const char *);
+static void	health_onfree(struct http_request *);
 static json_t	*health_endpoint_list(void);
+static json_t	*health_route_paths(struct http_request *);
 
 static struct http_state health_states[] = {
 	KORE_HTTP_STATE(health_start),
-	KORE_HTTP_STATE(health_wait),
-	KORE_HTTP_STATE(health_read),
 	KORE_HTTP_STATE(health_done),
 	KORE_HTTP_STATE(health_error),
 	KORE_HTTP_STATE(health_replica),
-	KORE_HTTP_STATE(health_replica_wait),
-	KORE_HTTP_STATE(health_replica_read),
 	KORE_HTTP_STATE(health_replica_done),
 	KORE_HTTP_STATE(health_replica_error),
 };
@@ -131,8 +121,13 @@ api_health_root(struct http_request *req)
 	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
+	/* message, documentation, health_check: the original server's. */
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
-	    "{s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "message", "modelserver: a sentiment model server; see "
+	    "documentation for the API",
+	    "documentation", "/docs",
+	    "health_check", "/health",
 	    "service", APP_NAME,
 	    "version", APP_VERSION,
 	    "description", "sentiment model server; every prediction is "
@@ -151,12 +146,19 @@ api_health_get(struct http_request *req)
 int
 api_health_notfound(struct http_request *req)
 {
-	char	msg[256];
+	json_t	*body;
+	char	 msg[256];
 
+	if (!gate_framing(req))
+		return (KORE_RESULT_OK);
 	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
 	    "the endpoints", http_method_text(req->method), req->path);
-	http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found", msg,
-	    health_endpoint_list());
+	body = http_json_error_body(req, HTTP_STATUS_NOT_FOUND, "not_found",
+	    msg, health_endpoint_list());
+	/* The original server's 404 lists the paths (kore.conf's routes). */
+	json_object_set_new(body, "available_endpoints",
+	    health_route_paths(req));
+	http_json_reply(req, HTTP_STATUS_NOT_FOUND, body);
 	return (KORE_RESULT_OK);
 }
 
@@ -168,46 +170,30 @@ health_start(struct http_request *req)
 	if (!http_state_exists(req)) {
 		if (!gate_method(req, HTTP_METHOD_GET))
 			return (HTTP_STATE_COMPLETE);
-		st = http_json_state(req, sizeof(*st), NULL);
-		kore_pgsql_init(&st->sql);
-		kore_pgsql_bind_request(&st->sql, req);
+		st = http_json_state(req, sizeof(*st), health_onfree);
+		db_call_init(&st->call, req);
 		st->started = kore_time_ms();
+		db_call_start(&st->call, health_sql, 0, NULL);
 	}
 	st = http_state_get(req);
 
-	switch (db_query(&st->sql, health_sql, 0, NULL)) {
-	case DB_OK:
-		req->fsm_state = HEALTH_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = HEALTH_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
+	return (db_call_step(&st->call, HEALTH_DONE, HEALTH_ERROR));
 }
 
 static int
-health_wait(struct http_request *req)
+health_done(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, HEALTH_READ, HEALTH_DONE,
-	    HEALTH_ERROR));
-}
-
-static int
-health_read(struct http_request *req)
-{
-	struct health_state	*st = http_state_get(req);
-
 	static int		 warned;
 
-	if (kore_pgsql_ntuples(&st->sql) == 1) {
+	st->db_latency_ms = (int)(kore_time_ms() - st->started);
+	if (st->call.rows == 1 && st->call.col[0] != NULL) {
 		snprintf(st->schema_version, sizeof(st->schema_version), "%s",
-		    kore_pgsql_getvalue(&st->sql, 0, 0));
+		    st->call.col[0]);
+	}
+	if (st->call.rows == 1 && st->call.col[1] != NULL) {
 		snprintf(st->statement_timeout, sizeof(st->statement_timeout),
-		    "%s", kore_pgsql_getvalue(&st->sql, 0, 1));
+		    "%s", st->call.col[1]);
 		if (!strcmp(st->statement_timeout, "0") && !warned) {
 			warned = 1;
 			kore_log(LOG_WARNING, "db.statement_timeout unset: run "
@@ -215,18 +201,6 @@ health_read(struct http_request *req)
 			    "statement_timeout)");
 		}
 	}
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = HEALTH_WAIT;
-	return (HTTP_STATE_CONTINUE);
-}
-
-static int
-health_done(struct http_request *req)
-{
-	struct health_state	*st = http_state_get(req);
-
-	st->db_latency_ms = (int)(kore_time_ms() - st->started);
-	kore_pgsql_cleanup(&st->sql);
 	return (health_next(req, st));
 }
 
@@ -237,11 +211,8 @@ health_error(struct http_request *req)
 
 	st->db_latency_ms = (int)(kore_time_ms() - st->started);
 	st->db_down = 1;
-	health_chomp(st->db_error, sizeof(st->db_error), st->sql.error,
+	health_chomp(st->db_error, sizeof(st->db_error), st->call.sql.error,
 	    "connection to the database lost");
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
-		st->sql.state = KORE_PGSQL_STATE_DONE;	/* no cancel */
-	kore_pgsql_cleanup(&st->sql);
 	return (health_next(req, st));
 }
 
@@ -251,11 +222,11 @@ health_next(struct http_request *req, struct health_state *st)
 {
 	if (!db_analytics()) {
 		health_reply(req, st, NULL);
+		db_call_release(&st->call);
 		return (HTTP_STATE_COMPLETE);
 	}
-	kore_pgsql_init(&st->sql);
-	kore_pgsql_bind_request(&st->sql, req);
 	st->replica_started = kore_time_ms();
+	db_call_start_ro(&st->call, health_replica_sql, 0, NULL);
 	req->fsm_state = HEALTH_REPLICA;
 	return (HTTP_STATE_CONTINUE);
 }
@@ -265,43 +236,8 @@ health_replica(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
 
-	switch (db_query_ro(&st->sql, health_replica_sql, 0, NULL)) {
-	case DB_OK:
-		req->fsm_state = HEALTH_REPLICA_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = HEALTH_REPLICA_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
-}
-
-static int
-health_replica_wait(struct http_request *req)
-{
-	struct health_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, HEALTH_REPLICA_READ,
-	    HEALTH_REPLICA_DONE, HEALTH_REPLICA_ERROR));
-}
-
-static int
-health_replica_read(struct http_request *req)
-{
-	struct health_state	*st = http_state_get(req);
-
-	if (kore_pgsql_ntuples(&st->sql) == 1) {
-		snprintf(st->in_recovery, sizeof(st->in_recovery), "%s",
-		    kore_pgsql_getvalue(&st->sql, 0, 0));
-		snprintf(st->lag_s, sizeof(st->lag_s), "%s",
-		    kore_pgsql_getvalue(&st->sql, 0, 1));
-		snprintf(st->pending_bytes, sizeof(st->pending_bytes), "%s",
-		    kore_pgsql_getvalue(&st->sql, 0, 2));
-	}
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = HEALTH_REPLICA_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (db_call_step(&st->call, HEALTH_REPLICA_DONE,
+	    HEALTH_REPLICA_ERROR));
 }
 
 static int
@@ -309,8 +245,16 @@ health_replica_done(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
 
+	if (st->call.rows == 1) {
+		snprintf(st->in_recovery, sizeof(st->in_recovery), "%s",
+		    st->call.col[0] != NULL ? st->call.col[0] : "");
+		snprintf(st->lag_s, sizeof(st->lag_s), "%s",
+		    st->call.col[1] != NULL ? st->call.col[1] : "0");
+		snprintf(st->pending_bytes, sizeof(st->pending_bytes), "%s",
+		    st->call.col[2] != NULL ? st->call.col[2] : "0");
+	}
 	health_reply(req, st, NULL);
-	kore_pgsql_cleanup(&st->sql);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -320,12 +264,10 @@ health_replica_error(struct http_request *req)
 	struct health_state	*st = http_state_get(req);
 	char			 why[256];
 
-	health_chomp(why, sizeof(why), st->sql.error,
+	health_chomp(why, sizeof(why), st->call.sql.error,
 	    "connection to the analytics database lost");
 	health_reply(req, st, why);
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
-		st->sql.state = KORE_PGSQL_STATE_DONE;	/* no cancel */
-	kore_pgsql_cleanup(&st->sql);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -340,6 +282,15 @@ health_chomp(char *out, size_t len, const char *msg, const char *dflt)
 	n = strlen(out);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		out[--n] = '\0';
+}
+
+static void
+health_onfree(struct http_request *req)
+{
+	struct health_state	*st;
+
+	if ((st = http_state_get(req)) != NULL)
+		db_call_release(&st->call);
 }
 
 /*
@@ -386,7 +337,7 @@ health_reply(struct http_request *req, struct health_state *st,
 	}
 
 	o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:s,s:s,s:o,s:i}",
-	    "status", healthy ? "ok" : "unavailable",
+	    "status", healthy ? "healthy" : "unhealthy",
 	    "model_loaded", app.model != NULL,
 	    "model_name", app.model != NULL ? model_name(app.model) : NULL,
 	    "model_version", app.model != NULL ?
@@ -421,4 +372,27 @@ health_endpoint_list(void)
 		    "summary", health_endpoints[i].summary));
 	}
 	return (list);
+}
+
+/*
+ * The paths of kore.conf's exact routes in its order (the Swagger UI's
+ * files under /docs/ left out), as a new array: the 404 lists them, so a
+ * route added to kore.conf is listed without another table.
+ */
+static json_t *
+health_route_paths(struct http_request *req)
+{
+	struct kore_module_handle	*hdlr;
+	json_t				*paths;
+
+	paths = json_array();
+	if (req->hdlr == NULL || req->hdlr->dom == NULL)
+		return (paths);
+	TAILQ_FOREACH(hdlr, &req->hdlr->dom->handlers, list) {
+		if (hdlr->type != HANDLER_TYPE_STATIC ||
+		    strncmp(hdlr->path, "/docs/", 6) == 0)
+			continue;
+		json_array_append_new(paths, json_string(hdlr->path));
+	}
+	return (paths);
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the test suite, layer by layer (make test runs them all).
 #
-#   tests/run.sh            unit + sql + http + pgbouncer + scale
-#   tests/run.sh unit|sql|http|pgbouncer|scale [files...]
+#   tests/run.sh            unit + sql + http + contract + pgbouncer + scale
+#   tests/run.sh unit|sql|http|contract|pgbouncer|scale [files...]
 #
 # pgbouncer: the HTTP files that touch the database, again, with the
 # servers connecting through PgBouncer in transaction mode (TEST_DB_APP
@@ -123,14 +123,25 @@ run_scale() {
 	    ${@:-$SCALE_TESTS} || failed=1
 }
 
+# The original server's documented models against our real answers
+# (tests/contract/, docs/compat.md).
+run_contract() {
+	echo "== contract (the original server's schemas, real server)"
+	make --no-print-directory -s SANITIZE=1 build/san/app.so
+	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/contract/test_*.py} || failed=1
+}
+
 case "$layer" in
 unit)	run_unit ;;
 sql)	cluster_up; run_sql "$@" ;;
 http)	cluster_up; run_http "$@" ;;
+contract) cluster_up; run_contract "$@" ;;
 pgbouncer) cluster_up; run_pgbouncer "$@" ;;
 scale)	cluster_up; run_scale "$@" ;;
-all)	run_unit; cluster_up; run_sql; run_http; run_pgbouncer; run_scale ;;
-*)	echo "usage: tests/run.sh [unit|sql|http|pgbouncer|scale] [files...]" >&2
+all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_pgbouncer
+	run_scale ;;
+*)	echo "usage: tests/run.sh [unit|sql|http|contract|pgbouncer|scale]" \
+	    "[files...]" >&2
 	exit 2 ;;
 esac
 
