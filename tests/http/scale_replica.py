@@ -83,7 +83,7 @@ eq((st, (agg or {}).get("total_predictions")), (200, 20),
    "/metrics/aggregated reads the standby too")
 st, _, rep = request(port, "POST", "/analyze/performance",
                      body={"time_window_minutes": 60})
-eq((st, (rep or {}).get("metrics_analyzed", {}).get("current", {})
+eq((st, (rep or {}).get("comparison", {}).get("current", {})
     .get("total_predictions")), (200, 20),
    "the analyzer's metrics come from the standby")
 ok(int(primary.value("SELECT count(*) FROM app.rate_limits WHERE "
