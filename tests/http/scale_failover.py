@@ -53,8 +53,11 @@ def failover(mode):
         primary.kill9()
         killed_at = time.time()
         time.sleep(2.0)
-        standby.promote()
+        # From the moment promote is asked for: pg_ctl -w returns a
+        # poll interval after the standby accepts writes, and the server
+        # may be serving by then.
         promoted_at = time.time()
+        standby.promote()
         back = wait_for(lambda: any(r[0] == 200 and r[2] > promoted_at
                                     for r in load.snapshot()),
                         PROMOTE_WITHIN_S * 2)
