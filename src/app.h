@@ -34,6 +34,7 @@
 #define APP_VERSION		"1.0.0"
 #define APP_DB			"db"	/* name given to kore_pgsql_register */
 #define APP_DB_ANALYTICS	"analytics"	/* ANALYTICS_DATABASE_URL */
+#define APP_OWNER_DB		"owner"	/* MAINTENANCE_DATABASE_URL, if set */
 
 /* Everything a worker needs, set up once in the parent before fork. */
 struct app {
@@ -41,6 +42,7 @@ struct app {
 	struct cidr_list	 trusted;	/* TRUSTED_PROXIES */
 	char			*conninfo;	/* DATABASE_URL + our options */
 	char			*analytics_conninfo;	/* or NULL */
+	char			*owner_conninfo; /* NULL: no owner connection */
 	struct model		*model;		/* NULL: not loaded */
 	char			 model_error[512];
 	time_t			 started;
@@ -160,6 +162,8 @@ int		db_query(struct kore_pgsql *, const char *, int,
 int		db_query_ro(struct kore_pgsql *, const char *, int,
 		    const char **);
 int		db_analytics(void);
+int		db_query_on(struct kore_pgsql *, const char *, const char *,
+		    int, const char **);
 void		db_call_init(struct db_call *, struct http_request *);
 void		db_call_start(struct db_call *, const char *, int,
 		    const char **);

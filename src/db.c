@@ -49,8 +49,6 @@ struct db_breaker {
 	char			 reason[256];
 };
 
-static int	db_query_on(struct db_breaker *, struct kore_pgsql *,
-		    const char *, int, const char **);
 static void	db_breaker_trip(struct db_breaker *, const char *);
 static void	db_breaker_close(struct db_breaker *);
 static void	db_breaker_tick(void *, u_int64_t);
@@ -162,6 +160,9 @@ db_init(void)
 {
 	if (!kore_pgsql_register(APP_DB, app.conninfo))
 		fatal("db: cannot register the database");
+	if (app.owner_conninfo != NULL &&
+	    !kore_pgsql_register(APP_OWNER_DB, app.owner_conninfo))
+		fatal("db: cannot register the owner's database");
 	memset(&breaker, 0, sizeof(breaker));
 	breaker.dbname = APP_DB;
 	breaker.conninfo = app.conninfo;
@@ -193,7 +194,7 @@ int
 db_query(struct kore_pgsql *sql, const char *query, int nparams,
     const char **values)
 {
-	return (db_query_on(&breaker, sql, query, nparams, values));
+	return (db_query_on(sql, APP_DB, query, nparams, values));
 }
 
 /*
@@ -205,32 +206,46 @@ int
 db_query_ro(struct kore_pgsql *sql, const char *query, int nparams,
     const char **values)
 {
-	return (db_query_on(db_analytics() ? &analytics : &breaker, sql,
+	return (db_query_on(sql, db_analytics() ? APP_DB_ANALYTICS : APP_DB,
 	    query, nparams, values));
 }
 
-static int
-db_query_on(struct db_breaker *b, struct kore_pgsql *sql, const char *query,
+/*
+ * db_query() on database name: APP_DB, APP_DB_ANALYTICS, or APP_OWNER_DB
+ * (the janitor's owner connection).  The server's databases each have a
+ * breaker; the owner's has none: its connection failing says nothing
+ * about the server's.  The caller checks db_breaker_open() first, so the
+ * owner's blocking connect is not tried against a database already known
+ * to be down.
+ */
+int
+db_query_on(struct kore_pgsql *sql, const char *name, const char *query,
     int nparams, const char **values)
 {
-	int	lengths[64], formats[64];
-	int	i;
+	struct db_breaker	*b;
+	int			 lengths[64], formats[64];
+	int			 i;
 
 	if (nparams > 64)
 		fatal("db_query: %d parameters", nparams);
+	b = NULL;
+	if (!strcmp(name, APP_DB))
+		b = &breaker;
+	else if (!strcmp(name, APP_DB_ANALYTICS))
+		b = &analytics;
 
-	if (b->open) {
+	if (b != NULL && b->open) {
 		kore_free(sql->error);
 		sql->error = kore_strdup(b->reason);
 		sql->state = KORE_PGSQL_STATE_ERROR;
 		return (DB_FAIL);
 	}
 
-	if (!kore_pgsql_setup(sql, b->dbname, KORE_PGSQL_ASYNC)) {
+	if (!kore_pgsql_setup(sql, name, KORE_PGSQL_ASYNC)) {
 		if (sql->state == KORE_PGSQL_STATE_INIT)
 			return (DB_QUEUED);
-		if (sql->error == NULL ||
-		    strcmp(sql->error, "no available connection") != 0)
+		if (b != NULL && (sql->error == NULL ||
+		    strcmp(sql->error, "no available connection") != 0))
 			db_breaker_trip(b, sql->error);
 		return (DB_FAIL);
 	}

@@ -86,6 +86,10 @@ kore_parent_configure(int argc, char **argv)
 	    (app.analytics_conninfo = db_conninfo(
 	    app.cf.analytics_database_url, &app.cf, err, sizeof(err))) == NULL)
 		fatal("configuration error: ANALYTICS_%s", err);
+	if (app.cf.maintenance_url[0] != '\0' &&
+	    (app.owner_conninfo = db_conninfo(app.cf.maintenance_url,
+	    &app.cf, err, sizeof(err))) == NULL)
+		fatal("configuration error: MAINTENANCE_%s", err);
 
 	app.model = model_load(app.cf.model_dir, app.model_error,
 	    sizeof(app.model_error));

@@ -23,7 +23,7 @@ import time
 
 from fake_gemini import FakeGemini, REPORT, error, reply_ok, reply_text
 from lib import (OUT, Server, diag, done, eq, free_port, ok, request,
-                 reset_data, sql, sql_value)
+                 reset_data, rollup_backfill, sql, sql_value)
 
 KEY = "test-key-" + os.urandom(8).hex()
 MODEL = "gemini-test-model"
@@ -59,10 +59,15 @@ def seed(current=20, previous=20, conf=0.8, prev_conf=0.9, ms=2.0):
         "name = 'vader' AND version = '3.3.2'), '%s', %r, %r, 10, 0.5, "
         "0.5, 0.5, 0, '10.0.0.1', now() - interval '%d minutes')"
         % (label, c, m, ago) for ago, label, c, m in rows)
+    # Partitions for the past hours (the janitor makes them ahead only).
+    sql("SELECT app.partition_ensure('app.prediction_metrics', "
+        "now() - interval '3 hours', now())")
     sql("INSERT INTO app.prediction_metrics (prediction_id, "
         "model_version_id, label, confidence, inference_time_ms, "
         "input_length, compound, pos, neu, neg, client_ip, created_at) "
         "VALUES " + values)
+    # Written in the past, maybe below the janitor's watermark.
+    rollup_backfill(3)
 
 
 def fresh(fake=None, *script, **seedargs):
