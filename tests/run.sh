@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: the test suite, layer by layer (make test runs them all).
 #
-#   tests/run.sh            unit + sql + http + contract + pgbouncer + scale
-#   tests/run.sh unit|sql|http|contract|pgbouncer|scale [files...]
+#   tests/run.sh            unit + sql + http + contract + containers +
+#                           pgbouncer + scale
+#   tests/run.sh unit|sql|http|contract|containers|pgbouncer|scale [files...]
 #
 # pgbouncer: the HTTP files that touch the database, again, with the
 # servers connecting through PgBouncer in transaction mode (TEST_DB_APP
@@ -131,17 +132,25 @@ run_contract() {
 	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/contract/test_*.py} || failed=1
 }
 
+# The image and compose with Podman (skips itself where Podman cannot run).
+run_containers() {
+	echo "== containers (the image, docker-compose on Podman)"
+	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+	    ${@:-tests/containers/test_*.py} || failed=1
+}
+
 case "$layer" in
 unit)	run_unit ;;
 sql)	cluster_up; run_sql "$@" ;;
 http)	cluster_up; run_http "$@" ;;
 contract) cluster_up; run_contract "$@" ;;
+containers) run_containers "$@" ;;
 pgbouncer) cluster_up; run_pgbouncer "$@" ;;
 scale)	cluster_up; run_scale "$@" ;;
-all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_pgbouncer
-	run_scale ;;
-*)	echo "usage: tests/run.sh [unit|sql|http|contract|pgbouncer|scale]" \
-	    "[files...]" >&2
+all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_containers
+	run_pgbouncer; run_scale ;;
+*)	echo "usage: tests/run.sh" \
+	    "[unit|sql|http|contract|containers|pgbouncer|scale] [files...]" >&2
 	exit 2 ;;
 esac
 
