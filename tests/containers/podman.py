@@ -248,9 +248,10 @@ class Engine:
     def remove_images(self):
         """Removes every image this test made: the unnamed layers of its
         builds and the base image it imported (all carry its label)."""
+        # No --force: an image another run is still building on stays.
         self.podman("image", "prune", "-f", "--filter", "label=" + LABEL)
         if self.podman("image", "exists", BASE_TAG).returncode == 0:
-            self.podman("rmi", "-f", BASE_TAG)
+            self.podman("rmi", BASE_TAG)
         return self.podman("image", "prune", "-f", "--filter",
                            "label=" + LABEL)
 
