@@ -36,6 +36,8 @@ static const struct {
 	    "performance report of the model (Gemini, else built-in rules)" },
 	{ "GET", "/openapi.json", "this API described in OpenAPI 3.1" },
 	{ "GET", "/docs", "interactive API documentation (Swagger UI)" },
+	{ "GET", "/dashboard", "live monitoring page (charts, status, "
+	    "analyzer)" },
 };
 
 #define HEALTH_NENDPOINTS \
@@ -86,12 +88,13 @@ api_health_root(struct http_request *req)
 		return (KORE_RESULT_OK);
 
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
-	    "{s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o}",
 	    "service", APP_NAME,
 	    "version", APP_VERSION,
 	    "description", "sentiment model server; every prediction is "
 	    "recorded in PostgreSQL",
 	    "links", "health", "/health", "predict", "/predict",
+	    "dashboard", "/dashboard", "docs", "/docs",
 	    "endpoints", health_endpoint_list()));
 	return (KORE_RESULT_OK);
 }
