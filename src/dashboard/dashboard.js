@@ -21,7 +21,9 @@
  * Text goes in with textContent only: nothing from the API becomes HTML.
  *
  * ?refresh_ms=N (100..60000, default 5000) sets the period (the tests
- * speed it up), ?window=5m|1h|24h the first window.
+ * speed it up), ?window=5m|1h|24h the first window.  The newest bucket of
+ * /metrics/timeseries may be partial (flagged "partial", or ending after
+ * the window's end): its rate is over the seconds it covers so far.
  */
 (function () {
 	"use strict";
@@ -864,6 +866,14 @@
 		}).observe($("charts"));
 		refresh();
 	}
+
+	/* Read-only, for the console and the browser test: a chart's data. */
+	window.modelserverDashboard = Object.freeze({
+		data: function (key) {
+			var c = state.charts[key];
+			return (c ? c.u.data : null);
+		}
+	});
 
 	if (document.readyState === "loading")
 		document.addEventListener("DOMContentLoaded", start);

@@ -32,6 +32,7 @@ import subprocess
 import time
 
 from cdp import CHROMIUM, Browser, CDPError
+from fake_gemini import REPORT, FakeGemini, error
 from lib import (OUT, ROOT, Server, diag, done, eq, ok, pg, pg_start,
                  predict, request, reset_data, sql, sql_value)
 
@@ -54,8 +55,12 @@ if not ok(r.returncode == 0, "make dashboard builds the page's files (npm)",
 
 reset_data()
 sql("DELETE FROM app.model_versions WHERE version = '9.9.9'")
+gemini = FakeGemini().start()
 srv = Server("dashboard-browser", env={
-    "ADMIN_TOKEN": TOKEN, "RATE_LIMIT_ANALYZE_PER_MINUTE": "3"}).start()
+    "ADMIN_TOKEN": TOKEN, "RATE_LIMIT_ANALYZE_PER_MINUTE": "3",
+    "GEMINI_API_KEY": "fake-key-for-the-dashboard-test",
+    "GEMINI_BASE_URL": gemini.url, "GEMINI_TIMEOUT_MS": "5000",
+    "GEMINI_RETRY_BASE_MS": "50", "GEMINI_RETRY_MAX_MS": "200"}).start()
 base = "http://127.0.0.1:%d" % srv.port
 # Labels in unequal shares, so that no series hides another.
 TEXTS = ["I love this, it is wonderful", "This is awful, I hate it",
@@ -309,16 +314,36 @@ try:
     agg5 = api("POST", "/metrics/aggregated", {"time_window_minutes": 5})
     eq(stat(page, "window-total"), str(agg5["total_predictions"]),
        "the window total is the API's for 5 min")
+    calls0 = len(gemini.calls())
     page.evaluate("document.getElementById('analyze').focus()")
     key("Enter", 13, "\r")
     src = page.wait_for("(document.querySelector('#analysis .source') || {})"
                         ".textContent", timeout=30)
-    eq(src, "rule-based", "Enter on Analyze: the summary is marked "
-       "rule-based (no Gemini key)")
+    eq(src, "Gemini", "Enter on Analyze: the summary is marked Gemini")
     summary = page.evaluate("document.querySelectorAll('#analysis p')[1]"
                             ".textContent")
-    ok("predictions in the last 5 minutes" in summary,
-       "... and shows the analyzer's summary of the window", summary)
+    sent = gemini.calls()[calls0:]
+    ok(len(sent) == 1 and REPORT["summary"] == summary,
+       "... shows Gemini's summary, from one call", (len(sent), summary))
+    # Gemini refuses the next one (another window: not cached).
+    gemini.script(error(400, "INVALID_ARGUMENT"))
+    page.evaluate("document.querySelector('input[name=window]"
+                  "[value=\"1440\"]').click()")
+    page.evaluate("document.getElementById('analyze').click()")
+    src = page.wait_for("(() => { const s = document.querySelector("
+                        "'#analysis .source'); return s && s.dataset.source"
+                        " === 'rules' && s.textContent; })()", timeout=30)
+    eq(src, "rule-based", "Gemini refusing: the summary is marked "
+       "rule-based")
+    head = page.evaluate("document.querySelector('#analysis p')"
+                         ".textContent")
+    ok("Gemini" in head, "... saying why", head)
+    summary = page.evaluate("document.querySelectorAll('#analysis p')[1]"
+                            ".textContent")
+    ok("predictions in the last 1440 minutes" in summary,
+       "... and shows the rules' summary of the window", summary)
+    page.evaluate("document.querySelector('input[name=window]"
+                  "[value=\"5\"]').click()")
 
     # ---- screenshots --------------------------------------------------------
     for name, w, h, mobile in (("desktop", 1280, 900, False),
@@ -385,7 +410,8 @@ try:
                         e["params"]["requestId"] in answered:
                     continue
                 answered.add(e["params"]["requestId"])
-                path = e["params"]["request"]["url"][len(base):]
+                path = e["params"]["request"]["url"][len(base):].split(
+                    "?")[0]
                 page.call("Fetch.fulfillRequest", {
                     "requestId": e["params"]["requestId"],
                     "responseCode": 200, "responseHeaders": [{
@@ -431,6 +457,40 @@ try:
             if e["method"] == "Network.requestWillBeSent"]
     ok(any("model_version=%s" % v2 in u for u in urls),
        "... asked with model_version=%s" % v2, urls[-6:])
+
+    # ---- a partial newest bucket (UTC-aligned buckets, as issue 18's) ----
+    def iso(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
+            ".000000Z"
+    t0 = int(time.time() // 60) * 60 - 240
+    fake["/metrics/timeseries"] = {
+        "window_minutes": 5, "bucket_minutes": 1,
+        "time_window_start": iso(t0 + 20), "time_window_end": iso(t0 + 260),
+        "model_name": None, "model_version": None,
+        "buckets": [{
+            "bucket_start": iso(t0 + 60 * i),
+            "bucket_end": iso(t0 + 60 * (i + 1)),
+            "partial": i == 4,
+            "total_predictions": 30 if i == 4 else 60,
+            "average_confidence": 0.7, "p95_inference_time_ms": 1.5,
+            "label_distribution": {"positive": 30 if i == 4 else 60,
+                                   "negative": 0, "neutral": 0}}
+            for i in range(5)]}
+    page.call("Fetch.enable", {"patterns": [
+        {"urlPattern": base + "/", "requestStage": "Request"},
+        {"urlPattern": base + "/models", "requestStage": "Request"},
+        {"urlPattern": base + "/metrics/timeseries*",
+         "requestStage": "Request"}]})
+    fake_wait(REFRESHES + " >= %d" % (refreshes(page) + 2))
+    caption = page.evaluate("document.querySelector('#panel-rate .caption')"
+                            ".textContent")
+    ok("newest bucket is partial (20 s so far)" in caption,
+       "a partial newest bucket: the page says so", caption)
+    data = page.evaluate("modelserverDashboard.data('rate')")
+    eq(data[0], [t0 + 60 * i for i in range(5)], "... plots the buckets at "
+       "the starts the API gives")
+    eq(data[1], [1, 1, 1, 1, 1.5], "... and the partial bucket's rate over "
+       "the 20 s it covers (30 / 20 s), not over a whole minute")
     page.call("Fetch.disable")
 
     # ---- the database stops, then comes back ------------------------------
@@ -515,6 +575,7 @@ except (CDPError, TimeoutError, OSError, KeyError, TypeError) as e:
         except Exception:       # the browser may be gone
             pass
 finally:
+    gemini.stop()
     if page is not None:
         page.close()
     t0 = time.time()
