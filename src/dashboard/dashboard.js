@@ -555,6 +555,7 @@
 		var sig = JSON.stringify(spec.series.map(function (s) {
 			return ([s.label, s.stroke, s.dash]);
 		})) + spec.sig;
+		describe(el, spec, data);
 		if (c && c.sig === sig) {
 			c.u.setData(data);
 			return;
@@ -576,6 +577,18 @@
 			cursor: { focus: { prox: 16 } }
 		};
 		state.charts[key] = { sig: sig, u: new uPlot(opts, data, el) };
+	}
+
+	/* The chart in words, for screen readers: each series' latest value. */
+	function describe(el, spec, data) {
+		var parts = spec.series.map(function (sr, i) {
+			var ys = data[i + 1], j = ys.length - 1;
+			while (j >= 0 && (ys[j] === null || ys[j] === undefined))
+				j--;
+			return (sr.label + " " + (j >= 0 ? sr.value(null, ys[j]) :
+			    "no data"));
+		});
+		el.setAttribute("aria-label", "latest: " + parts.join(", "));
 	}
 
 	function drawCharts(view) {

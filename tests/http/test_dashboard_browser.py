@@ -239,6 +239,11 @@ try:
     px = pixels(page, "429", VERMILLION)
     ok(px["top"] < px["bottom"] - 20, "... and the 429 rate rises above "
        "zero (rows %d..%d)" % (px["top"], px["bottom"]), px)
+    described = page.evaluate("document.getElementById('chart-confidence')"
+                              ".getAttribute('aria-label')")
+    ok(described and "WARNING 0.6" in described and "CRITICAL 0.4" in
+       described, "the confidence chart has a text alternative with its "
+       "latest values", described)
     empties = page.evaluate("Array.from(document.querySelectorAll('.empty'))"
                             ".filter(e => !e.hidden).map(e => e.textContent)")
     eq(empties, [], "no chart says it is empty or stale")
