@@ -90,7 +90,13 @@ ok("user: modelserver_analyst" in ds and
    "the data source connects as modelserver_analyst, its password from "
    "the environment")
 panels = DASH["panels"]
-titles = [p["title"] for p in panels]
+uids = set(re.findall(r"^\s+uid: (\S+)$", ds, re.M))
+ok(all(p["datasource"]["uid"] in uids and
+       all(t["datasource"]["uid"] == p["datasource"]["uid"]
+           for t in p["targets"]) for p in panels) and
+   DASH["templating"]["list"][0]["datasource"]["uid"] in uids,
+   "every panel and the variable use a provisioned data source (%s)"
+   % sorted(uids))
 pg_panels = [p for p in panels if p["datasource"]["uid"] == "modelserver-pg"]
 eq(sorted(p["title"] for p in pg_panels), sorted(EXPECT),
    "every PostgreSQL panel has its expected columns listed here")
