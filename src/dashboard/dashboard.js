@@ -574,9 +574,20 @@
 			axes: [{ space: 70 }, Object.assign({ label: spec.yLabel, size: 56 },
 			    spec.yAxis)],
 			legend: { live: true },
+			hooks: { draw: [latest] },
 			cursor: { focus: { prox: 16 } }
 		};
 		state.charts[key] = { sig: sig, u: new uPlot(opts, data, el) };
+	}
+
+	/*
+	 * After each draw, the legend shows the newest bucket while the
+	 * pointer is elsewhere (uPlot's own shows nothing then).
+	 */
+	function latest(u) {
+		if (u.cursor.left >= 0 || !u.data[0].length)
+			return;
+		u.setLegend({ idx: u.data[0].length - 1 }, false);
 	}
 
 	/* The chart in words, for screen readers: each series' latest value. */
