@@ -372,17 +372,21 @@
 
 	/*
 	 * The buckets of a /metrics/timeseries answer, with the seconds each
-	 * covers so far: the newest may be partial (a flag, or an end past
-	 * the window's end), and a rate over it divides by what it covers.
+	 * covers of the window: the newest may be partial (a flag, or an end
+	 * past the window's end), the oldest may start before the window, and
+	 * a rate divides by what the bucket covers.
 	 */
 	function buckets(doc) {
 		var end = epoch(doc.time_window_end);
+		var begin = epoch(doc.time_window_start);
 		return ((doc.buckets || []).map(function (b) {
 			var s = epoch(b.bucket_start), e = epoch(b.bucket_end);
 			var ld = b.label_distribution || {};
 			return ({
 				start: s,
-				covered: Math.max(1, Math.min(e, end) - s),
+				/* Aligned buckets may start before the window. */
+				covered: Math.max(1, Math.min(e, end) -
+				    (isFinite(begin) ? Math.max(s, begin) : s)),
 				partial: b.partial === true || b.is_partial === true ||
 				    b.complete === false || e > end + 0.001,
 				n: b.total_predictions || 0,

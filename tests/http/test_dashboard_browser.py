@@ -494,8 +494,9 @@ try:
     data = page.evaluate("modelserverDashboard.data('rate')")
     eq(data[0], [t0 + 60 * i for i in range(5)], "... plots the buckets at "
        "the starts the API gives")
-    eq(data[1], [1, 1, 1, 1, 1.5], "... and the partial bucket's rate over "
-       "the 20 s it covers (30 / 20 s), not over a whole minute")
+    eq(data[1], [1.5, 1, 1, 1, 1.5], "... and the rates of the partial "
+       "buckets over the seconds they cover: the newest 30 / 20 s, the "
+       "oldest (the window starts 20 s into it) 60 / 40 s")
     page.call("Fetch.disable")
 
     # ---- the database stops, then comes back ------------------------------
