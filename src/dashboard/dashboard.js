@@ -38,7 +38,12 @@
 	var WARNING = "#E69F00", CRITICAL = "#D55E00";
 	var LABELS = [["positive", "#009E73", []],
 	    ["negative", "#D55E00", [10, 4]], ["neutral", "#0072B2", [2, 3]]];
+	var PANELS = ["rate", "latency", "confidence", "labels"];
 	var FETCH_TIMEOUT_MS = 15000;
+	/* name{labels} value: the lines of the Prometheus text format. */
+	var PROM_429 = "modelserver_ratelimit_rejections_total";
+	var PROM_PREDICTIONS = "modelserver_predictions_total";
+	var PROM_LINE = /^([a-z_:]+)(\{([^}]*)\})? ([-+0-9.eE]+|NaN)$/;
 	var SAMPLES_MAX = 5000;
 
 	var query = new URLSearchParams(location.search);
@@ -47,7 +52,7 @@
 	var state = {
 		window: { "5m": 5, "1h": 60, "24h": 1440 }[query.get("window")]
 		    || 60,
-		scope: "",		/* "" all, else JSON [name, version|null] */
+		scope: "",		/* "" all, else JSON [name, version] */
 		versions: [],		/* [{name, version}], sorted */
 		versionsKey: "",
 		hasModels: null,	/* GET / lists /models */
@@ -80,9 +85,9 @@
 	 * (text when asked), rejects on a network error or an abort.
 	 */
 	function call(method, path, body, signal, text) {
-		var init = { method: method, signal: signal,
-		    headers: { "Accept": text ? "text/plain" : "application/json" },
-		    cache: "no-store" };
+		var init = { method: method, signal: signal, cache: "no-store",
+		    headers: { "Accept": text ? "text/plain" :
+		    "application/json" } };
 		if (body !== undefined) {
 			init.headers["Content-Type"] = "application/json";
 			init.body = JSON.stringify(body);
@@ -123,8 +128,9 @@
 	function shownVersions() {
 		var f = scopeFilter();
 		return (state.versions.filter(function (v) {
-			return ((f.model_name === null || v.name === f.model_name)
-			    && (f.model_version === null ||
+			return ((f.model_name === null ||
+			    v.name === f.model_name) &&
+			    (f.model_version === null ||
 			    v.version === f.model_version));
 		}));
 	}
@@ -144,7 +150,8 @@
 			if (typeof m.version === "string")
 				out.push({ name: m.name, version: m.version });
 			(m.versions || []).forEach(function (v) {
-				var s = typeof v === "string" ? v : v && v.version;
+				var s = typeof v === "string" ? v :
+				    v && v.version;
 				if (typeof s === "string")
 					out.push({ name: m.name, version: s });
 			});
@@ -156,8 +163,7 @@
 	function promParse(text) {
 		var out = [];
 		String(text).split("\n").forEach(function (line) {
-			var m = /^([a-z_:]+)(\{([^}]*)\})? ([-+0-9.eE]+|NaN)$/.exec(
-			    line);
+			var m = PROM_LINE.exec(line);
 			if (!m)
 				return;
 			var labels = {};
@@ -203,8 +209,9 @@
 			}
 			uniq.forEach(function (v) {
 				if (v.name === n) {
-					opts.push(new Option(n + " " + v.version,
-					    JSON.stringify([n, v.version])));
+					opts.push(new Option(n + " " +
+					    v.version, JSON.stringify([n,
+					    v.version])));
 				}
 			});
 		});
@@ -245,32 +252,36 @@
 				return;
 			state.ctl = null;
 			state.refreshes++;
-			document.body.dataset.refreshes = String(state.refreshes);
+			document.body.dataset.refreshes =
+			    String(state.refreshes);
 			state.timer = setTimeout(refresh, REFRESH_MS);
 		});
 	}
 
 	/* Everything one refresh needs; resolves the view to render. */
 	function load(signal) {
-		var view = { window: state.window, bucket: WINDOWS[state.window] };
+		var view = { window: state.window,
+		    bucket: WINDOWS[state.window] };
 		var first = state.hasModels === null ?
 		    call("GET", "/", undefined, signal).then(function (r) {
 			state.hasModels = !!(r.body && (r.body.endpoints ||
 			    []).some(function (e) {
-				return (e.path === "/models" && e.method === "GET");
+				return (e.path === "/models" &&
+				    e.method === "GET");
 			}));
 		}) : Promise.resolve();
 
 		return (first.then(function () {
 			return (Promise.all([
 			    call("GET", "/health", undefined, signal),
-			    call("GET", "/metrics/prometheus", undefined, signal,
-				true),
+			    call("GET", "/metrics/prometheus", undefined,
+				signal, true),
 			    state.hasModels ? call("GET", "/models", undefined,
 				signal) : Promise.resolve(null)
 			]));
 		}).then(function (r) {
-			var health = r[0].body || {}, prom = r[1], models = r[2];
+			var health = r[0].body || {}, prom = r[1];
+			var models = r[2];
 			var db = health.database || {};
 			var versions = [];
 
@@ -282,13 +293,13 @@
 				var series = promParse(prom.body);
 				view.rejected = 0;
 				series.forEach(function (s) {
-					if (s.name ===
-					    "modelserver_ratelimit_rejections_total")
+					var l = s.labels;
+					if (s.name === PROM_429)
 						view.rejected += s.value;
-					if (s.name === "modelserver_predictions_total" &&
-					    s.labels.model && s.labels.version) {
-						versions.push({ name: s.labels.model,
-						    version: s.labels.version });
+					if (s.name === PROM_PREDICTIONS &&
+					    l.model && l.version) {
+						versions.push({ name: l.model,
+						    version: l.version });
 					}
 				});
 			}
@@ -337,7 +348,8 @@
 			if (bad.length) {
 				var e = bad[0].body && bad[0].body.error || {};
 				view.dbUp = bad[0].status !== 503;
-				view.dbError = e.message || "status " + bad[0].status;
+				view.dbError = e.message ||
+				    "status " + bad[0].status;
 				view.apiError = view.dbUp ? view.dbError : null;
 				return (view);
 			}
@@ -384,10 +396,11 @@
 			var ld = b.label_distribution || {};
 			return ({
 				start: s,
-				/* Aligned buckets may start before the window. */
+				/* An aligned bucket may start earlier. */
 				covered: Math.max(1, Math.min(e, end) -
 				    (isFinite(begin) ? Math.max(s, begin) : s)),
-				partial: b.partial === true || b.is_partial === true ||
+				partial: b.partial === true ||
+				    b.is_partial === true ||
 				    b.complete === false || e > end + 0.001,
 				n: b.total_predictions || 0,
 				conf: b.average_confidence,
@@ -405,8 +418,8 @@
 			return (null);
 		});
 		bs.forEach(function (b) {
-			var i = xs.length ? Math.round((b.start - xs[0]) / width) :
-			    -1;
+			var i = xs.length ?
+			    Math.round((b.start - xs[0]) / width) : -1;
 			if (i >= 0 && i < xs.length)
 				out[i] = pick(b);
 		});
@@ -424,8 +437,9 @@
 			notice.hidden = false;
 			notice.textContent = (view.apiError ?
 			    "The metrics endpoints fail: " + view.apiError :
-			    "Database down" + (view.dbError ? " (" + view.dbError +
-			    ")" : "") + ": the figures below are not updating") +
+			    "Database down" + (view.dbError ? " (" +
+			    view.dbError + ")" : "") +
+			    ": the figures below are not updating") +
 			    (state.lastOk ? "; last data " +
 			    state.lastOk.toLocaleTimeString() : "") +
 			    ". Retrying every " + REFRESH_MS / 1000 + " s.";
@@ -475,13 +489,14 @@
 		    : "Database unreachable") + (state.lastOk ?
 		    ": showing data from " + state.lastOk.toLocaleTimeString() :
 		    ": no data yet") : null;
-		document.querySelector(".stats").classList.toggle("stale", stale);
+		document.querySelector(".stats").classList.toggle("stale",
+		    stale);
 		if (stale) {
 			$("status").dataset.status = "unknown";
 			$("status-text").textContent = "unknown";
 			$("status-reason").textContent = msg;
 		}
-		["rate", "latency", "confidence", "labels"].forEach(function (k) {
+		PANELS.forEach(function (k) {
 			var p = $("panel-" + k), e = p.querySelector(".empty");
 			p.classList.toggle("stale", stale);
 			if (stale) {
@@ -494,7 +509,8 @@
 	/* The badge, and the reason: the rule of app.metrics_classify. */
 	function renderStatus(agg) {
 		var t = agg.thresholds || {}, c = agg.average_confidence;
-		var p = agg.p95_inference_time_ms, status = agg.status, why = [];
+		var p = agg.p95_inference_time_ms, status = agg.status;
+		var why = [];
 		var badge = $("status");
 		badge.dataset.status = status;
 		$("status-text").textContent = status === "normal" ? "normal" :
@@ -503,21 +519,25 @@
 			why.push("no predictions in the last " +
 			    WINDOW_NAMES[state.window] + ", nothing to judge");
 		} else {
-			var lvl = status === "critical" ? "critical" : "warning";
+			var lvl = status === "critical" ? "critical" :
+			    "warning";
 			var cl = t["min_confidence_" + lvl];
 			var pl = t["max_inference_time_" + lvl + "_ms"];
 			if (status === "normal") {
-				why.push("average confidence " + fmt(c) + " > " +
-				    fmt(t.min_confidence_warning) + " and P95 " +
-				    fmt(p) + " ms < " +
-				    fmt(t.max_inference_time_warning_ms) + " ms");
+				why.push("average confidence " + fmt(c) +
+				    " > " + fmt(t.min_confidence_warning) +
+				    " and P95 " + fmt(p) + " ms < " +
+				    fmt(t.max_inference_time_warning_ms) +
+				    " ms");
 			} else {
 				if (c !== null && c <= cl)
-					why.push("average confidence " + fmt(c) +
-					    " ≤ " + lvl + " " + fmt(cl));
+					why.push("average confidence " +
+					    fmt(c) + " ≤ " + lvl + " " +
+					    fmt(cl));
 				if (p !== null && p >= pl)
-					why.push("P95 inference " + fmt(p) + " ms ≥ " +
-					    lvl + " " + fmt(pl) + " ms");
+					why.push("P95 inference " + fmt(p) +
+					    " ms ≥ " + lvl + " " + fmt(pl) +
+					    " ms");
 			}
 		}
 		$("status-reason").textContent = why.join("; ") + " (" +
@@ -570,13 +590,14 @@
 		var opts = {
 			width: size.width,
 			height: size.height,
-			scales: Object.assign({ x: { time: true } }, spec.scales),
+			scales: Object.assign({ x: { time: true } },
+			    spec.scales),
 			series: [{ label: "time", value: function (u, v) {
 				return (v === null ? "–" : new Date(v * 1000)
 				    .toLocaleTimeString());
 			} }].concat(spec.series),
-			axes: [{ space: 70 }, Object.assign({ label: spec.yLabel, size: 56 },
-			    spec.yAxis)],
+			axes: [{ space: 70 }, Object.assign({
+			    label: spec.yLabel, size: 56 }, spec.yAxis)],
 			legend: { live: true },
 			hooks: { draw: [latest] },
 			cursor: { focus: { prox: 16 } }
@@ -598,10 +619,11 @@
 	function describe(el, spec, data) {
 		var parts = spec.series.map(function (sr, i) {
 			var ys = data[i + 1], j = ys.length - 1;
-			while (j >= 0 && (ys[j] === null || ys[j] === undefined))
+			while (j >= 0 && (ys[j] === null ||
+			    ys[j] === undefined))
 				j--;
-			return (sr.label + " " + (j >= 0 ? sr.value(null, ys[j]) :
-			    "no data"));
+			return (sr.label + " " + (j >= 0 ?
+			    sr.value(null, ys[j]) : "no data"));
 		});
 		el.setAttribute("aria-label", "latest: " + parts.join(", "));
 	}
@@ -624,15 +646,17 @@
 			names = [versionName(view.single)];
 		}
 		var partial = scope.length && scope[scope.length - 1].partial;
+		var newest = scope[scope.length - 1];
 		var caption = view.bucket + "-min buckets over the last " +
-		    WINDOW_NAMES[view.window] + (partial ? "; the newest bucket " +
-		    "is partial (" + Math.round(scope[scope.length - 1].covered) +
+		    WINDOW_NAMES[view.window] + (partial ? "; the newest " +
+		    "bucket is partial (" + Math.round(newest.covered) +
 		    " s so far), its rate is over that time" : "") + ".";
 
 		function per(pick, fmtv) {
 			return ({
 				series: names.map(function (n, i) {
-					return (lineSeries(n, PALETTE[i % PALETTE.length],
+					return (lineSeries(n,
+					    PALETTE[i % PALETTE.length],
 					    DASHES[i % DASHES.length], fmtv));
 				}),
 				data: lines.map(function (bs) {
@@ -659,7 +683,8 @@
 
 		/* P95 (and average) inference time, log scale, thresholds. */
 		var pos = function (v) {
-			return (v === null || v === undefined || v <= 0 ? null : v);
+			return (v === null || v === undefined || v <= 0 ?
+			    null : v);
 		};
 		var lat = per(function (b) {
 			return (pos(b.p95));
@@ -674,16 +699,19 @@
 		});
 		if (hasAvg) {
 			lines.forEach(function (bs, i) {
-				lat.series.push(lineSeries("average " + names[i],
-				    PALETTE[i % PALETTE.length], [1, 3]));
-				lat.data.push(align(xs, width, bs, function (b) {
+				lat.series.push(lineSeries("average " +
+				    names[i], PALETTE[i % PALETTE.length],
+				    [1, 3]));
+				lat.data.push(align(xs, width, bs,
+				    function (b) {
 					return (pos(b.avg));
 				}));
 			});
 		} else {
 			lat.series.push(thresholdSeries("average (window)",
 			    "#555555", [1, 3]));
-			lat.data.push(constant(pos(view.agg.average_inference_time_ms)));
+			lat.data.push(constant(pos(
+			    view.agg.average_inference_time_ms)));
 		}
 		lat.series.push(thresholdSeries("WARNING", WARNING, [8, 4]));
 		lat.data.push(constant(th.max_inference_time_warning_ms));
@@ -718,7 +746,7 @@
 			}));
 		    })));
 
-		["rate", "latency", "confidence", "labels"].forEach(function (k) {
+		PANELS.forEach(function (k) {
 			var p = $("panel-" + k), e = p.querySelector(".empty");
 			e.hidden = !empty;
 			e.textContent = empty ? "No predictions in the last " +
@@ -726,7 +754,8 @@
 			    (state.scope ? versionName({
 				name: scopeFilter().model_name,
 				version: scopeFilter().model_version ||
-				    "(every version)" }) : "any model") + "." : "";
+				    "(every version)" }) : "any model") + "." :
+			    "";
 			p.querySelector(".caption").textContent = caption +
 			    (k === "latency" ? " Log scale." : "");
 		});
@@ -773,8 +802,8 @@
 		    })]);
 		var e = $("panel-429").querySelector(".empty");
 		e.hidden = s.length > 0;
-		e.textContent = s.length ? "" : "Waiting for a second reading " +
-		    "of the counters.";
+		e.textContent = s.length ? "" : "Waiting for a second " +
+		    "reading of the counters.";
 	}
 
 	/* --------------------------------------------------------- analyzer */
@@ -800,15 +829,16 @@
 				    a.error.message || "no details")));
 				return;
 			}
-			var src = text("span", a.source === "gemini" ? "Gemini" :
-			    "rule-based");
+			var src = text("span", a.source === "gemini" ?
+			    "Gemini" : "rule-based");
 			src.className = "source";
 			src.dataset.source = a.source;
 			var head = document.createElement("p");
+			var when = new Date(epoch(a.generated_at) * 1000);
 			head.append(src, (a.cached ? "cached, " : "") +
-			    "generated " + new Date(epoch(a.generated_at) *
-			    1000).toLocaleTimeString() + ", status " + a.status +
-			    (a.fallback_detail ? " — " + a.fallback_detail : ""));
+			    "generated " + when.toLocaleTimeString() +
+			    ", status " + a.status + (a.fallback_detail ?
+			    " — " + a.fallback_detail : ""));
 			var nodes = [head, text("p", a.summary)];
 			if ((a.identified_issues || []).length) {
 				nodes.push(text("h3", "Issues"),
@@ -824,8 +854,9 @@
 			out.replaceChildren.apply(out, nodes);
 		}, function (e) {
 			if (ctl === state.analyzing)
-				out.replaceChildren(text("p", "No answer from the " +
-				    "analyzer (" + (e && e.message || e) + ")."));
+				out.replaceChildren(text("p", "No answer " +
+				    "from the analyzer (" + (e && e.message ||
+				    e) + ")."));
 		}).then(function () {
 			if (ctl !== state.analyzing)
 				return;
@@ -861,7 +892,8 @@
 
 	function start() {
 		var form = $("controls"), pending = 0;
-		Array.prototype.forEach.call(form.elements.window, function (r) {
+		var radios = form.elements.window;
+		Array.prototype.forEach.call(radios, function (r) {
 			r.checked = Number(r.value) === state.window;
 		});
 		form.addEventListener("submit", function (e) {
