@@ -34,7 +34,6 @@
  */
 #include <sys/types.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +41,57 @@
 #include <libpq-fe.h>
 
 #include "app.h"
-#include "fixed.h"
 #include "lease.h"
+#include "pgarray.h"
 
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
-#define RECORDER_NCOLUMNS	10	/* arrays of row values: $1..$10 */
-#define RECORDER_WANT		RECORDER_NCOLUMNS	/* then want[]: $14 */
-#define RECORDER_NARRAYS	(RECORDER_NCOLUMNS + 1)
-#define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
+#define RECORDER_TEXT_MAX	64	/* longer id, client or label: malloc */
+
+/* The statement's parameters, $1..$15 in order (recorder_sql). */
+enum recorder_param {
+	RECORDER_P_ID,			/* $1 uuid[] */
+	RECORDER_P_CLIENT,		/* $2 inet[] */
+	RECORDER_P_LABEL,		/* $3 text[] */
+	RECORDER_P_CONFIDENCE,		/* $4 float8[] */
+	RECORDER_P_INFERENCE_MS,	/* $5 float8[] */
+	RECORDER_P_INPUT_LENGTH,	/* $6 int[] */
+	RECORDER_P_COMPOUND,		/* $7 float8[] */
+	RECORDER_P_POS,			/* $8 float8[] */
+	RECORDER_P_NEU,			/* $9 float8[] */
+	RECORDER_P_NEG,			/* $10 float8[] */
+	RECORDER_P_MODEL,		/* $11 model name */
+	RECORDER_P_VERSION,		/* $12 model version */
+	RECORDER_P_LIMIT,		/* $13 requests per window */
+	RECORDER_P_WANT,		/* $14 int[] */
+	RECORDER_P_LEASE_MS,		/* $15 lease length */
+	RECORDER_NPARAMS
+};
+
+/* The columns of the statement's one row. */
+enum recorder_col {
+	RECORDER_C_ADMITTED,		/* boolean[] */
+	RECORDER_C_REMAINING,		/* integer[] */
+	RECORDER_C_RESET_S,		/* integer[] */
+	RECORDER_C_LEASE,		/* integer[]: tokens granted */
+	RECORDER_C_CREATED_AT,		/* the rows' timestamp */
+	RECORDER_NCOLS
+};
+
+/* Which parameters are arrays: one element per row. */
+static const int recorder_is_array[RECORDER_NPARAMS] = {
+	[RECORDER_P_ID] = 1,
+	[RECORDER_P_CLIENT] = 1,
+	[RECORDER_P_LABEL] = 1,
+	[RECORDER_P_CONFIDENCE] = 1,
+	[RECORDER_P_INFERENCE_MS] = 1,
+	[RECORDER_P_INPUT_LENGTH] = 1,
+	[RECORDER_P_COMPOUND] = 1,
+	[RECORDER_P_POS] = 1,
+	[RECORDER_P_NEU] = 1,
+	[RECORDER_P_NEG] = 1,
+	[RECORDER_P_WANT] = 1,
+};
 
 struct recorder_batch {
 	struct kore_pgsql	  sql;
@@ -70,7 +111,7 @@ struct recorder_batch {
 	int			 *want;		/* [batch_max]: 0 leased */
 	int			 *tokens;	/* [batch_max]: granted */
 	struct lease		**lease;	/* [batch_max], or NULL */
-	struct kore_buf		 *arrays[RECORDER_NARRAYS];
+	struct kore_buf		 *arrays[RECORDER_NPARAMS];  /* or NULL */
 	const char		 *values[RECORDER_NPARAMS];
 };
 
@@ -96,7 +137,7 @@ static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
 static void	recorder_leases(struct recorder_batch *, int);
-static int	recorder_int(const char **, int *);
+static void	recorder_text(struct kore_buf *, const char *);
 static void	recorder_number(struct kore_buf *, double, int);
 static void	recorder_integer(struct kore_buf *, long);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
@@ -152,7 +193,9 @@ recorder_init(void)
 		    (size_t)app.cf.recorder_batch_max, sizeof(int));
 		batches[i].lease = kore_calloc(
 		    (size_t)app.cf.recorder_batch_max, sizeof(struct lease *));
-		for (j = 0; j < RECORDER_NARRAYS; j++) {
+		for (j = 0; j < RECORDER_NPARAMS; j++) {
+			if (!recorder_is_array[j])
+				continue;
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
 		}
@@ -317,7 +360,9 @@ recorder_flush(struct recorder_batch *b)
 	int			 i, nleased;
 
 	a = b->arrays;
-	for (i = 0; i < RECORDER_NARRAYS; i++) {
+	for (i = 0; i < RECORDER_NPARAMS; i++) {
+		if (a[i] == NULL)
+			continue;
 		kore_buf_reset(a[i]);
 		kore_buf_append(a[i], "{", 1);
 	}
@@ -349,40 +394,44 @@ recorder_flush(struct recorder_batch *b)
 			nleased++;
 
 		if (b->n > 0) {
-			for (i = 0; i < RECORDER_NARRAYS; i++)
-				kore_buf_append(a[i], ",", 1);
+			for (i = 0; i < RECORDER_NPARAMS; i++) {
+				if (a[i] != NULL)
+					kore_buf_append(a[i], ",", 1);
+			}
 		}
 		/*
-		 * Every element is a uuid, an address, a label or a
-		 * number: nothing needs array quoting.  The numbers were
-		 * rounded to these decimals (model.c, api_predict.c), and
-		 * are written as the client saw them (fixed.c).
+		 * The numbers were rounded to these decimals (model.c,
+		 * api_predict.c), and are written as the client saw them
+		 * (fixed.c, through pgarray.c).
 		 */
-		kore_buf_append(a[0], row->id, strlen(row->id));
-		kore_buf_append(a[1], row->client, strlen(row->client));
-		kore_buf_append(a[2], row->result.label,
-		    strlen(row->result.label));
-		recorder_number(a[3], row->result.confidence, 6);
-		recorder_number(a[4], row->inference_ms, 3);
-		recorder_integer(a[5], row->input_length);
-		recorder_number(a[6], row->result.compound, 4);
-		recorder_number(a[7], row->result.pos, 3);
-		recorder_number(a[8], row->result.neu, 3);
-		recorder_number(a[9], row->result.neg, 3);
-		recorder_integer(a[RECORDER_WANT], b->want[b->n]);
+		recorder_text(a[RECORDER_P_ID], row->id);
+		recorder_text(a[RECORDER_P_CLIENT], row->client);
+		recorder_text(a[RECORDER_P_LABEL], row->result.label);
+		recorder_number(a[RECORDER_P_CONFIDENCE],
+		    row->result.confidence, 6);
+		recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms,
+		    3);
+		recorder_integer(a[RECORDER_P_INPUT_LENGTH], row->input_length);
+		recorder_number(a[RECORDER_P_COMPOUND], row->result.compound,
+		    4);
+		recorder_number(a[RECORDER_P_POS], row->result.pos, 3);
+		recorder_number(a[RECORDER_P_NEU], row->result.neu, 3);
+		recorder_number(a[RECORDER_P_NEG], row->result.neg, 3);
+		recorder_integer(a[RECORDER_P_WANT], b->want[b->n]);
 		b->n++;
 	}
 	stats_me()->lease_admits += (uint64_t)nleased;
 
-	for (i = 0; i < RECORDER_NARRAYS; i++)
+	for (i = 0; i < RECORDER_NPARAMS; i++) {
+		if (a[i] == NULL)
+			continue;
 		kore_buf_append(a[i], "}", 1);
-	for (i = 0; i < RECORDER_NCOLUMNS; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
-	b->values[10] = model_name(app.model);
-	b->values[11] = model_version(app.model);
-	b->values[12] = limit_param;
-	b->values[13] = kore_buf_stringify(a[RECORDER_WANT], NULL);
-	b->values[14] = hold_param;
+	}
+	b->values[RECORDER_P_MODEL] = model_name(app.model);
+	b->values[RECORDER_P_VERSION] = model_version(app.model);
+	b->values[RECORDER_P_LIMIT] = limit_param;
+	b->values[RECORDER_P_LEASE_MS] = hold_param;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -468,32 +517,23 @@ static void
 recorder_read(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	const char		*adm, *rem, *rst, *lse, *created;
+	struct kore_pgsql	*sql = &b->sql;
+	const char		*created;
 	int			 i;
 
-	if (kore_pgsql_ntuples(&b->sql) != 1 ||
-	    kore_pgsql_nfields(&b->sql) != 5)
+	if (kore_pgsql_ntuples(sql) != 1 ||
+	    kore_pgsql_nfields(sql) != RECORDER_NCOLS)
 		return;
-	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
-	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
-	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
-	lse = kore_pgsql_getvalue(&b->sql, 0, 3);
-	created = kore_pgsql_getvalue(&b->sql, 0, 4);
-	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{' || *lse++ != '{')
+	if (!pgarray_bools(kore_pgsql_getvalue(sql, 0, RECORDER_C_ADMITTED),
+	    b->admitted, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_REMAINING),
+	    b->remaining, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_RESET_S),
+	    b->reset_s, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_LEASE),
+	    b->tokens, b->n))
 		return;
-
-	for (i = 0; i < b->n; i++) {
-		if ((*adm != 't' && *adm != 'f') ||
-		    !recorder_int(&rem, &b->remaining[i]) ||
-		    !recorder_int(&rst, &b->reset_s[i]) ||
-		    !recorder_int(&lse, &b->tokens[i]))
-			return;
-		b->admitted[i] = (*adm == 't');
-		adm++;
-		if (*adm != (i + 1 < b->n ? ',' : '}'))
-			return;
-		adm++;
-	}
+	created = kore_pgsql_getvalue(sql, 0, RECORDER_C_CREATED_AT);
 	b->nresults = b->n;
 
 	for (i = 0; i < b->n; i++) {
@@ -540,6 +580,21 @@ recorder_leases(struct recorder_batch *b, int ok)
 	}
 }
 
+/* Appends s as an array element (pgarray.c quotes it if it must). */
+static void
+recorder_text(struct kore_buf *a, const char *s)
+{
+	char	tmp[2 * RECORDER_TEXT_MAX + 3], *p;
+	size_t	len, cap;
+
+	len = strlen(s);
+	cap = pgarray_text_max(len);
+	p = cap <= sizeof(tmp) ? tmp : kore_malloc(cap);
+	kore_buf_append(a, p, pgarray_text(p, cap, s));
+	if (p != tmp)
+		kore_free(p);
+}
+
 /*
  * Appends v's text, rounded to decimals places.  Our numbers are always
  * finite (scores, a clock difference); should one not be, "NaN" keeps the
@@ -549,47 +604,19 @@ recorder_leases(struct recorder_batch *b, int ok)
 static void
 recorder_number(struct kore_buf *a, double v, int decimals)
 {
-	char	num[FIXED_BUFLEN];
-	size_t	n;
+	char	num[PGARRAY_NUMBER_MAX];
 
-	if (!isfinite(v) || (n = fixed_format(num, sizeof(num), v,
-	    decimals)) == 0) {
-		kore_buf_append(a, "NaN", 3);
-		return;
-	}
-	kore_buf_append(a, num, n);
+	kore_buf_append(a, num, pgarray_number(num, sizeof(num), v,
+	    decimals));
 }
 
-/* Appends v in decimal (fixed.c). */
+/* Appends v in decimal. */
 static void
 recorder_integer(struct kore_buf *a, long v)
 {
-	char	num[FIXED_BUFLEN];
+	char	num[PGARRAY_NUMBER_MAX];
 
-	kore_buf_append(a, num, fixed_integer(num, sizeof(num), v));
-}
-
-/* Reads one integer of an array's text and its ',' or '}'. */
-static int
-recorder_int(const char **pp, int *out)
-{
-	const char	*p;
-	long		 v;
-	int		 neg;
-
-	p = *pp;
-	neg = (*p == '-');
-	if (neg)
-		p++;
-	if (*p < '0' || *p > '9')
-		return (0);
-	for (v = 0; *p >= '0' && *p <= '9' && v < 1000000000L; p++)
-		v = v * 10 + (*p - '0');
-	if (*p != ',' && *p != '}')
-		return (0);
-	*out = (int)(neg ? -v : v);
-	*pp = p + 1;
-	return (1);
+	kore_buf_append(a, num, pgarray_integer(num, sizeof(num), v));
 }
 
 /*
@@ -658,10 +685,7 @@ recorder_reclaim(void)
 		b = &batches[i];
 		if (!b->busy || !b->finished)
 			continue;
-		/* A failed query has finished: skip Kore's cancel request. */
-		if (b->sql.state == KORE_PGSQL_STATE_ERROR)
-			b->sql.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&b->sql);
+		db_release(&b->sql);	/* a failed query: no cancel */
 		b->busy = 0;
 	}
 }
