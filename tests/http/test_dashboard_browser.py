@@ -54,7 +54,6 @@ if not ok(r.returncode == 0, "make dashboard builds the page's files (npm)",
     done()
 
 reset_data()
-sql("DELETE FROM app.model_versions WHERE version = '9.9.9'")
 gemini = FakeGemini().start()
 srv = Server("dashboard-browser", env={
     "ADMIN_TOKEN": TOKEN, "RATE_LIMIT_ANALYZE_PER_MINUTE": "3",
@@ -387,8 +386,8 @@ try:
     health = api("GET", "/health")
     name, v1 = health["model_name"], health["model_version"]
     v2 = "9.9.9"
-    sql("INSERT INTO app.model_versions (name, version) VALUES ('%s', '%s')"
-        % (name, v2))
+    sql("INSERT INTO app.model_versions (name, version) VALUES ('%s', '%s') "
+        "ON CONFLICT DO NOTHING" % (name, v2))
     sql("INSERT INTO app.prediction_metrics (prediction_id, model_version_id,"
         " label, confidence, compound, pos, neu, neg, inference_time_ms, "
         "input_length, client_ip, created_at) SELECT gen_random_uuid(), v.id,"
@@ -590,6 +589,5 @@ finally:
        "Chromium stopped (%.1f s)" % (time.time() - t0))
     sql("DELETE FROM app.prediction_metrics WHERE model_version_id IN "
         "(SELECT id FROM app.model_versions WHERE version = '9.9.9')")
-    sql("DELETE FROM app.model_versions WHERE version = '9.9.9'")
 
 done()

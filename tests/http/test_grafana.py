@@ -121,10 +121,10 @@ ok(cols is not None, "the version variable's query runs as the analyst",
 
 # ---- fixture rows: two versions, known values --------------------------------
 reset_data()
-sql("DELETE FROM app.model_versions WHERE name = '%s'" % NAME)
+# Versions are never deleted (0007): registered once, kept.
 for v in VERSIONS:
-    sql("INSERT INTO app.model_versions (name, version) VALUES ('%s', '%s')"
-        % (NAME, v))
+    sql("INSERT INTO app.model_versions (name, version) VALUES ('%s', '%s') "
+        "ON CONFLICT DO NOTHING" % (NAME, v))
 # Version 1: 30 rows over the last 50 minutes; version 2: 12 over the
 # last 20, slower and less confident; labels cycle.
 for v, n, span, conf, ms in (("1.0.0", 30, 50, 0.8, 2.0),
@@ -215,5 +215,4 @@ eq(sorted({r[1] for r in rows}), labels[1:],
 
 sql("DELETE FROM app.prediction_metrics WHERE model_version_id IN "
     "(SELECT id FROM app.model_versions WHERE name = '%s')" % NAME)
-sql("DELETE FROM app.model_versions WHERE name = '%s'" % NAME)
 done()
