@@ -412,16 +412,25 @@
 		}));
 	}
 
-	/* Values of bs placed on the x of the selection, by bucket start. */
+	/*
+	 * Values of bs placed on the x of the selection: at the nearest
+	 * bucket start, within half a bucket (aligned buckets share their
+	 * starts; only the oldest, cut at each answer's window start, and
+	 * unaligned ones differ a little between two answers).
+	 */
 	function align(xs, width, bs, pick) {
 		var out = xs.map(function () {
 			return (null);
 		});
 		bs.forEach(function (b) {
-			var i = xs.length ?
-			    Math.round((b.start - xs[0]) / width) : -1;
-			if (i >= 0 && i < xs.length)
-				out[i] = pick(b);
+			var best = -1, i;
+			for (i = 0; i < xs.length; i++) {
+				if (best < 0 || Math.abs(xs[i] - b.start) <
+				    Math.abs(xs[best] - b.start))
+					best = i;
+			}
+			if (best >= 0 && Math.abs(xs[best] - b.start) < width / 2)
+				out[best] = pick(b);
 		});
 		return (out);
 	}

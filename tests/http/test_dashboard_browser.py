@@ -243,6 +243,12 @@ try:
     ok(described and "WARNING 0.6" in described and "CRITICAL 0.4" in
        described, "the confidence chart has a text alternative with its "
        "latest values", described)
+    rate = page.evaluate("modelserverDashboard.data('rate')")
+    ts = api("GET", "/metrics/timeseries?window_minutes=60&bucket_minutes=1")
+    eq(len(rate[0]), len(ts["buckets"]), "the rate chart has one point per "
+       "bucket of /metrics/timeseries (%d)" % len(ts["buckets"]))
+    ok(all(v is not None for v in rate[1]), "... every bucket placed (a "
+       "rate each), the partial oldest and newest too", rate[1][-3:])
     empties = page.evaluate("Array.from(document.querySelectorAll('.empty'))"
                             ".filter(e => !e.hidden).map(e => e.textContent)")
     eq(empties, [], "no chart says it is empty or stale")
