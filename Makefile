@@ -42,7 +42,7 @@ PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev \
 NPM		:= $(shell command -v npm 2>/dev/null)
 NODE_PACKAGES	:= $(if $(NPM),,nodejs npm)
 TEST_PACKAGES	:= postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-		   docker-compose prometheus \
+		   docker-compose prometheus pgbouncer haproxy \
 		   python3-jsonschema chromium $(NODE_PACKAGES)
 # make test-containers (part of make test): Podman as the Docker engine,
 # runc (crun refuses hybrid cgroups), netavark and aardvark-dns (service
@@ -182,7 +182,9 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@tests/lib/envfile.sh .env.example .env
 	@tests/lib/pgcluster.sh start $(DATA_DIR)/postgres $(LOCAL_PGPORT)
-	@tests/lib/pgcluster.sh bootstrap $(DATA_DIR)/postgres $(LOCAL_PGPORT)
+	@DB_STATEMENT_TIMEOUT_MS=$$($(BUILD)/conftool get \
+	    DB_STATEMENT_TIMEOUT_MS) tests/lib/pgcluster.sh bootstrap \
+	    $(DATA_DIR)/postgres $(LOCAL_PGPORT)
 	@url=$$(tests/lib/pgcluster.sh url $(DATA_DIR)/postgres \
 	    $(LOCAL_PGPORT) app); \
 	owner=$$(tests/lib/pgcluster.sh url $(DATA_DIR)/postgres \
@@ -370,6 +372,12 @@ bench-limits: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/limits.sh
 
+# 1, 2 and 3 instances behind HAProxy, direct and through PgBouncer.
+bench-scale: deps bench-deps
+	@$(MAKE) --no-print-directory deps PACKAGES="pgbouncer haproxy"
+	@$(MAKE) --no-print-directory all
+	@tests/bench/scale.sh
+
 bench-partitions: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/partitions.sh
@@ -385,7 +393,7 @@ bench-metrics: deps
 	@tests/bench/bench_metrics.sh
 
 .PHONY: bench soak bench-flood bench-limits bench-partitions bench-deps \
-    bench-rollups bench-metrics
+    bench-rollups bench-metrics bench-scale
 
 clean:
 	rm -rf $(BUILD)

@@ -51,6 +51,8 @@
  *   START        parse, the load query    -> LOADED [UNAVAILABLE]
  *   LOADED       limit and inputs read    -> CLAIM; REJECT (429);
  *                                            ANSWER (no key); UNAVAILABLE
+ *                (ANALYTICS_DATABASE_URL: START takes the limit only,
+ *                LOADED reads the inputs on the standby, then goes on)
  *   CLAIM        the cache's claim query  -> CLAIMED [DB_FALLBACK]
  *   CLAIMED      hit, limited, failed     -> ANSWER
  *                claimed (we call)        -> CALL
@@ -137,6 +139,7 @@ struct analyze_state {
 	char			 detail[256];
 	int			 status;	/* for UNAVAILABLE */
 	const char		*code;
+	int			 admitted;	/* the rate limit let us in */
 };
 
 /* $1 client, $2 analyze limit, $3 window minutes, $4 model name or NULL. */
@@ -144,6 +147,19 @@ static const char analyze_sql_load[] =
     "SELECT r.admitted, r.remaining, r.reset_s, "
     "CASE WHEN r.admitted > 0 THEN app.analyze_inputs($3::int, $4) END "
     "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
+
+/*
+ * With ANALYTICS_DATABASE_URL the load is split: the rate limit (a
+ * write) on the primary, then the inputs (a read) on the standby.
+ * $1 client, $2 analyze limit.
+ */
+static const char analyze_sql_admit[] =
+    "SELECT r.admitted, r.remaining, r.reset_s "
+    "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
+
+/* $1 window minutes, $2 model name or NULL: the inputs in column 3. */
+static const char analyze_sql_inputs[] =
+    "SELECT NULL, NULL, NULL, app.analyze_inputs($1::int, $2)";
 
 /* $1 inputs, $2 owner, $3 lease ms, $4 egress limit, $5 hold ms. */
 static const char analyze_sql_claim[] =
@@ -273,8 +289,12 @@ analyze_start(struct http_request *req)
 	st->limit = app.cf.rate_limit_analyze;
 	snprintf(limit, sizeof(limit), "%d", st->limit);
 	snprintf(window, sizeof(window), "%d", st->window_minutes);
-	analyze_query(st, analyze_sql_load, 4, st->client, limit, window,
-	    st->model_name[0] != '\0' ? st->model_name : NULL);
+	if (db_analytics()) {
+		analyze_query(st, analyze_sql_admit, 2, st->client, limit);
+	} else {
+		analyze_query(st, analyze_sql_load, 4, st->client, limit,
+		    window, st->model_name[0] != '\0' ? st->model_name : NULL);
+	}
 	return (analyze_step(st, ANALYZE_LOADED, ANALYZE_UNAVAILABLE));
 
 done:
@@ -290,21 +310,36 @@ analyze_loaded(struct http_request *req)
 	struct analyze_state	*st = http_state_get(req);
 	json_t			*inputs;
 	json_error_t		 jerr;
-	char			 err[128];
+	char			 err[128], window[16];
+	const char		*v[2];
 
-	if (st->call.col[0] == NULL || st->call.col[1] == NULL ||
-	    st->call.col[2] == NULL) {
-		st->status = HTTP_STATUS_INTERNAL_ERROR;
-		st->code = "internal";
-		req->fsm_state = ANALYZE_UNAVAILABLE;
-		return (HTTP_STATE_CONTINUE);
+	if (!st->admitted) {
+		if (st->call.col[0] == NULL || st->call.col[1] == NULL ||
+		    st->call.col[2] == NULL) {
+			st->status = HTTP_STATUS_INTERNAL_ERROR;
+			st->code = "internal";
+			req->fsm_state = ANALYZE_UNAVAILABLE;
+			return (HTTP_STATE_CONTINUE);
+		}
+		st->remaining = (int)analyze_atol(st->call.col[1]);
+		st->reset_s = (int)analyze_atol(st->call.col[2]);
+		if (analyze_atol(st->call.col[0]) < 1) {
+			req->fsm_state = ANALYZE_REJECT;
+			return (HTTP_STATE_CONTINUE);
+		}
+		st->admitted = 1;
+		if (db_analytics()) {
+			/* The inputs from the standby; back here after. */
+			snprintf(window, sizeof(window), "%d",
+			    st->window_minutes);
+			v[0] = window;
+			v[1] = st->model_name[0] != '\0' ? st->model_name :
+			    NULL;
+			db_call_start_ro(&st->call, analyze_sql_inputs, 2, v);
+		}
 	}
-	st->remaining = (int)analyze_atol(st->call.col[1]);
-	st->reset_s = (int)analyze_atol(st->call.col[2]);
-	if (analyze_atol(st->call.col[0]) < 1) {
-		req->fsm_state = ANALYZE_REJECT;
-		return (HTTP_STATE_CONTINUE);
-	}
+	if (st->call.busy)
+		return (analyze_step(st, ANALYZE_LOADED, ANALYZE_UNAVAILABLE));
 
 	inputs = st->call.col[3] != NULL ?
 	    json_loads(st->call.col[3], 0, &jerr) : NULL;
@@ -692,15 +727,17 @@ analyze_unavailable(struct http_request *req)
 	} else {
 		status = db_status(&st->call.sql, &code);
 	}
-	db_call_release(&st->call);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE) {
 		http_response_header(req, "retry-after", "1");
-		http_json_error(req, status, code, "the metrics could not be "
-		    "read; retry", NULL);
+		http_json_error(req, status, code, st->call.ro ? "the metrics "
+		    "could not be read: the analytics database is not "
+		    "available; retry" : "the metrics could not be read; "
+		    "retry", NULL);
 	} else {
 		http_json_error(req, status, code, "the metrics could not be "
 		    "read", NULL);
 	}
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 

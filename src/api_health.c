@@ -4,10 +4,14 @@
  * /health asks the database for real (a query, not a flag) and reports
  * the model; it answers 503 with the same body when either is missing,
  * so load balancers and orchestrators can act on the status alone.
+ * With ANALYTICS_DATABASE_URL it then asks the standby too and reports
+ * its replay lag under "analytics"; that part never changes the status
+ * (the standby serves only the read-only endpoints, not /predict).
  */
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,8 +49,11 @@ static const struct {
 
 enum {
 	HEALTH_START,		/* the query: -> DONE, or ERROR */
-	HEALTH_DONE,
-	HEALTH_ERROR,
+	HEALTH_DONE,		/* -> REPLICA with an analytics database */
+	HEALTH_ERROR,		/* the same */
+	HEALTH_REPLICA,		/* its query: -> REPLICA_DONE, or _ERROR */
+	HEALTH_REPLICA_DONE,
+	HEALTH_REPLICA_ERROR,
 };
 
 struct health_state {
@@ -54,17 +61,47 @@ struct health_state {
 	struct db_call		call;
 	u_int64_t		started;
 	char			schema_version[16];
+	char			statement_timeout[32];
+	int			db_latency_ms;
+	int			db_down;
+	char			db_error[256];
+	u_int64_t		replica_started;
+	char			in_recovery[8];
+	char			lag_s[32];
+	char			pending_bytes[32];
 };
 
-/* Parameters: none. */
+/*
+ * Parameters: none.  The statement timeout is the role's setting
+ * (10-roles.sh), which a database set up before it may lack.
+ */
 static const char health_sql[] =
-    "SELECT coalesce(max(version), 'none') FROM app.schema_migrations";
+    "SELECT coalesce(max(version), 'none'), "
+    "current_setting('statement_timeout') FROM app.schema_migrations";
+
+/*
+ * Parameters: none.  On the analytics database: is it a standby, how
+ * far behind is what it shows (0 once it has replayed all it received;
+ * else the age of the last commit it replayed), and the WAL it holds
+ * but has not replayed yet.
+ */
+static const char health_replica_sql[] =
+    "SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery() OR "
+    "pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE "
+    "round(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), "
+    "3) END, coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), "
+    "pg_last_wal_replay_lsn()), 0)";
 
 static int	health_start(struct http_request *);
 static int	health_done(struct http_request *);
 static int	health_error(struct http_request *);
+static int	health_replica(struct http_request *);
+static int	health_replica_done(struct http_request *);
+static int	health_replica_error(struct http_request *);
+static int	health_next(struct http_request *, struct health_state *);
 static void	health_reply(struct http_request *, struct health_state *,
 		    const char *);
+static void	health_chomp(char *, size_t, const char *, const char *);
 static void	health_onfree(struct http_request *);
 static json_t	*health_endpoint_list(void);
 static json_t	*health_route_paths(struct http_request *);
@@ -73,6 +110,9 @@ static struct http_state health_states[] = {
 	KORE_HTTP_STATE(health_start),
 	KORE_HTTP_STATE(health_done),
 	KORE_HTTP_STATE(health_error),
+	KORE_HTTP_STATE(health_replica),
+	KORE_HTTP_STATE(health_replica_done),
+	KORE_HTTP_STATE(health_replica_error),
 };
 
 #define HEALTH_NSTATES	(sizeof(health_states) / sizeof(health_states[0]))
@@ -147,10 +187,74 @@ static int
 health_done(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
+	static int		 warned;
 
+	st->db_latency_ms = (int)(kore_time_ms() - st->started);
 	if (st->call.rows == 1 && st->call.col[0] != NULL) {
 		snprintf(st->schema_version, sizeof(st->schema_version), "%s",
 		    st->call.col[0]);
+	}
+	if (st->call.rows == 1 && st->call.col[1] != NULL) {
+		snprintf(st->statement_timeout, sizeof(st->statement_timeout),
+		    "%s", st->call.col[1]);
+		if (!strcmp(st->statement_timeout, "0") && !warned) {
+			warned = 1;
+			kore_log(LOG_WARNING, "db.statement_timeout unset: run "
+			    "docker/initdb/10-roles.sh (ALTER ROLE ... SET "
+			    "statement_timeout)");
+		}
+	}
+	return (health_next(req, st));
+}
+
+static int
+health_error(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+
+	st->db_latency_ms = (int)(kore_time_ms() - st->started);
+	st->db_down = 1;
+	health_chomp(st->db_error, sizeof(st->db_error), st->call.sql.error,
+	    "connection to the database lost");
+	return (health_next(req, st));
+}
+
+/* The primary answered (or not): on to the standby, or reply. */
+static int
+health_next(struct http_request *req, struct health_state *st)
+{
+	if (!db_analytics()) {
+		health_reply(req, st, NULL);
+		db_call_release(&st->call);
+		return (HTTP_STATE_COMPLETE);
+	}
+	st->replica_started = kore_time_ms();
+	db_call_start_ro(&st->call, health_replica_sql, 0, NULL);
+	req->fsm_state = HEALTH_REPLICA;
+	return (HTTP_STATE_CONTINUE);
+}
+
+static int
+health_replica(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+
+	return (db_call_step(&st->call, HEALTH_REPLICA_DONE,
+	    HEALTH_REPLICA_ERROR));
+}
+
+static int
+health_replica_done(struct http_request *req)
+{
+	struct health_state	*st = http_state_get(req);
+
+	if (st->call.rows == 1) {
+		snprintf(st->in_recovery, sizeof(st->in_recovery), "%s",
+		    st->call.col[0] != NULL ? st->call.col[0] : "");
+		snprintf(st->lag_s, sizeof(st->lag_s), "%s",
+		    st->call.col[1] != NULL ? st->call.col[1] : "0");
+		snprintf(st->pending_bytes, sizeof(st->pending_bytes), "%s",
+		    st->call.col[2] != NULL ? st->call.col[2] : "0");
 	}
 	health_reply(req, st, NULL);
 	db_call_release(&st->call);
@@ -158,22 +262,29 @@ health_done(struct http_request *req)
 }
 
 static int
-health_error(struct http_request *req)
+health_replica_error(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
 	char			 why[256];
-	size_t			 n;
 
-	/* A pooled connection the server closed fails with no message. */
-	snprintf(why, sizeof(why), "%s",
-	    st->call.sql.error != NULL && st->call.sql.error[0] != '\0' ?
-	    st->call.sql.error : "connection to the database lost");
-	n = strlen(why);
-	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
-		why[--n] = '\0';
+	health_chomp(why, sizeof(why), st->call.sql.error,
+	    "connection to the analytics database lost");
 	health_reply(req, st, why);
 	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
+}
+
+/* out = msg without its trailing newlines, or dflt when msg is empty. */
+static void
+health_chomp(char *out, size_t len, const char *msg, const char *dflt)
+{
+	size_t	n;
+
+	/* A pooled connection the server closed fails with no message. */
+	snprintf(out, len, "%s", msg != NULL && msg[0] != '\0' ? msg : dflt);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
 }
 
 static void
@@ -185,24 +296,47 @@ health_onfree(struct http_request *req)
 		db_call_release(&st->call);
 }
 
-/* db_error is NULL when the database answered. */
+/*
+ * The primary's outcome is in st; replica_error is NULL when the
+ * analytics database answered (or there is none).
+ */
 static void
 health_reply(struct http_request *req, struct health_state *st,
-    const char *db_error)
+    const char *replica_error)
 {
-	json_t		*o, *db;
+	json_t		*o, *db, *an;
 	char		 now[32];
 	int		 healthy;
 
-	healthy = (db_error == NULL && app.model != NULL);
+	healthy = (!st->db_down && app.model != NULL);
 
-	db = json_pack("{s:s,s:I}", "status", db_error == NULL ? "up" : "down",
-	    "latency_ms", (json_int_t)(kore_time_ms() - st->started));
-	if (db_error == NULL) {
+	db = json_pack("{s:s,s:I}", "status", !st->db_down ? "up" : "down",
+	    "latency_ms", (json_int_t)st->db_latency_ms);
+	if (!st->db_down) {
 		json_object_set_new(db, "schema_version",
 		    json_string(st->schema_version));
+		json_object_set_new(db, "statement_timeout",
+		    json_string(st->statement_timeout));
 	} else {
-		json_object_set_new(db, "error", json_string(db_error));
+		json_object_set_new(db, "error", json_string(st->db_error));
+	}
+
+	an = NULL;
+	if (db_analytics()) {
+		an = json_pack("{s:s,s:I}", "status", replica_error == NULL ?
+		    "up" : "down", "latency_ms",
+		    (json_int_t)(kore_time_ms() - st->replica_started));
+		if (replica_error != NULL) {
+			json_object_set_new(an, "error",
+			    json_string(replica_error));
+		} else {
+			json_object_set_new(an, "in_recovery",
+			    json_boolean(!strcmp(st->in_recovery, "t")));
+			json_object_set_new(an, "replay_lag_s",
+			    json_real(strtod(st->lag_s, NULL)));
+			json_object_set_new(an, "replay_pending_bytes",
+			    json_integer(strtoll(st->pending_bytes, NULL, 10)));
+		}
 	}
 
 	o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:s,s:s,s:o,s:i}",
@@ -216,6 +350,8 @@ health_reply(struct http_request *req, struct health_state *st,
 	    "version", APP_VERSION,
 	    "database", db,
 	    "worker", (int)worker->id);
+	if (an != NULL)
+		json_object_set_new(o, "analytics", an);
 	if (app.model == NULL) {
 		json_object_set_new(o, "model_error",
 		    json_string(app.model_error));

@@ -353,9 +353,11 @@ metrics_error(struct http_request *req)
 		    sqlstate != NULL ? sqlstate : "none");
 		if (status == HTTP_STATUS_SERVICE_UNAVAILABLE)
 			http_response_header(req, "retry-after", "1");
-		http_json_error(req, status, code, status ==
-		    HTTP_STATUS_SERVICE_UNAVAILABLE ? "the database is not "
-		    "available, retry" : "the metrics query failed", NULL);
+		http_json_error(req, status, code, status !=
+		    HTTP_STATUS_SERVICE_UNAVAILABLE ? "the metrics query "
+		    "failed" : st->call.ro && db_analytics() ? "the analytics "
+		    "database is not available, retry" : "the database is not "
+		    "available, retry", NULL);
 	}
 
 	db_call_release(&st->call);
@@ -383,7 +385,11 @@ metrics_run(struct http_request *req, const char *route, const char *query,
 	st->route = route;
 	if (req->method == HTTP_METHOD_PUT)
 		ratelimit_client(req, st->client, sizeof(st->client));
-	db_call_start(&st->call, query, p->n, p->values);
+	/* Only the thresholds PUT writes; the reads may go to a standby. */
+	if (req->method == HTTP_METHOD_PUT)
+		db_call_start(&st->call, query, p->n, p->values);
+	else
+		db_call_start_ro(&st->call, query, p->n, p->values);
 	return (metrics_step(req));
 }
 

@@ -33,6 +33,7 @@
 #define APP_NAME		"modelserver"
 #define APP_VERSION		"1.0.0"
 #define APP_DB			"db"	/* name given to kore_pgsql_register */
+#define APP_DB_ANALYTICS	"analytics"	/* ANALYTICS_DATABASE_URL */
 #define APP_OWNER_DB		"owner"	/* MAINTENANCE_DATABASE_URL, if set */
 
 /* Everything a worker needs, set up once in the parent before fork. */
@@ -40,6 +41,7 @@ struct app {
 	struct config		 cf;
 	struct cidr_list	 trusted;	/* TRUSTED_PROXIES */
 	char			*conninfo;	/* DATABASE_URL + our options */
+	char			*analytics_conninfo;	/* or NULL */
 	char			*owner_conninfo; /* NULL: no owner connection */
 	struct model		*model;		/* NULL: not loaded */
 	char			 model_error[512];
@@ -118,6 +120,7 @@ struct db_call {
 	char			*params[DB_CALL_NPARAMS];
 	const char		*values[DB_CALL_NPARAMS];  /* NULL: SQL NULL */
 	int			 busy;		/* started, not over yet */
+	int			 ro;		/* db_call_start_ro: analytics */
 	int			 sent;		/* reached a connection */
 	int			 results;
 	int			 rows;		/* of the first result */
@@ -156,17 +159,22 @@ char		*db_conninfo(const char *, const struct config *, char *,
 void		db_init(void);
 int		db_query(struct kore_pgsql *, const char *, int,
 		    const char **);
+int		db_query_ro(struct kore_pgsql *, const char *, int,
+		    const char **);
+int		db_analytics(void);
 int		db_query_on(struct kore_pgsql *, const char *, const char *,
 		    int, const char **);
 void		db_call_init(struct db_call *, struct http_request *);
 void		db_call_start(struct db_call *, const char *, int,
 		    const char **);
+void		db_call_start_ro(struct db_call *, const char *, int,
+		    const char **);
 int		db_call_step(struct db_call *, int, int);
 void		db_call_release(struct db_call *);
-void		db_release(struct kore_pgsql *);
 int		db_status(const struct kore_pgsql *, const char **);
 const char	*db_breaker_reason(void);
 void		db_abandon(struct kore_pgsql *);
+void		db_release(struct kore_pgsql *);
 int		db_reply_waiting(const struct kore_pgsql *);
 int		db_breaker_open(void);
 

@@ -41,6 +41,8 @@ struct config_var {
 static const struct config_var config_vars[] = {
 	{ "DATABASE_URL", CONFIG_SECRET, CF(database_url),
 	    "postgresql://modelserver_app@127.0.0.1:5432/modelserver", 0, 0 },
+	{ "ANALYTICS_DATABASE_URL", CONFIG_SECRET, CF(analytics_database_url),
+	    "", 0, 0 },
 	{ "DB_POOL_SIZE", CONFIG_INT, CF(db_pool_size), "4", 1, 64 },
 	{ "DB_CONNECT_TIMEOUT_S", CONFIG_INT, CF(db_connect_timeout_s),
 	    "2", 2, 60 },

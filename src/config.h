@@ -16,6 +16,7 @@
 struct config {
 	/* Database. */
 	char		*database_url;		/* secret: may hold a password */
+	char		*analytics_database_url;	/* "": none */
 	int		 db_pool_size;		/* connections per worker */
 	int		 db_connect_timeout_s;
 	int		 db_statement_timeout_ms;

@@ -3,7 +3,11 @@
  *
  * - db_conninfo() turns DATABASE_URL into the connection string Kore
  *   uses, adding the options a worker needs to stay responsive: a connect
- *   timeout, TCP keepalives and a user timeout, and a statement timeout.
+ *   timeout, TCP keepalives and a user timeout.  The statement timeout is
+ *   not among them: it is a setting of the server's role (ALTER ROLE ...
+ *   SET statement_timeout, docker/initdb/10-roles.sh), because a startup
+ *   option ("options=-c ...") is refused by PgBouncer, and a session SET
+ *   would leak to other clients of a transaction-mode pool.
  * - db_query() starts a query on a bound kore_pgsql, behind a circuit
  *   breaker.  Kore connects with the blocking PQconnectdb(), so against
  *   an unreachable host every new connection would stall the worker for
@@ -11,8 +15,13 @@
  *   opens: queries fail at once (503) while a non-blocking probe
  *   (PQconnectStart/PQconnectPoll, driven by a timer) retries every
  *   DB_BREAKER_MS; the first probe that connects closes it.
+ * - db_query_ro() is db_query() for statements that only read: they go
+ *   to ANALYTICS_DATABASE_URL (a hot standby) when it is set, each
+ *   database with its own Kore pool and its own breaker.  Everything that
+ *   writes stays on DATABASE_URL (the primary).
  * - struct db_call is the one database step of every handler's state
- *   machine (db_call_start, db_call_step, db_call_release), and
+ *   machine (db_call_start or db_call_start_ro, db_call_step,
+ *   db_call_release), and
  *   db_status() the one SQLSTATE -> HTTP status mapping.
  * - db_release() gives a handle back; every finished query ends there.
  */
@@ -29,6 +38,8 @@
 #define DB_PROBE_TICK_MS	25
 
 struct db_breaker {
+	const char		*dbname;	/* Kore's name of the pool */
+	const char		*conninfo;
 	int			 open;
 	u_int64_t		 retry_at;	/* next probe, ms */
 	u_int64_t		 opened_at;
@@ -38,17 +49,18 @@ struct db_breaker {
 	char			 reason[256];
 };
 
-static void	db_breaker_trip(const char *);
-static void	db_breaker_close(void);
+static void	db_breaker_trip(struct db_breaker *, const char *);
+static void	db_breaker_close(struct db_breaker *);
 static void	db_breaker_tick(void *, u_int64_t);
-static void	db_breaker_probe(u_int64_t);
+static void	db_breaker_probe(struct db_breaker *, u_int64_t);
 static void	db_evict_if_broken(struct kore_pgsql *);
 static void	db_call_keep(struct db_call *);
 static void	db_call_free(struct db_call *);
 static int	db_conninfo_append(char *, size_t, size_t *, const char *,
 		    const char *);
 
-static struct db_breaker	breaker;
+static struct db_breaker	breaker;		/* the primary */
+static struct db_breaker	analytics;	/* the standby, if any */
 
 /*
  * Builds Kore's connection string from url (a postgresql:// URI or a
@@ -66,7 +78,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 	size_t			 len, off;
 	int			 have_timeout, have_gss, have_ka, have_app;
 	int			 have_user_timeout;
-	const char		*options;
 
 	out = NULL;
 	perr = NULL;
@@ -84,7 +95,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 	off = 0;
 	have_timeout = have_gss = have_ka = have_app = 0;
 	have_user_timeout = 0;
-	options = NULL;
 
 	for (o = opts; o->keyword != NULL; o++) {
 		if (o->val == NULL || o->val[0] == '\0')
@@ -99,10 +109,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 			have_app = 1;
 		else if (!strcmp(o->keyword, "tcp_user_timeout"))
 			have_user_timeout = 1;
-		if (!strcmp(o->keyword, "options")) {
-			options = o->val;
-			continue;
-		}
 		if (!db_conninfo_append(out, len, &off, o->keyword, o->val))
 			goto overflow;
 	}
@@ -138,12 +144,6 @@ db_conninfo(const char *url, const struct config *cf, char *err,
 	    "application_name", APP_NAME))
 		goto overflow;
 
-	snprintf(val, sizeof(val), "%s%s-c statement_timeout=%d",
-	    options != NULL ? options : "", options != NULL ? " " : "",
-	    cf->db_statement_timeout_ms);
-	if (!db_conninfo_append(out, len, &off, "options", val))
-		goto overflow;
-
 	PQconninfoFree(opts);
 	return (out);
 
@@ -154,7 +154,7 @@ overflow:
 	return (NULL);
 }
 
-/* Per worker: registers the database with Kore's pool. */
+/* Per worker: registers the database(s) with Kore's pool. */
 void
 db_init(void)
 {
@@ -164,6 +164,24 @@ db_init(void)
 	    !kore_pgsql_register(APP_OWNER_DB, app.owner_conninfo))
 		fatal("db: cannot register the owner's database");
 	memset(&breaker, 0, sizeof(breaker));
+	breaker.dbname = APP_DB;
+	breaker.conninfo = app.conninfo;
+
+	memset(&analytics, 0, sizeof(analytics));
+	if (app.analytics_conninfo != NULL) {
+		if (!kore_pgsql_register(APP_DB_ANALYTICS,
+		    app.analytics_conninfo))
+			fatal("db: cannot register the analytics database");
+		analytics.dbname = APP_DB_ANALYTICS;
+		analytics.conninfo = app.analytics_conninfo;
+	}
+}
+
+/* 1 when read-only statements have a database of their own. */
+int
+db_analytics(void)
+{
+	return (analytics.dbname != NULL);
 }
 
 /*
@@ -180,26 +198,45 @@ db_query(struct kore_pgsql *sql, const char *query, int nparams,
 }
 
 /*
- * db_query() on database name: APP_DB, or APP_OWNER_DB (the janitor's
- * owner connection).  The breaker guards APP_DB only: the owner's
- * connection failing says nothing about the server's.  The caller checks
- * db_breaker_open() first, so the owner's blocking connect is not tried
- * against a database already known to be down.
+ * db_query() for a statement that writes nothing: on the analytics
+ * database when there is one (it may lag the primary), else on the
+ * primary.
+ */
+int
+db_query_ro(struct kore_pgsql *sql, const char *query, int nparams,
+    const char **values)
+{
+	return (db_query_on(sql, db_analytics() ? APP_DB_ANALYTICS : APP_DB,
+	    query, nparams, values));
+}
+
+/*
+ * db_query() on database name: APP_DB, APP_DB_ANALYTICS, or APP_OWNER_DB
+ * (the janitor's owner connection).  The server's databases each have a
+ * breaker; the owner's has none: its connection failing says nothing
+ * about the server's.  The caller checks db_breaker_open() first, so the
+ * owner's blocking connect is not tried against a database already known
+ * to be down.
  */
 int
 db_query_on(struct kore_pgsql *sql, const char *name, const char *query,
     int nparams, const char **values)
 {
-	int	lengths[64], formats[64];
-	int	i, app_db;
+	struct db_breaker	*b;
+	int			 lengths[64], formats[64];
+	int			 i;
 
 	if (nparams > 64)
 		fatal("db_query: %d parameters", nparams);
-	app_db = strcmp(name, APP_DB) == 0;
+	b = NULL;
+	if (!strcmp(name, APP_DB))
+		b = &breaker;
+	else if (!strcmp(name, APP_DB_ANALYTICS))
+		b = &analytics;
 
-	if (app_db && breaker.open) {
+	if (b != NULL && b->open) {
 		kore_free(sql->error);
-		sql->error = kore_strdup(breaker.reason);
+		sql->error = kore_strdup(b->reason);
 		sql->state = KORE_PGSQL_STATE_ERROR;
 		return (DB_FAIL);
 	}
@@ -207,9 +244,9 @@ db_query_on(struct kore_pgsql *sql, const char *name, const char *query,
 	if (!kore_pgsql_setup(sql, name, KORE_PGSQL_ASYNC)) {
 		if (sql->state == KORE_PGSQL_STATE_INIT)
 			return (DB_QUEUED);
-		if (app_db && (sql->error == NULL ||
+		if (b != NULL && (sql->error == NULL ||
 		    strcmp(sql->error, "no available connection") != 0))
-			db_breaker_trip(sql->error);
+			db_breaker_trip(b, sql->error);
 		return (DB_FAIL);
 	}
 
@@ -270,9 +307,22 @@ db_call_start(struct db_call *call, const char *query, int n,
 	call->query = query;
 	call->nparams = n;
 	call->busy = 1;
+	call->ro = 0;
 	call->sent = 0;
 	call->results = 0;
 	call->rows = 0;
+}
+
+/*
+ * db_call_start() for a statement that writes nothing: db_query_ro()
+ * sends it (to the analytics database when there is one).
+ */
+void
+db_call_start_ro(struct db_call *call, const char *query, int n,
+    const char **values)
+{
+	db_call_start(call, query, n, values);
+	call->ro = 1;
 }
 
 /*
@@ -290,8 +340,8 @@ db_call_step(struct db_call *call, int on_done, int on_error)
 		db_release(&call->sql);
 		kore_pgsql_init(&call->sql);
 		kore_pgsql_bind_request(&call->sql, req);
-		switch (db_query(&call->sql, call->query, call->nparams,
-		    call->values)) {
+		switch ((call->ro ? db_query_ro : db_query)(&call->sql,
+		    call->query, call->nparams, call->values)) {
 		case DB_OK:
 			call->sent = 1;
 			break;
@@ -443,7 +493,7 @@ db_breaker_open(void)
 
 /* A connect failed: fail fast and probe in the background. */
 static void
-db_breaker_trip(const char *why)
+db_breaker_trip(struct db_breaker *b, const char *why)
 {
 	char	msg[200];
 	size_t	n;
@@ -452,28 +502,29 @@ db_breaker_trip(const char *why)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	snprintf(breaker.reason, sizeof(breaker.reason),
-	    "database unreachable: %s", msg);
+	snprintf(b->reason, sizeof(b->reason), "%s unreachable: %s",
+	    b == &analytics ? "analytics database" : "database", msg);
 
-	breaker.retry_at = kore_time_ms() + (u_int64_t)app.cf.db_breaker_ms;
-	if (breaker.open)
+	b->retry_at = kore_time_ms() + (u_int64_t)app.cf.db_breaker_ms;
+	if (b->open)
 		return;
 
-	breaker.open = 1;
-	breaker.opened_at = kore_time_ms();
-	kore_log(LOG_NOTICE, "db.breaker open reason=\"%s\"", msg);
-	if (breaker.timer == NULL) {
-		breaker.timer = kore_timer_add(db_breaker_tick,
-		    DB_PROBE_TICK_MS, NULL, KORE_TIMER_ONESHOT);
+	b->open = 1;
+	b->opened_at = kore_time_ms();
+	kore_log(LOG_NOTICE, "db.breaker open db=%s reason=\"%s\"", b->dbname,
+	    msg);
+	if (b->timer == NULL) {
+		b->timer = kore_timer_add(db_breaker_tick,
+		    DB_PROBE_TICK_MS, b, KORE_TIMER_ONESHOT);
 	}
 }
 
 static void
-db_breaker_close(void)
+db_breaker_close(struct db_breaker *b)
 {
-	kore_log(LOG_NOTICE, "db.breaker closed after_ms=%llu",
-	    (unsigned long long)(kore_time_ms() - breaker.opened_at));
-	breaker.open = 0;
+	kore_log(LOG_NOTICE, "db.breaker closed db=%s after_ms=%llu",
+	    b->dbname, (unsigned long long)(kore_time_ms() - b->opened_at));
+	b->open = 0;
 }
 
 /*
@@ -484,51 +535,53 @@ db_breaker_close(void)
 static void
 db_breaker_tick(void *arg, u_int64_t now)
 {
-	(void)arg;
-	breaker.timer = NULL;		/* Kore frees the fired one-shot */
-	db_breaker_probe(now);
-	if (breaker.open) {
-		breaker.timer = kore_timer_add(db_breaker_tick,
-		    DB_PROBE_TICK_MS, NULL, KORE_TIMER_ONESHOT);
+	struct db_breaker	*b = arg;
+
+	b->timer = NULL;		/* Kore frees the fired one-shot */
+	db_breaker_probe(b, now);
+	if (b->open) {
+		b->timer = kore_timer_add(db_breaker_tick,
+		    DB_PROBE_TICK_MS, b, KORE_TIMER_ONESHOT);
 	}
 }
 
 static void
-db_breaker_probe(u_int64_t now)
+db_breaker_probe(struct db_breaker *b, u_int64_t now)
 {
 	PostgresPollingStatusType	st;
 
 	st = PGRES_POLLING_FAILED;
-	if (breaker.probe == NULL) {
-		if (now < breaker.retry_at)
+	if (b->probe == NULL) {
+		if (now < b->retry_at)
 			return;
-		breaker.probe = PQconnectStart(app.conninfo);
-		breaker.probe_started = now;
-		if (breaker.probe == NULL ||
-		    PQstatus(breaker.probe) == CONNECTION_BAD)
+		b->probe = PQconnectStart(b->conninfo);
+		b->probe_started = now;
+		if (b->probe == NULL ||
+		    PQstatus(b->probe) == CONNECTION_BAD)
 			goto failed;
 	}
 
-	st = PQconnectPoll(breaker.probe);
+	st = PQconnectPoll(b->probe);
 	if (st == PGRES_POLLING_OK) {
-		PQfinish(breaker.probe);
-		breaker.probe = NULL;
-		db_breaker_close();
+		PQfinish(b->probe);
+		b->probe = NULL;
+		db_breaker_close(b);
 		return;
 	}
-	if (st != PGRES_POLLING_FAILED && now - breaker.probe_started <
+	if (st != PGRES_POLLING_FAILED && now - b->probe_started <
 	    (u_int64_t)app.cf.db_connect_timeout_s * 1000)
 		return;
 
 failed:
-	if (breaker.probe != NULL) {
-		snprintf(breaker.reason, sizeof(breaker.reason),
-		    "database unreachable: %s", st == PGRES_POLLING_FAILED ?
-		    PQerrorMessage(breaker.probe) : "connect timed out");
-		PQfinish(breaker.probe);
-		breaker.probe = NULL;
+	if (b->probe != NULL) {
+		snprintf(b->reason, sizeof(b->reason), "%s unreachable: %s",
+		    b == &analytics ? "analytics database" : "database",
+		    st == PGRES_POLLING_FAILED ? PQerrorMessage(b->probe) :
+		    "connect timed out");
+		PQfinish(b->probe);
+		b->probe = NULL;
 	}
-	breaker.retry_at = now + (u_int64_t)app.cf.db_breaker_ms;
+	b->retry_at = now + (u_int64_t)app.cf.db_breaker_ms;
 }
 
 /*

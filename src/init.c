@@ -82,6 +82,10 @@ kore_parent_configure(int argc, char **argv)
 	if ((app.conninfo = db_conninfo(app.cf.database_url, &app.cf, err,
 	    sizeof(err))) == NULL)
 		fatal("configuration error: %s", err);
+	if (app.cf.analytics_database_url[0] != '\0' &&
+	    (app.analytics_conninfo = db_conninfo(
+	    app.cf.analytics_database_url, &app.cf, err, sizeof(err))) == NULL)
+		fatal("configuration error: ANALYTICS_%s", err);
 	if (app.cf.maintenance_url[0] != '\0' &&
 	    (app.owner_conninfo = db_conninfo(app.cf.maintenance_url,
 	    &app.cf, err, sizeof(err))) == NULL)

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # run.sh: the test suite, layer by layer (make test runs them all).
 #
-#   tests/run.sh            unit + sql + http + contract + containers
-#   tests/run.sh unit|sql|http|contract|containers [files...]
+#   tests/run.sh            unit + sql + http + contract + containers +
+#                           pgbouncer + scale
+#   tests/run.sh unit|sql|http|contract|containers|pgbouncer|scale [files...]
+#
+# pgbouncer: the HTTP files that touch the database, again, with the
+# servers connecting through PgBouncer in transaction mode (TEST_DB_APP
+# points at it), plus tests/http/scale_pgbouncer.py.  scale: the
+# tests/http/scale_*.py files that start their own clusters (standby,
+# failover) or several servers (HAProxy).
 #
 # It starts a throw-away PostgreSQL 15 cluster on a free port under a
 # temporary directory, migrates it, and stops and removes it at the end,
@@ -43,6 +50,13 @@ cluster_up() {
 }
 
 cluster_down() {
+	if [ -n "${TEST_PGBOUNCER_DIR:-}" ]; then
+		tests/lib/pgbouncer.sh stop "$TEST_PGBOUNCER_DIR" || true
+		cp "$TEST_PGBOUNCER_DIR/pgbouncer.log" "$out/pgbouncer.log" \
+		    2>/dev/null || true
+		rm -rf "$TEST_PGBOUNCER_DIR"
+		TEST_PGBOUNCER_DIR=
+	fi
 	if [ -n "${TEST_PGDIR:-}" ]; then
 		tests/lib/pgcluster.sh stop "$TEST_PGDIR" immediate || true
 		cp "$TEST_PGDIR/server.log" "$out/postgres.log" 2>/dev/null || true
@@ -71,6 +85,45 @@ run_http() {
 	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/http/test_*.py} || failed=1
 }
 
+# The files whose servers use the database, for the PgBouncer run.
+PGBOUNCER_TESTS="tests/http/test_basics.py tests/http/test_recorder.py
+    tests/http/test_ratelimit.py tests/http/test_metrics.py
+    tests/http/test_analyze.py tests/http/test_faults.py
+    tests/http/scale_pgbouncer.py"
+
+run_pgbouncer() {
+	echo "== pgbouncer (the same servers through PgBouncer, transaction mode)"
+	TEST_PGBOUNCER_DIR=$(mktemp -d /tmp/modelserver-pgbouncer.XXXXXX)
+	chmod 755 "$TEST_PGBOUNCER_DIR"
+	TEST_PGBOUNCER_PORT=$(free_port)
+	tests/lib/pgbouncer.sh start "$TEST_PGBOUNCER_DIR" \
+	    "$TEST_PGBOUNCER_PORT" "$TEST_PGDIR" "$TEST_PGPORT"
+	echo "# PgBouncer: $TEST_PGBOUNCER_DIR port $TEST_PGBOUNCER_PORT"
+	make --no-print-directory -s SANITIZE=1 build/san/app.so
+	(
+		export TEST_PGBOUNCER_DIR TEST_PGBOUNCER_PORT
+		export TEST_DB_APP_DIRECT="$TEST_DB_APP"
+		TEST_DB_APP=$(tests/lib/pgbouncer.sh url "$TEST_PGBOUNCER_DIR" \
+		    "$TEST_PGBOUNCER_PORT" "$TEST_PGDIR" app)
+		export TEST_DB_APP
+		# shellcheck disable=SC2086
+		prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+		    ${@:-$PGBOUNCER_TESTS}
+	) || failed=1
+}
+
+# The files that start their own clusters or several servers.
+SCALE_TESTS="tests/http/scale_haproxy.py tests/http/scale_replica.py
+    tests/http/scale_failover.py"
+
+run_scale() {
+	echo "== scale (standby, failover, several servers behind HAProxy)"
+	make --no-print-directory -s SANITIZE=1 build/san/app.so
+	# shellcheck disable=SC2086
+	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+	    ${@:-$SCALE_TESTS} || failed=1
+}
+
 # The original server's documented models against our real answers
 # (tests/contract/, docs/compat.md).
 run_contract() {
@@ -92,9 +145,13 @@ sql)	cluster_up; run_sql "$@" ;;
 http)	cluster_up; run_http "$@" ;;
 contract) cluster_up; run_contract "$@" ;;
 containers) run_containers "$@" ;;
-all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_containers ;;
-*)	echo "usage: tests/run.sh [unit|sql|http|contract|containers]" \
-	    "[files...]" >&2; exit 2 ;;
+pgbouncer) cluster_up; run_pgbouncer "$@" ;;
+scale)	cluster_up; run_scale "$@" ;;
+all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_containers
+	run_pgbouncer; run_scale ;;
+*)	echo "usage: tests/run.sh" \
+	    "[unit|sql|http|contract|containers|pgbouncer|scale] [files...]" >&2
+	exit 2 ;;
 esac
 
 if [ "$failed" != 0 ]; then

@@ -245,6 +245,15 @@ class Engine:
                            "label=" + LABEL, "--filter",
                            "until=%dh" % CACHE_HOURS)
 
+    def remove_images(self):
+        """Removes every image this test made: the unnamed layers of its
+        builds and the base image it imported (all carry its label)."""
+        self.podman("image", "prune", "-f", "--filter", "label=" + LABEL)
+        if self.podman("image", "exists", BASE_TAG).returncode == 0:
+            self.podman("rmi", "-f", BASE_TAG)
+        return self.podman("image", "prune", "-f", "--filter",
+                           "label=" + LABEL)
+
     def start(self, logfile):
         """The API socket for docker-compose, and the health-check loop."""
         self.service = subprocess.Popen(

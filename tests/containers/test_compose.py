@@ -20,11 +20,12 @@ says what they leave unverified):
 
 Everything it makes carries a name of its own (compose project, image
 tags, free published ports) and is removed at the end, pass or fail; the
-Podman service it starts is stopped by PID.  Kept between runs, so the
-next run is fast: the debootstrap rootfs (build/containers/), the base
-image localhost/debian:bookworm-slim and Podman's layer cache, the
-run's images without their names (layers unused for a few days are
-pruned; `make test-containers-clean` removes it all).
+Podman service it starts is stopped by PID, and every image it built or
+imported is removed.  Kept between runs: the debootstrap rootfs tarball
+(build/containers/), so a rerun skips debootstrap.  CONTAINERS_KEEP_CACHE=1
+keeps the base image and Podman's layer cache too, for fast reruns (layers
+unused for a few days are pruned; `make test-containers-clean` removes it
+all).
 """
 import atexit
 import json
@@ -119,12 +120,17 @@ def cleanup():
             ids = r.stdout.split()
             if ids:
                 engine.podman(kind, "rm", "-f", *ids)
-        # The names go; the layers stay as Podman's build cache (rmi
-        # would delete them), except those older than CACHE_HOURS.
+        # The names go.  By default every image the run made goes too
+        # (its layers, and the base image it imported); with
+        # CONTAINERS_KEEP_CACHE=1 the layers stay as Podman's build cache
+        # for the next run, except those older than CACHE_HOURS.
         for tag in tags.values():
             if engine.podman("image", "exists", tag).returncode == 0:
                 engine.podman("untag", tag)
-        engine.prune_cache()
+        if os.environ.get("CONTAINERS_KEEP_CACHE") == "1":
+            engine.prune_cache()
+        else:
+            engine.remove_images()
     finally:
         engine.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -368,10 +368,11 @@ class Server:
     def check_log(self):
         text = self.log_text()
         bad = [m for m in ("ERROR: AddressSanitizer", "runtime error:",
-                           "sandbox violation", "died from")
+                           "sandbox violation", "died from",
+                           "exited with status")
                if m in text]
-        ok(not bad, "server %s: no sanitizer reports, seccomp kills or "
-           "worker deaths in its log" % self.name,
+        ok(not bad, "server %s: no sanitizer reports, seccomp kills, "
+           "worker deaths or fatal exits in its log" % self.name,
            "found %s in %s" % (bad, self.log))
 
 
