@@ -69,9 +69,11 @@ LOCAL_PGPORT	?= 5433
 .PHONY: all deps run serve migrate test test-unit test-sql test-http \
 	clean db-reset
 
-all: $(BUILD)/app.so $(BUILD)/conftool $(BUILD)/vader-cli $(if $(NPM),docs)
+all: $(BUILD)/app.so $(BUILD)/conftool $(BUILD)/vader-cli \
+    $(if $(NPM),docs dashboard)
 	@[ -n "$(NPM)" ] || echo "note: no npm, so no docs page: GET /docs" \
-	    "answers 503 until 'make docs' (make test-deps installs npm)"
+	    "and /dashboard answer 503 until 'make docs dashboard'" \
+	    "(make test-deps installs npm)"
 	@echo "built $(BUILD)/app.so; now run 'make run' or 'make test'"
 
 $(BUILD)/app.so: $(OBJS)
@@ -119,6 +121,26 @@ $(DOCS_NPM)/installed: src/docs/package.json src/docs/package-lock.json \
 $(BUILD)/docs/%: $(DOCS_NPM)/installed
 	@mkdir -p $(dir $@)
 	cp $(DOCS_NPM)/node_modules/swagger-ui-dist/$* $@
+
+# The dashboard (GET /dashboard, api_docs.c, docs/dashboard.md): uPlot
+# pinned in src/dashboard/package.json and package-lock.json, the same
+# way; its two files go to build/dashboard/, the page's own stay in src/.
+DASH_ASSETS	:= uPlot.iife.min.js uPlot.min.css
+DASH_NPM	:= $(BUILD)/npm-dashboard
+
+dashboard: $(DASH_ASSETS:%=$(BUILD)/dashboard/%)
+.PHONY: dashboard
+
+$(DASH_NPM)/installed: src/dashboard/package.json \
+    src/dashboard/package-lock.json src/dashboard/.npmrc
+	@mkdir -p $(DASH_NPM)
+	cp $^ $(DASH_NPM)/
+	cd $(DASH_NPM) && npm ci --loglevel=error
+	@touch $@
+
+$(BUILD)/dashboard/%: $(DASH_NPM)/installed
+	@mkdir -p $(dir $@)
+	cp $(DASH_NPM)/node_modules/uplot/dist/$* $@
 
 # Installs the Debian packages that are missing (as root), or says how.
 # KORE_FEATURES is empty until kore is installed: refuse to build then.

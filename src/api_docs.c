@@ -1,6 +1,8 @@
 /*
- * api_docs.c: GET /openapi.json, the API described in OpenAPI 3.1, and
- * GET /docs, Swagger UI rendering it, with the page's files under /docs/.
+ * api_docs.c: GET /openapi.json, the API described in OpenAPI 3.1,
+ * GET /docs, Swagger UI rendering it, with the page's files under /docs/,
+ * and GET /dashboard, the live monitoring page (docs/dashboard.md), with
+ * its files under /dashboard/: the server's static pages.
  *
  * Every file is read once, in the parent before the workers fork
  * (api_docs_load() from kore_parent_configure): workers serve them from
@@ -8,12 +10,14 @@
  * system calls for it in their seccomp filter).
  * src/docs/ holds what is ours (openapi.json, index.html,
  * swagger-init.js); build/docs/ what `make docs` copies out of the npm
- * package swagger-ui-dist.  Paths are relative to the working directory,
- * the repository root, like the module's own path in kore.conf.
+ * package swagger-ui-dist.  Likewise src/dashboard/ (the page, its script
+ * and style) and build/dashboard/ (uPlot, from `make dashboard`).  Paths
+ * are relative to the working directory, the repository root, like the
+ * module's own path in kore.conf.
  *
- * Without build/docs (npm never ran) the server starts all the same:
- * /docs answers 503 saying how to build it, while /openapi.json, part of
- * the repository, is always served.
+ * Without build/docs or build/dashboard (npm never ran) the server starts
+ * all the same: that page answers 503 saying how to build it, while
+ * /openapi.json, part of the repository, is always served.
  *
  * Each file carries an ETag (a hash of its bytes) and "Cache-Control:
  * no-cache": browsers revalidate and get a 304 until the file changes,
@@ -45,23 +49,43 @@
 	"img-src 'self' data:; connect-src 'self'; font-src 'self'; "	\
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+/* The pages: each answers 503 until all of its files could be read. */
+enum docs_page {
+	DOCS_NONE,			/* /openapi.json: not a page */
+	DOCS_SWAGGER,			/* /docs */
+	DOCS_DASHBOARD,			/* /dashboard */
+	DOCS_NPAGES
+};
+
 /* What is served, and from where (the document first).  As kore.conf. */
 static const struct {
 	const char	*route;
 	const char	*file;
 	const char	*type;
-	int		 page;		/* /docs: 503 without build/docs */
+	enum docs_page	 page;
 } docs_table[] = {
-	{ "/openapi.json", "src/docs/openapi.json", "application/json", 0 },
-	{ "/docs", "src/docs/index.html", "text/html; charset=utf-8", 1 },
+	{ "/openapi.json", "src/docs/openapi.json", "application/json",
+	    DOCS_NONE },
+	{ "/docs", "src/docs/index.html", "text/html; charset=utf-8",
+	    DOCS_SWAGGER },
 	{ "/docs/swagger-init.js", "src/docs/swagger-init.js",
-	    "text/javascript; charset=utf-8", 1 },
+	    "text/javascript; charset=utf-8", DOCS_SWAGGER },
 	{ "/docs/swagger-ui.css", "build/docs/swagger-ui.css",
-	    "text/css; charset=utf-8", 1 },
+	    "text/css; charset=utf-8", DOCS_SWAGGER },
 	{ "/docs/swagger-ui-bundle.js", "build/docs/swagger-ui-bundle.js",
-	    "text/javascript; charset=utf-8", 1 },
+	    "text/javascript; charset=utf-8", DOCS_SWAGGER },
 	{ "/docs/favicon-32x32.png", "build/docs/favicon-32x32.png",
-	    "image/png", 1 },
+	    "image/png", DOCS_SWAGGER },
+	{ "/dashboard", "src/dashboard/index.html", "text/html; charset=utf-8",
+	    DOCS_DASHBOARD },
+	{ "/dashboard/dashboard.js", "src/dashboard/dashboard.js",
+	    "text/javascript; charset=utf-8", DOCS_DASHBOARD },
+	{ "/dashboard/dashboard.css", "src/dashboard/dashboard.css",
+	    "text/css; charset=utf-8", DOCS_DASHBOARD },
+	{ "/dashboard/uPlot.iife.min.js", "build/dashboard/uPlot.iife.min.js",
+	    "text/javascript; charset=utf-8", DOCS_DASHBOARD },
+	{ "/dashboard/uPlot.min.css", "build/dashboard/uPlot.min.css",
+	    "text/css; charset=utf-8", DOCS_DASHBOARD },
 };
 
 #define DOCS_NFILES	(sizeof(docs_table) / sizeof(docs_table[0]))
@@ -79,7 +103,15 @@ static void	docs_headers(struct http_request *, const struct docs_blob *,
 		    int);
 
 static struct docs_blob	docs_blobs[DOCS_NFILES];
-static int		docs_page_ready;	/* every file of /docs loaded */
+static int		docs_page_ready[DOCS_NPAGES];	/* all files loaded */
+
+static const char *const docs_page_hint[DOCS_NPAGES] = {
+	"",
+	"the API docs page is not built: run 'make docs' (needs npm) and "
+	    "restart the server; /openapi.json describes the API meanwhile",
+	"the dashboard is not built: run 'make dashboard' (needs npm) and "
+	    "restart the server; /metrics/* and /health answer meanwhile",
+};
 
 /*
  * In the parent, before fork: reads every file.  A missing one is not
@@ -92,21 +124,20 @@ api_docs_load(void)
 	json_t		*doc;
 	char		 why[128];
 	size_t		 i;
-	int		 missing;
 
-	missing = 0;
+	for (i = 0; i < DOCS_NPAGES; i++)
+		docs_page_ready[i] = 1;
 	for (i = 0; i < DOCS_NFILES; i++) {
 		if (docs_read(docs_table[i].file, &docs_blobs[i], why,
 		    sizeof(why)))
 			continue;
-		kore_log(LOG_ERR, "docs: cannot read %s: %s%s",
-		    docs_table[i].file, why, docs_table[i].page ?
-		    "; /docs answers 503 (run 'make docs', needs npm)" :
-		    "; /openapi.json answers 503");
-		if (docs_table[i].page)
-			missing++;
+		kore_log(LOG_ERR, "docs: cannot read %s: %s; %s answers 503%s",
+		    docs_table[i].file, why, docs_table[i].page == DOCS_NONE ?
+		    "/openapi.json" : docs_table[i].page == DOCS_SWAGGER ?
+		    "/docs" : "/dashboard", docs_table[i].page == DOCS_NONE ?
+		    "" : " (run 'make docs dashboard', needs npm)");
+		docs_page_ready[docs_table[i].page] = 0;
 	}
-	docs_page_ready = (missing == 0);
 
 	/* A hand-edited document that is not JSON shows at start. */
 	if (docs_blobs[0].data != NULL) {
@@ -122,9 +153,10 @@ api_docs_load(void)
 		json_decref(doc);
 	}
 
-	kore_log(LOG_NOTICE, "docs: openapi=%s page=%s",
+	kore_log(LOG_NOTICE, "docs: openapi=%s page=%s dashboard=%s",
 	    docs_blobs[0].data != NULL ? "loaded" : "missing",
-	    docs_page_ready ? "loaded" : "missing");
+	    docs_page_ready[DOCS_SWAGGER] ? "loaded" : "missing",
+	    docs_page_ready[DOCS_DASHBOARD] ? "loaded" : "missing");
 }
 
 /* GET|HEAD of any route in docs_table (kore.conf sends them all here). */
@@ -150,17 +182,17 @@ api_docs_get(struct http_request *req)
 	}
 	b = &docs_blobs[i];
 
-	if (b->data == NULL || (docs_table[i].page && !docs_page_ready)) {
+	if (b->data == NULL || !docs_page_ready[docs_table[i].page]) {
 		http_json_error(req, HTTP_STATUS_SERVICE_UNAVAILABLE,
-		    "docs_unavailable", docs_table[i].page ?
-		    "the API docs page is not built: run 'make docs' (needs "
-		    "npm) and restart the server; /openapi.json describes "
-		    "the API meanwhile" : "the OpenAPI document could not be "
-		    "loaded at start; see the server's log", NULL);
+		    docs_table[i].page == DOCS_DASHBOARD ?
+		    "dashboard_unavailable" : "docs_unavailable",
+		    docs_table[i].page != DOCS_NONE ?
+		    docs_page_hint[docs_table[i].page] : "the OpenAPI document "
+		    "could not be loaded at start; see the server's log", NULL);
 		goto done;
 	}
 
-	docs_headers(req, b, docs_table[i].page);
+	docs_headers(req, b, docs_table[i].page != DOCS_NONE);
 	if (http_request_header(req, "if-none-match", &inm) &&
 	    docs_etag_match(inm, b->etag)) {
 		/* RFC 9110: a 304's Content-Length would be the 200's. */

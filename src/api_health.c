@@ -40,6 +40,8 @@ static const struct {
 	    "performance report of the model (Gemini, else built-in rules)" },
 	{ "GET", "/openapi.json", "this API described in OpenAPI 3.1" },
 	{ "GET", "/docs", "interactive API documentation (Swagger UI)" },
+	{ "GET", "/dashboard", "live monitoring page (charts, status, "
+	    "analyzer)" },
 };
 
 #define HEALTH_NENDPOINTS \
@@ -123,7 +125,7 @@ api_health_root(struct http_request *req)
 
 	/* message, documentation, health_check: the original server's. */
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
-	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o}",
 	    "message", "modelserver: a sentiment model server; see "
 	    "documentation for the API",
 	    "documentation", "/docs",
@@ -133,6 +135,7 @@ api_health_root(struct http_request *req)
 	    "description", "sentiment model server; every prediction is "
 	    "recorded in PostgreSQL",
 	    "links", "health", "/health", "predict", "/predict",
+	    "dashboard", "/dashboard", "docs", "/docs",
 	    "endpoints", health_endpoint_list()));
 	return (KORE_RESULT_OK);
 }

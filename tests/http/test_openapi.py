@@ -198,13 +198,14 @@ st, _, payload = check("root", "GET", "/", 200)
 listed = {(e["method"].lower(), e["path"])
           for e in json.loads(payload)["endpoints"]}
 documented = {(m, p) for p, m, _ in ops if m != "head"}
+PAGE_FILES = ("/docs/", "/dashboard/")
 ok(listed <= documented and
-   {(m, p) for m, p in documented if not p.startswith("/docs/")} <= listed,
-   "GET / lists the documented operations (the page's files aside)",
+   {(m, p) for m, p in documented if not p.startswith(PAGE_FILES)} <= listed,
+   "GET / lists the documented operations (the pages' files aside)",
    "listed, undocumented: %s\ndocumented, unlisted: %s" % (
        sorted(listed - documented),
        sorted({(m, p) for m, p in documented
-               if not p.startswith("/docs/")} - listed)))
+               if not p.startswith(PAGE_FILES)} - listed)))
 check("root", "HEAD", "/", 200)
 check("health", "GET", "/health", 200)
 check("health", "HEAD", "/health", 200)
@@ -356,7 +357,9 @@ check("analyze, too big", "POST", A, 413, raw=BIG, headers=JSON)
 # ---- the documentation ---------------------------------------------------
 FILES = ["/openapi.json", "/docs", "/docs/swagger-init.js",
          "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js",
-         "/docs/favicon-32x32.png"]
+         "/docs/favicon-32x32.png", "/dashboard", "/dashboard/dashboard.js",
+         "/dashboard/dashboard.css", "/dashboard/uPlot.iife.min.js",
+         "/dashboard/uPlot.min.css"]
 for p in FILES:
     st, h, payload = check("docs", "GET", p, 200)
     st2, h2, _ = check("docs", "HEAD", p, 200)
@@ -447,6 +450,9 @@ for p in FILES:
           else 503, port_=lim.port)
 st, _, payload = fetch(lim.port, "GET", "/docs")
 ok(b"make docs" in payload, "the 503 says to run 'make docs'", payload)
+st, _, payload = fetch(lim.port, "GET", "/dashboard")
+ok(b"make dashboard" in payload, "... and /dashboard's to run 'make "
+   "dashboard'", payload)
 lim.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 
