@@ -52,8 +52,10 @@ predict_start(struct http_request *req)
 	struct predict_state	*st;
 	struct schema_predict	 in;
 	struct model_result	 res;
+	struct registry_entry	*ver;
 	struct timespec		 t0, t1;
 	json_t			*body, *details;
+	const char		*field, *why;
 	double			 ms;
 
 	body = NULL;
@@ -79,9 +81,16 @@ predict_start(struct http_request *req)
 		    "model_unavailable", "the model is not loaded", NULL);
 		goto done;
 	}
+	if ((ver = routing_pick(in.model, in.model_version, in.routing_key,
+	    &field, &why)) == NULL) {
+		http_json_error(req, 422, "validation_failed",
+		    "the request names no loaded model version",
+		    json_pack("[{s:s,s:s}]", "field", field, "message", why));
+		goto done;
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!model_predict(app.model, in.text, in.len, &res)) {
+	if (!model_predict(ver->model, in.text, in.len, &res)) {
 		http_json_error(req, 422, "validation_failed",
 		    "the text cannot be scored", json_pack("[{s:s,s:s}]",
 		    "field", "text", "message", "must be valid UTF-8 text"));
@@ -94,6 +103,7 @@ predict_start(struct http_request *req)
 	st = http_json_state(req, sizeof(*st), predict_onfree);
 	st->include_metrics = in.include_metrics;
 	st->row.req = req;
+	st->row.model = ver->model;
 	st->row.result = res;
 	/* What the client sees is what is stored: round both once. */
 	st->row.result.confidence = predict_round(res.confidence, 1e6);
@@ -181,12 +191,13 @@ predict_body(struct http_request *req, struct predict_state *st)
 	json_out_fixed(&o, "confidence", row->result.confidence, 6);
 	json_out_fixed(&o, "inference_time_ms", row->inference_ms, 3);
 	json_out_str(&o, "timestamp", row->created_at);
-	json_out_str(&o, "model_version", model_version(app.model));
+	json_out_str(&o, "model_version", model_version(row->model));
 	json_out_str(&o, "prediction_id", row->id);
+	json_out_str(&o, "model", model_name(row->model));
 	if (st->include_metrics) {
 		json_out_open(&o, "metric");
-		json_out_str(&o, "model_name", model_name(app.model));
-		json_out_str(&o, "model_version", model_version(app.model));
+		json_out_str(&o, "model_name", model_name(row->model));
+		json_out_str(&o, "model_version", model_version(row->model));
 		json_out_fixed(&o, "compound", row->result.compound, 4);
 		json_out_fixed(&o, "pos", row->result.pos, 3);
 		json_out_fixed(&o, "neu", row->result.neu, 3);

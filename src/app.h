@@ -24,6 +24,7 @@
 #include "balance.h"
 #include "cidr.h"
 #include "config.h"
+#include "registry.h"
 #include "schema.h"
 #include "stats.h"
 #include "uuid.h"
@@ -38,8 +39,9 @@ struct app {
 	struct config		 cf;
 	struct cidr_list	 trusted;	/* TRUSTED_PROXIES */
 	char			*conninfo;	/* DATABASE_URL + our options */
-	struct model		*model;		/* NULL: not loaded */
+	struct model		*model;		/* the default; NULL: none */
 	char			 model_error[512];
+	struct registry		 registry;	/* every version held */
 	time_t			 started;
 	int			 draining;	/* worker is shutting down */
 };
@@ -82,6 +84,7 @@ struct recorder_row {
 	/* What is written. */
 	char				 id[UUID_STRLEN];
 	char				 client[INET6_ADDRSTRLEN];
+	const struct model		*model;		/* that answered */
 	struct model_result		 result;
 	double				 inference_ms;
 	long				 input_length;
@@ -149,6 +152,15 @@ int		recorder_busy(void);
 void		recorder_stop(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
+
+/* routing.c */
+struct registry_entry *routing_pick(const char *, const char *,
+		    const char *, const char **, const char **);
+int		routing_share(const struct registry_entry *);
+
+/* api_models.c */
+int		api_models_list(struct http_request *);
+int		api_models_get(struct http_request *);
 
 /* api_health.c */
 int		api_health_root(struct http_request *);

@@ -34,6 +34,7 @@ struct config {
 
 	/* The model. */
 	char		*model_dir;
+	char		*models_dir;	/* "": MODEL_DIR alone */
 	int		 model_required;	/* 0: start degraded without it */
 
 	/* Group commit of /predict rows (recorder.c). */

@@ -312,7 +312,8 @@ recorder_watchdog(void *arg, u_int64_t now)
 static void
 recorder_flush(struct recorder_batch *b)
 {
-	struct recorder_row	*row;
+	struct recorder_row	*row, *next;
+	const struct model	*model;
 	struct kore_buf		**a;
 	int			 i, nleased;
 
@@ -333,8 +334,16 @@ recorder_flush(struct recorder_batch *b)
 	ninflight++;
 	nleased = 0;
 
-	while (b->n < app.cf.recorder_batch_max &&
-	    (row = TAILQ_FIRST(&pending)) != NULL) {
+	/*
+	 * One model version per statement (it names one): the first row's.
+	 * Rows of other versions keep their place for the next batch.
+	 */
+	model = TAILQ_FIRST(&pending)->model;
+	for (row = TAILQ_FIRST(&pending); row != NULL &&
+	    b->n < app.cf.recorder_batch_max; row = next) {
+		next = TAILQ_NEXT(row, list);
+		if (row->model != model)
+			continue;
 		TAILQ_REMOVE(&pending, row, list);
 		npending--;
 		row->state = RECORDER_SENT;
@@ -378,8 +387,8 @@ recorder_flush(struct recorder_batch *b)
 		kore_buf_append(a[i], "}", 1);
 	for (i = 0; i < RECORDER_NCOLUMNS; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
-	b->values[10] = model_name(app.model);
-	b->values[11] = model_version(app.model);
+	b->values[10] = model_name(model);
+	b->values[11] = model_version(model);
 	b->values[12] = limit_param;
 	b->values[13] = kore_buf_stringify(a[RECORDER_WANT], NULL);
 	b->values[14] = hold_param;

@@ -10,6 +10,9 @@
 
 #include "schema.h"
 
+static int	schema_predict_pin(const json_t *, struct schema_predict *,
+		    json_t *);
+
 /*
  * Validates a /predict body.  On success out->text borrows from body, so
  * body must outlive it.
@@ -70,7 +73,81 @@ schema_predict(const json_t *body, struct schema_predict *out,
 		}
 	}
 
+	/* Optional pinning (docs/models.md); null is as absent. */
+	if (!schema_predict_pin(body, out, details))
+		ok = 0;
+
 	return (ok);
+}
+
+/* "model", "model_version" and "routing_key" of a predict body. */
+static int
+schema_predict_pin(const json_t *body, struct schema_predict *out,
+    json_t *details)
+{
+	const json_t	*v;
+	int		 ok;
+
+	ok = 1;
+	v = json_object_get(body, "model");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) ||
+		    !schema_model_name(json_string_value(v))) {
+			schema_detail(details, "model",
+			    "must match ^[a-z0-9][a-z0-9_.-]{0,62}$");
+			ok = 0;
+		} else {
+			out->model = json_string_value(v);
+		}
+	}
+	v = json_object_get(body, "model_version");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) ||
+		    !schema_semver(json_string_value(v))) {
+			schema_detail(details, "model_version",
+			    "must be a version X.Y.Z");
+			ok = 0;
+		} else {
+			out->model_version = json_string_value(v);
+		}
+	}
+	v = json_object_get(body, "routing_key");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > SCHEMA_ROUTING_KEY_MAX) {
+			schema_detail(details, "routing_key",
+			    "must be a string of 1 to 256 bytes");
+			ok = 0;
+		} else {
+			out->routing_key = json_string_value(v);
+		}
+	}
+	return (ok);
+}
+
+/* Semantic Versioning core X.Y.Z, no leading zeros, each up to 9 digits. */
+int
+schema_semver(const char *v)
+{
+	int	part, digits;
+
+	part = 0;
+	digits = 0;
+	for (;; v++) {
+		if (*v >= '0' && *v <= '9') {
+			if ((digits == 1 && v[-1] == '0') || ++digits > 9)
+				return (0);
+			continue;
+		}
+		if (digits == 0)
+			return (0);
+		if (*v == '.' && part < 2) {
+			part++;
+			digits = 0;
+			continue;
+		}
+		return (*v == '\0' && part == 2);
+	}
 }
 
 /*

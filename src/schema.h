@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #define SCHEMA_TEXT_MAX		1000	/* code points */
+#define SCHEMA_ROUTING_KEY_MAX	256	/* bytes */
 
 /* POST /predict: {"text": "...", "include_metrics": true}. */
 struct schema_predict {
@@ -20,6 +21,9 @@ struct schema_predict {
 	size_t		 len;		/* bytes */
 	long		 codepoints;
 	int		 include_metrics;
+	const char	*model;		/* borrowed; NULL: routed */
+	const char	*model_version;	/* borrowed; NULL: routed */
+	const char	*routing_key;	/* borrowed; NULL: the client */
 };
 
 /* POST /analyze/performance: {"time_window_minutes": 60, "model_name": "x"}. */
@@ -35,6 +39,7 @@ struct schema_analyze {
 int	schema_predict(const json_t *, struct schema_predict *, json_t *);
 int	schema_analyze(const json_t *, struct schema_analyze *, json_t *);
 int	schema_model_name(const char *);
+int	schema_semver(const char *);
 long	schema_utf8_count(const char *, size_t);
 void	schema_detail(json_t *, const char *, const char *);
 

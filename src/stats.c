@@ -27,7 +27,8 @@ const double stats_bounds_rows[STATS_NBUCKETS] = {
 const char *stats_route_names[STATS_NROUTES] = {
 	"/", "/health", "/predict", "/metrics/aggregated", "/metrics/count",
 	"/metrics/thresholds", "/metrics/timeseries", "/analyze/performance",
-	"/metrics/prometheus", "/openapi.json", "/docs", "other"
+	"/metrics/prometheus", "/openapi.json", "/docs", "/models",
+	"/predict/batch", "other"
 };
 
 const char *stats_gemini_names[STATS_NGEMINI] = {
@@ -122,5 +123,7 @@ stats_route_of(const char *path)
 	/* The docs page's own files (api_docs.c) count as the page. */
 	if (strncmp(path, "/docs/", 6) == 0)
 		return (STATS_ROUTE_DOCS);
+	if (strncmp(path, "/models/", 8) == 0)
+		return (STATS_ROUTE_MODELS);
 	return (STATS_ROUTE_OTHER);
 }
