@@ -193,7 +193,6 @@ predict_body(struct http_request *req, struct predict_state *st)
 	json_out_str(&o, "timestamp", row->created_at);
 	json_out_str(&o, "model_version", model_version(row->model));
 	json_out_str(&o, "prediction_id", row->id);
-	json_out_str(&o, "model", model_name(row->model));
 	if (st->include_metrics) {
 		json_out_open(&o, "metric");
 		json_out_str(&o, "model_name", model_name(row->model));

@@ -98,6 +98,31 @@ struct recorder_row {
 	char				 created_at[40];
 };
 
+/*
+ * One /predict/batch waiting for its rows (recorder.c): all of them are
+ * committed in one transaction, or none.  rows[] holds what is written
+ * (their own state and outcome fields are unused); the outcome is the
+ * group's.
+ */
+struct recorder_group {
+	struct http_request		*req;
+	TAILQ_ENTRY(recorder_group)	 list;
+	struct recorder_batch		*batch;
+	int				 slot;
+	enum recorder_state		 state;
+	const struct model		*model;
+	char				 client[INET6_ADDRSTRLEN];
+	int				 n;
+	struct recorder_row		*rows;		/* [n] */
+
+	int				 status;	/* 200 429 503 500 */
+	int				 unknown;
+	int				 limit;
+	int				 remaining;
+	int				 reset_s;
+	char				 created_at[40];
+};
+
 /* Outcome of starting a query (db.c). */
 #define DB_FAIL		0	/* sql->error says why */
 #define DB_OK		1	/* query sent: wait for it */
@@ -152,6 +177,8 @@ int		recorder_busy(void);
 void		recorder_stop(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
+void		recorder_submit_group(struct recorder_group *);
+void		recorder_cancel_group(struct recorder_group *);
 
 /* routing.c */
 struct registry_entry *routing_pick(const char *, const char *,
@@ -169,6 +196,9 @@ int		api_health_notfound(struct http_request *);
 
 /* api_predict.c */
 int		api_predict_post(struct http_request *);
+
+/* api_predict_batch.c */
+int		api_predict_batch_post(struct http_request *);
 
 /* api_metrics.c */
 int		api_metrics_aggregated(struct http_request *);

@@ -26,6 +26,12 @@
  * to hold a lease (lease.c) is admitted here from it; when every row of a
  * batch was, the statement skips the decision altogether.
  *
+ * POST /predict/batch hands over a group of rows (recorder_submit_group)
+ * that must commit together: groups queue on their own list and leave in
+ * statements of their own, app.record_prediction_batches(), which admits
+ * each group whole or not at all and inserts every admitted row in one
+ * transaction.  When both lists wait, free slots alternate between them.
+ *
  * Kore's callback-bound queries call back re-entrantly (from inside
  * kore_pgsql_continue() and kore_pgsql_cleanup()), so a finished batch's
  * slot is only reclaimed from a timer, never inside its own callback.
@@ -51,6 +57,8 @@
 #define RECORDER_WANT		RECORDER_NCOLUMNS	/* then want[]: $14 */
 #define RECORDER_NARRAYS	(RECORDER_NCOLUMNS + 1)
 #define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
+#define RECORDER_GROUP_ROWS	1024	/* rows of groups per statement */
+#define RECORDER_GROUP_CLIENTS	RECORDER_NCOLUMNS	/* clients: $11 */
 
 struct recorder_batch {
 	struct kore_pgsql	  sql;
@@ -72,6 +80,15 @@ struct recorder_batch {
 	struct lease		**lease;	/* [batch_max], or NULL */
 	struct kore_buf		 *arrays[RECORDER_NARRAYS];
 	const char		 *values[RECORDER_NPARAMS];
+	const char		 *query;
+
+	/* A statement of groups (POST /predict/batch) instead of rows. */
+	int			  of_groups;
+	int			  ng;
+	struct recorder_group	**groups;	/* [GROUP_ROWS]; NULL: gone */
+	int			 *gadmitted;
+	int			 *gremaining;
+	int			 *greset;
 };
 
 /*
@@ -88,10 +105,27 @@ static const char recorder_sql[] =
     "$9::float8[], $10::float8[], $11, $12, $13::int, $14::int[], "
     "$15::int, NULL, NULL, NULL, NULL, NULL)";
 
+/*
+ * Parameters: $1 ids, $2 request (1-based group of each row), $3..$10
+ * the other row columns, $11 clients (one per group), $12 model, $13
+ * version, $14 limit.  One row back: admitted[], remaining[], reset_s[]
+ * per group and the rows' timestamp (sql/31_prediction_batches.sql).
+ */
+static const char recorder_group_sql[] =
+    "CALL app.record_prediction_batches($1::uuid[], $2::int[], "
+    "$3::text[], $4::float8[], $5::float8[], $6::int[], $7::float8[], "
+    "$8::float8[], $9::float8[], $10::float8[], $11::inet[], $12, $13, "
+    "$14::int, NULL, NULL, NULL, NULL)";
+
 static void	recorder_arm(void);
 static void	recorder_tick(void *, u_int64_t);
 static void	recorder_watchdog(void *, u_int64_t);
 static void	recorder_flush(struct recorder_batch *);
+static void	recorder_flush_groups(struct recorder_batch *);
+static void	recorder_flush_next(struct recorder_batch *);
+static void	recorder_read_groups(struct recorder_batch *);
+static void	recorder_row_values(struct kore_buf **,
+		    const struct recorder_row *);
 static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
@@ -105,6 +139,10 @@ static struct recorder_batch	*recorder_free_slot(void);
 
 static TAILQ_HEAD(, recorder_row)	 pending;
 static int				 npending;
+static TAILQ_HEAD(, recorder_group)	 gpending;
+static int				 ngpending;	/* groups */
+static int				 ngrows;	/* their rows */
+static int				 groups_next;	/* alternation */
 static struct recorder_batch		 batches[RECORDER_INFLIGHT_MAX];
 static int				 inflight;	/* slots in use */
 static int				 ninflight;	/* unfinished */
@@ -121,6 +159,9 @@ recorder_init(void)
 
 	TAILQ_INIT(&pending);
 	npending = 0;
+	TAILQ_INIT(&gpending);
+	ngpending = 0;
+	ngrows = 0;
 	ninflight = 0;
 	flush_timer = NULL;
 
@@ -156,6 +197,14 @@ recorder_init(void)
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
 		}
+		batches[i].groups = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(struct recorder_group *));
+		batches[i].gadmitted = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(int));
+		batches[i].gremaining = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(int));
+		batches[i].greset = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(int));
 	}
 
 	snprintf(limit_param, sizeof(limit_param), "%d",
@@ -189,7 +238,7 @@ recorder_stop(void)
 int
 recorder_busy(void)
 {
-	return (npending > 0 || ninflight > 0);
+	return (npending > 0 || ngpending > 0 || ninflight > 0);
 }
 
 /* Queues row (its request sleeps until row->state is RECORDER_DONE). */
@@ -209,6 +258,49 @@ recorder_submit(struct recorder_row *row)
 		return;
 	}
 	recorder_arm();
+}
+
+/*
+ * Queues a group (its request sleeps until group->state is RECORDER_DONE):
+ * all its rows go in one statement.
+ */
+void
+recorder_submit_group(struct recorder_group *g)
+{
+	struct recorder_batch	*b;
+
+	g->state = RECORDER_QUEUED;
+	TAILQ_INSERT_TAIL(&gpending, g, list);
+	ngpending++;
+	ngrows += g->n;
+
+	if (ngrows >= RECORDER_GROUP_ROWS &&
+	    (b = recorder_free_slot()) != NULL) {
+		recorder_flush_groups(b);
+		return;
+	}
+	recorder_arm();
+}
+
+/* recorder_cancel for a group. */
+void
+recorder_cancel_group(struct recorder_group *g)
+{
+	switch (g->state) {
+	case RECORDER_QUEUED:
+		TAILQ_REMOVE(&gpending, g, list);
+		ngpending--;
+		ngrows -= g->n;
+		break;
+	case RECORDER_SENT:
+		if (g->batch != NULL)
+			g->batch->groups[g->slot] = NULL;
+		break;
+	default:
+		break;
+	}
+	g->batch = NULL;
+	g->state = RECORDER_NEW;
 }
 
 /*
@@ -240,7 +332,7 @@ recorder_arm(void)
 {
 	u_int64_t	delay;
 
-	if (flush_timer != NULL || npending == 0)
+	if (flush_timer != NULL || (npending == 0 && ngpending == 0))
 		return;
 	delay = ninflight == 0 ? 0 : (u_int64_t)app.cf.recorder_delay_ms;
 	flush_timer = kore_timer_add(recorder_tick, delay, NULL,
@@ -257,9 +349,23 @@ recorder_tick(void *arg, u_int64_t now)
 	flush_timer = NULL;		/* one-shot: Kore frees it */
 
 	recorder_reclaim();
-	while (npending > 0 && (b = recorder_free_slot()) != NULL)
-		recorder_flush(b);
+	while ((npending > 0 || ngpending > 0) &&
+	    (b = recorder_free_slot()) != NULL)
+		recorder_flush_next(b);
 	/* Rows left over go when a batch completes (it re-arms us). */
+}
+
+/* Fills b from one list; when both wait, they take turns. */
+static void
+recorder_flush_next(struct recorder_batch *b)
+{
+	if (ngpending > 0 && (npending == 0 || groups_next)) {
+		groups_next = 0;
+		recorder_flush_groups(b);
+	} else {
+		groups_next = 1;
+		recorder_flush(b);
+	}
 }
 
 /*
@@ -329,6 +435,9 @@ recorder_flush(struct recorder_batch *b)
 	b->unknown = 0;
 	b->n = 0;
 	b->nresults = 0;
+	b->of_groups = 0;
+	b->ng = 0;
+	b->query = recorder_sql;
 	b->started = kore_time_ms();
 	b->started_us = http_json_now_us();
 	ninflight++;
@@ -361,23 +470,8 @@ recorder_flush(struct recorder_batch *b)
 			for (i = 0; i < RECORDER_NARRAYS; i++)
 				kore_buf_append(a[i], ",", 1);
 		}
-		/*
-		 * Every element is a uuid, an address, a label or a
-		 * number: nothing needs array quoting.  The numbers were
-		 * rounded to these decimals (model.c, api_predict.c), and
-		 * are written as the client saw them (fixed.c).
-		 */
-		kore_buf_append(a[0], row->id, strlen(row->id));
 		kore_buf_append(a[1], row->client, strlen(row->client));
-		kore_buf_append(a[2], row->result.label,
-		    strlen(row->result.label));
-		recorder_number(a[3], row->result.confidence, 6);
-		recorder_number(a[4], row->inference_ms, 3);
-		recorder_integer(a[5], row->input_length);
-		recorder_number(a[6], row->result.compound, 4);
-		recorder_number(a[7], row->result.pos, 3);
-		recorder_number(a[8], row->result.neu, 3);
-		recorder_number(a[9], row->result.neg, 3);
+		recorder_row_values(a, row);
 		recorder_integer(a[RECORDER_WANT], b->want[b->n]);
 		b->n++;
 	}
@@ -398,11 +492,110 @@ recorder_flush(struct recorder_batch *b)
 	recorder_send(b);
 }
 
+/*
+ * Moves pending groups of the first one's model version into b, up to
+ * RECORDER_GROUP_ROWS rows (always one whole group), and sends them.
+ */
+static void
+recorder_flush_groups(struct recorder_batch *b)
+{
+	struct recorder_group	*g, *next;
+	const struct model	*model;
+	struct kore_buf		**a;
+	char			 req[FIXED_BUFLEN];
+	size_t			 reqlen;
+	int			 i, k;
+
+	a = b->arrays;
+	for (i = 0; i < RECORDER_NARRAYS; i++) {
+		kore_buf_reset(a[i]);
+		kore_buf_append(a[i], "{", 1);
+	}
+	b->busy = 1;
+	b->finished = 0;
+	b->sent = 0;
+	b->unknown = 0;
+	b->n = 0;
+	b->nresults = 0;
+	b->of_groups = 1;
+	b->ng = 0;
+	b->query = recorder_group_sql;
+	b->started = kore_time_ms();
+	b->started_us = http_json_now_us();
+	ninflight++;
+
+	model = TAILQ_FIRST(&gpending)->model;
+	for (g = TAILQ_FIRST(&gpending); g != NULL; g = next) {
+		next = TAILQ_NEXT(g, list);
+		if (g->model != model)
+			continue;
+		if (b->ng > 0 && b->n + g->n > RECORDER_GROUP_ROWS)
+			break;
+		TAILQ_REMOVE(&gpending, g, list);
+		ngpending--;
+		ngrows -= g->n;
+		g->state = RECORDER_SENT;
+		g->batch = b;
+		g->slot = b->ng;
+		g->limit = app.cf.rate_limit_predict;
+		b->groups[b->ng] = g;
+
+		if (b->ng > 0)
+			kore_buf_append(a[RECORDER_GROUP_CLIENTS], ",", 1);
+		kore_buf_append(a[RECORDER_GROUP_CLIENTS], g->client,
+		    strlen(g->client));
+		reqlen = fixed_integer(req, sizeof(req), b->ng + 1);
+		for (k = 0; k < g->n; k++) {
+			if (b->n > 0) {
+				for (i = 0; i < RECORDER_NCOLUMNS; i++)
+					kore_buf_append(a[i], ",", 1);
+			}
+			kore_buf_append(a[1], req, reqlen);
+			recorder_row_values(a, &g->rows[k]);
+			b->n++;
+		}
+		b->ng++;
+	}
+
+	for (i = 0; i < RECORDER_NARRAYS; i++)
+		kore_buf_append(a[i], "}", 1);
+	for (i = 0; i < RECORDER_NARRAYS; i++)
+		b->values[i] = kore_buf_stringify(a[i], NULL);
+	b->values[11] = model_name(model);
+	b->values[12] = model_version(model);
+	b->values[13] = limit_param;
+
+	kore_pgsql_init(&b->sql);
+	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
+	recorder_send(b);
+}
+
+/*
+ * Appends row's columns but the second (the client, or a group's request
+ * index): every element is a uuid, a label or a number, nothing needs
+ * array quoting.  The numbers were rounded to these decimals (model.c,
+ * api_predict.c), and are written as the client saw them (fixed.c).
+ */
+static void
+recorder_row_values(struct kore_buf **a, const struct recorder_row *row)
+{
+	kore_buf_append(a[0], row->id, strlen(row->id));
+	kore_buf_append(a[2], row->result.label, strlen(row->result.label));
+	recorder_number(a[3], row->result.confidence, 6);
+	recorder_number(a[4], row->inference_ms, 3);
+	recorder_integer(a[5], row->input_length);
+	recorder_number(a[6], row->result.compound, 4);
+	recorder_number(a[7], row->result.pos, 3);
+	recorder_number(a[8], row->result.neu, 3);
+	recorder_number(a[9], row->result.neg, 3);
+}
+
 /* (Re)tries to send b's statement; queued batches come back via INIT. */
 static void
 recorder_send(struct recorder_batch *b)
 {
-	switch (db_query(&b->sql, recorder_sql, RECORDER_NPARAMS, b->values)) {
+	switch (db_query(&b->sql, b->query, b->of_groups ?
+	    RECORDER_NPARAMS - 1 : RECORDER_NPARAMS, b->values)) {
 	case DB_OK:
 		b->sent = 1;
 		break;
@@ -431,7 +624,10 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 	case KORE_PGSQL_STATE_WAIT:
 		break;
 	case KORE_PGSQL_STATE_RESULT:
-		recorder_read(b);
+		if (b->of_groups)
+			recorder_read_groups(b);
+		else
+			recorder_read(b);
 		kore_pgsql_continue(sql);
 		break;
 	case KORE_PGSQL_STATE_DONE:
@@ -439,7 +635,7 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 		break;
 	case KORE_PGSQL_STATE_COMPLETE:
 		/* ReadyForQuery came after the commit: the rows are durable. */
-		if (b->nresults != b->n) {
+		if (b->nresults != (b->of_groups ? b->ng : b->n)) {
 			/* Committed, but we cannot tell who was admitted. */
 			recorder_finish(b, HTTP_STATUS_INTERNAL_ERROR,
 			    "result has the wrong shape");
@@ -517,6 +713,46 @@ recorder_read(struct recorder_batch *b)
 		}
 		snprintf(row->created_at, sizeof(row->created_at), "%s",
 		    created);
+	}
+}
+
+/* recorder_read for a statement of groups: one outcome per group. */
+static void
+recorder_read_groups(struct recorder_batch *b)
+{
+	struct recorder_group	*g;
+	const char		*adm, *rem, *rst, *created;
+	int			 i;
+
+	if (kore_pgsql_ntuples(&b->sql) != 1 ||
+	    kore_pgsql_nfields(&b->sql) != 4)
+		return;
+	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
+	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
+	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
+	created = kore_pgsql_getvalue(&b->sql, 0, 3);
+	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{')
+		return;
+	for (i = 0; i < b->ng; i++) {
+		if ((*adm != 't' && *adm != 'f') ||
+		    !recorder_int(&rem, &b->gremaining[i]) ||
+		    !recorder_int(&rst, &b->greset[i]))
+			return;
+		b->gadmitted[i] = (*adm == 't');
+		adm++;
+		if (*adm != (i + 1 < b->ng ? ',' : '}'))
+			return;
+		adm++;
+	}
+	b->nresults = b->ng;
+
+	for (i = 0; i < b->ng; i++) {
+		if ((g = b->groups[i]) == NULL)
+			continue;
+		g->status = b->gadmitted[i] ? HTTP_STATUS_OK : 429;
+		g->remaining = b->gremaining[i];
+		g->reset_s = b->greset[i];
+		snprintf(g->created_at, sizeof(g->created_at), "%s", created);
 	}
 }
 
@@ -610,13 +846,18 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 {
 	struct stats_worker	*sw;
 	struct recorder_row	*row;
+	struct recorder_group	*g;
 	int			 i;
 
 	if (b->finished)
 		return;
 	b->finished = 1;
 	ninflight--;
-	recorder_leases(b, status == HTTP_STATUS_OK && b->nresults == b->n);
+	if (!b->of_groups)
+		recorder_leases(b, status == HTTP_STATUS_OK &&
+		    b->nresults == b->n);
+	else if (status != HTTP_STATUS_OK)
+		lease_drop_all(&leases);
 
 	sw = stats_me();
 	stats_observe(&sw->batch_rows, STATS_HIST_ROWS, (double)b->n);
@@ -629,7 +870,19 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		    (double)(http_json_now_us() - b->started_us) / 1000.0);
 	}
 
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; b->of_groups && i < b->ng; i++) {
+		if ((g = b->groups[i]) == NULL)
+			continue;
+		b->groups[i] = NULL;
+		if (status != HTTP_STATUS_OK) {
+			g->status = status;
+			g->unknown = b->unknown;
+		}
+		g->state = RECORDER_DONE;
+		g->batch = NULL;
+		http_request_wakeup(g->req);
+	}
+	for (i = 0; !b->of_groups && i < b->n; i++) {
 		if ((row = b->rows[i]) == NULL)
 			continue;
 		b->rows[i] = NULL;

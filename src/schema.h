@@ -26,6 +26,21 @@ struct schema_predict {
 	const char	*routing_key;	/* borrowed; NULL: the client */
 };
 
+/* POST /predict/batch: {"texts": ["...", ...], ...as /predict}. */
+#define SCHEMA_BATCH_MAX	256	/* texts */
+
+struct schema_predict_batch {
+	size_t		 n;
+	const char	*text[SCHEMA_BATCH_MAX];	/* borrowed */
+	size_t		 len[SCHEMA_BATCH_MAX];
+	long		 codepoints[SCHEMA_BATCH_MAX];
+	long		 bad_index;	/* the text refused, if any */
+	int		 include_metrics;
+	const char	*model;
+	const char	*model_version;
+	const char	*routing_key;
+};
+
 /* POST /analyze/performance: {"time_window_minutes": 60, "model_name": "x"}. */
 #define SCHEMA_WINDOW_DEFAULT	60	/* minutes */
 #define SCHEMA_WINDOW_MAX	1440
@@ -37,6 +52,10 @@ struct schema_analyze {
 };
 
 int	schema_predict(const json_t *, struct schema_predict *, json_t *);
+int	schema_predict_batch(const json_t *, struct schema_predict_batch *,
+	    json_t *);
+int	schema_text(const json_t *, const char *, const char **, size_t *,
+	    long *, json_t *);
 int	schema_analyze(const json_t *, struct schema_analyze *, json_t *);
 int	schema_model_name(const char *);
 int	schema_semver(const char *);
