@@ -84,13 +84,22 @@ COMMENT ON FUNCTION app.predict_batch_admit(inet[], integer[], integer,
 -- Both steps.  Row arrays are parallel, one element per text, grouped by
 -- request: p_request[k] is the (1-based) request of row k.  Request
 -- arrays (p_clients, INOUT results) have one element per request.
+-- p_shadow_of, when given (one element per row), makes these the rows of
+-- a shadow version (app.model_routing.shadow_version): each names the
+-- answered prediction it shadows, and they skip the rate limit (the
+-- answered requests were counted).
+DROP PROCEDURE IF EXISTS app.record_prediction_batches(uuid[], integer[],
+    text[], double precision[], double precision[], integer[],
+    double precision[], double precision[], double precision[],
+    double precision[], inet[], text, text, integer, boolean[], integer[],
+    integer[], text);
 CREATE OR REPLACE PROCEDURE app.record_prediction_batches(
     p_ids uuid[], p_request integer[], p_labels text[],
     p_confidence double precision[], p_inference_ms double precision[],
     p_input_length integer[], p_compound double precision[],
     p_pos double precision[], p_neu double precision[],
     p_neg double precision[], p_clients inet[], p_model_name text,
-    p_model_version text, p_limit integer,
+    p_model_version text, p_limit integer, p_shadow_of uuid[] DEFAULT NULL,
     INOUT admitted boolean[] DEFAULT NULL,
     INOUT remaining integer[] DEFAULT NULL,
     INOUT reset_s integer[] DEFAULT NULL,
@@ -107,27 +116,33 @@ BEGIN
                    FROM unnest(p_request) AS r GROUP BY r) AS c
              ON c.r = g.i;
 
-    SET LOCAL synchronous_commit = off;
-    SELECT array_agg(a.admitted ORDER BY a.ord),
-           array_agg(a.remaining ORDER BY a.ord),
-           array_agg(a.reset_s ORDER BY a.ord)
-      INTO admitted, remaining, reset_s
-      FROM app.predict_batch_admit(p_clients, v_sizes, p_limit) AS a;
-    COMMIT;
+    IF p_shadow_of IS NULL THEN
+        SET LOCAL synchronous_commit = off;
+        SELECT array_agg(a.admitted ORDER BY a.ord),
+               array_agg(a.remaining ORDER BY a.ord),
+               array_agg(a.reset_s ORDER BY a.ord)
+          INTO admitted, remaining, reset_s
+          FROM app.predict_batch_admit(p_clients, v_sizes, p_limit) AS a;
+        COMMIT;
+    ELSE
+        admitted := array_fill(true, ARRAY[cardinality(p_clients)]);
+        remaining := array_fill(0, ARRAY[cardinality(p_clients)]);
+        reset_s := array_fill(0, ARRAY[cardinality(p_clients)]);
+    END IF;
 
     IF true = ANY (admitted) THEN
         v_model := app.model_version_id(p_model_name, p_model_version);
         INSERT INTO app.prediction_metrics (prediction_id, model_version_id,
             label, confidence, inference_time_ms, input_length, compound,
-            pos, neu, neg, client_ip)
+            pos, neu, neg, client_ip, shadow_of)
         SELECT u.id, v_model, u.label, u.confidence, u.inference_ms,
                u.input_length, u.compound, u.pos, u.neu, u.neg,
-               p_clients[u.req]
+               p_clients[u.req], p_shadow_of[u.k]
           FROM unnest(p_ids, p_request, p_labels, p_confidence,
                       p_inference_ms, p_input_length, p_compound, p_pos,
-                      p_neu, p_neg)
+                      p_neu, p_neg) WITH ORDINALITY
                AS u(id, req, label, confidence, inference_ms,
-                    input_length, compound, pos, neu, neg)
+                    input_length, compound, pos, neu, neg, k)
          WHERE admitted[u.req];
     END IF;
     created_at := to_char(now() AT TIME ZONE 'UTC',
@@ -138,10 +153,12 @@ $$;
 COMMENT ON PROCEDURE app.record_prediction_batches(uuid[], integer[],
     text[], double precision[], double precision[], integer[],
     double precision[], double precision[], double precision[],
-    double precision[], inet[], text, text, integer, boolean[], integer[],
-    integer[], text) IS
+    double precision[], inet[], text, text, integer, uuid[], boolean[],
+    integer[], integer[], text) IS
     'The write of POST /predict/batch requests (one or more, one model '
     'version): the all-or-nothing rate-limit decision per request '
     '(committed asynchronously), then every row of the admitted requests '
-    'in one durable transaction.  Returns per-request arrays (admitted, '
-    'remaining, reset_s) and the rows'' timestamp.';
+    'in one durable transaction.  With p_shadow_of, rows of a shadow '
+    'version: no rate limit, each row''s shadow_of set.  Returns '
+    'per-request arrays (admitted, remaining, reset_s) and the rows'' '
+    'timestamp.';

@@ -55,10 +55,11 @@ api_models_get(struct http_request *req)
 		    "no model of this name (see GET /models)", NULL);
 		return (KORE_RESULT_OK);
 	}
-	def = registry_default(&app.registry, name);
-	http_json_reply(req, HTTP_STATUS_OK, json_pack("{s:s,s:s?,s:o}",
+	def = routing_default(name);
+	http_json_reply(req, HTTP_STATUS_OK, json_pack("{s:s,s:s?,s:I,s:o}",
 	    "name", name, "default_version", def != NULL ? def->version :
-	    NULL, "versions", list));
+	    NULL, "routing_generation", (json_int_t)routing_generation(),
+	    "versions", list));
 	return (KORE_RESULT_OK);
 }
 
@@ -68,12 +69,13 @@ models_version(const struct registry_entry *e)
 {
 	json_t	*o;
 
-	o = json_pack("{s:s,s:s,s:b,s:s?,s:s?,s:i}", "name", e->name,
+	o = json_pack("{s:s,s:s,s:b,s:s?,s:s?,s:i,s:b}", "name", e->name,
 	    "version", e->version, "loaded", e->model != NULL,
 	    "sha256", e->model != NULL ? model_sha256(e->model) : NULL,
 	    "description", e->model != NULL ?
 	    model_description(e->model) : NULL,
-	    "traffic_share", routing_share(e));
+	    "traffic_share", routing_share(e),
+	    "shadow", routing_is_shadow(e));
 	if (e->model == NULL)
 		json_object_set_new(o, "error", json_string(e->error));
 	return (o);

@@ -24,10 +24,12 @@
 #define BATCH_HEAD_MAX		512
 
 struct batch_state {
-	struct api_state	head;
-	struct recorder_group	group;
-	struct recorder_row	rows[SCHEMA_BATCH_MAX];
-	int			include_metrics;
+	struct api_state	 head;
+	struct recorder_group	 group;
+	struct recorder_row	 rows[SCHEMA_BATCH_MAX];
+	int			 include_metrics;
+	const struct model	*shadow;	/* NULL: no shadow */
+	struct recorder_row	*shadow_rows;	/* [group.n], its results */
 };
 
 static int	batch_start(struct http_request *);
@@ -58,8 +60,9 @@ batch_start(struct http_request *req)
 {
 	struct schema_predict_batch	*in;
 	struct batch_state		*st;
-	struct registry_entry		*ver;
+	struct registry_entry		*ver, *shadow;
 	struct recorder_row		*row;
+	char				 client[INET6_ADDRSTRLEN];
 	struct timespec			 t0, t1;
 	json_t				*body, *details;
 	const char			*field, *why;
@@ -94,8 +97,10 @@ batch_start(struct http_request *req)
 		    "model_unavailable", "the model is not loaded", NULL);
 		goto done;
 	}
+	ratelimit_client(req, client, sizeof(client));
 	if ((ver = routing_pick(in->model, in->model_version,
-	    in->routing_key, &field, &why)) == NULL) {
+	    in->routing_key != NULL ? in->routing_key : client, &shadow,
+	    &field, &why)) == NULL) {
 		http_json_error(req, 422, "validation_failed",
 		    "the request names no loaded model version",
 		    json_pack("[{s:s,s:s}]", "field", field, "message", why));
@@ -108,7 +113,11 @@ batch_start(struct http_request *req)
 	st->group.model = ver->model;
 	st->group.rows = st->rows;
 	st->group.n = (int)in->n;
-	ratelimit_client(req, st->group.client, sizeof(st->group.client));
+	memcpy(st->group.client, client, sizeof(client));
+	if (shadow != NULL) {
+		st->shadow = shadow->model;
+		st->shadow_rows = kore_calloc(in->n, sizeof(*st->shadow_rows));
+	}
 
 	for (i = 0; i < in->n; i++) {
 		row = &st->rows[i];
@@ -132,6 +141,28 @@ batch_start(struct http_request *req)
 		row->input_length = in->codepoints[i];
 		row->model = ver->model;
 		uuid_v7_now(row->id);
+
+		/* The shadow scores the same text; its rows go after ours. */
+		if (st->shadow == NULL)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (!model_predict(st->shadow, in->text[i], in->len[i],
+		    &st->shadow_rows[i].result)) {
+			kore_free(st->shadow_rows);
+			st->shadow_rows = NULL;
+			st->shadow = NULL;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		st->shadow_rows[i].inference_ms = round(((double)(t1.tv_sec -
+		    t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) /
+		    1e6) * 1e3) / 1e3;
+		st->shadow_rows[i].result.confidence =
+		    round(st->shadow_rows[i].result.confidence * 1e6) / 1e6;
+		st->shadow_rows[i].input_length = row->input_length;
+		st->shadow_rows[i].model = st->shadow;
+		uuid_v7_now(st->shadow_rows[i].id);
+		memcpy(st->shadow_rows[i].shadow_of, row->id, sizeof(row->id));
 	}
 
 	json_decref(body);
@@ -192,6 +223,9 @@ batch_answer(struct http_request *req, struct batch_state *st)
 	}
 
 	batch_count(st);
+	if (st->shadow != NULL)
+		recorder_submit_shadow(st->shadow, g->client, st->shadow_rows,
+		    g->n);
 	ratelimit_headers(req, g->limit, g->remaining, g->reset_s);
 	batch_body(req, st);
 	return (KORE_RESULT_OK);
@@ -270,8 +304,11 @@ batch_onfree(struct http_request *req)
 {
 	struct batch_state	*st;
 
-	if ((st = http_state_get(req)) != NULL)
-		recorder_cancel_group(&st->group);
+	if ((st = http_state_get(req)) == NULL)
+		return;
+	recorder_cancel_group(&st->group);
+	kore_free(st->shadow_rows);	/* the recorder took a copy */
+	st->shadow_rows = NULL;
 }
 
 /* Every text recorded counts as a prediction, by label. */

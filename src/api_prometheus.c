@@ -169,6 +169,16 @@ api_prometheus_get(struct http_request *req)
 		}
 	}
 
+	prom_head(b, "modelserver_routing_generation", "gauge",
+	    "The app.routing_state generation each worker applies (routing.c; "
+	    "0 before its first load).");
+	for (i = 1; all != NULL && i <= all->nworkers &&
+	    i <= STATS_WORKERS_MAX; i++) {
+		kore_buf_appendf(b, "modelserver_routing_generation"
+		    "{worker=\"%d\"} %lld\n", i,
+		    (long long)all->w[i].routing_generation);
+	}
+
 	http_response_header(req, "content-type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	http_response_header(req, "cache-control", "no-store");

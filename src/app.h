@@ -83,6 +83,7 @@ struct recorder_row {
 
 	/* What is written. */
 	char				 id[UUID_STRLEN];
+	char				 shadow_of[UUID_STRLEN];	/* "" */
 	char				 client[INET6_ADDRSTRLEN];
 	const struct model		*model;		/* that answered */
 	struct model_result		 result;
@@ -114,6 +115,7 @@ struct recorder_group {
 	char				 client[INET6_ADDRSTRLEN];
 	int				 n;
 	struct recorder_row		*rows;		/* [n] */
+	int				 shadow;	/* rows of a shadow */
 
 	int				 status;	/* 200 429 503 500 */
 	int				 unknown;
@@ -179,15 +181,27 @@ void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
 void		recorder_submit_group(struct recorder_group *);
 void		recorder_cancel_group(struct recorder_group *);
+void		recorder_submit_shadow(const struct model *, const char *,
+		    const struct recorder_row *, int);
 
 /* routing.c */
+void		routing_init(void);
+void		routing_stop(void);
+void		routing_refresh(void);
+long long	routing_generation(void);
 struct registry_entry *routing_pick(const char *, const char *,
-		    const char *, const char **, const char **);
+		    const char *, struct registry_entry **, const char **,
+		    const char **);
 int		routing_share(const struct registry_entry *);
+int		routing_is_shadow(const struct registry_entry *);
+struct registry_entry *routing_default(const char *);
 
 /* api_models.c */
 int		api_models_list(struct http_request *);
 int		api_models_get(struct http_request *);
+
+/* api_routing.c */
+int		api_routing_put(struct http_request *);
 
 /* api_health.c */
 int		api_health_root(struct http_request *);
@@ -205,6 +219,7 @@ int		api_metrics_aggregated(struct http_request *);
 int		api_metrics_count(struct http_request *);
 int		api_metrics_thresholds(struct http_request *);
 int		api_metrics_timeseries(struct http_request *);
+int		api_metrics_authorized(struct http_request *);
 
 /* api_prometheus.c */
 int		api_prometheus_get(struct http_request *);

@@ -126,6 +126,7 @@ init(int state)
 	db_init();
 	recorder_init();
 	janitor_init();
+	routing_init();
 	return (KORE_RESULT_OK);
 }
 
@@ -246,4 +247,5 @@ kore_worker_teardown(void)
 	/* Kore frees idle connections only: release the busy ones. */
 	recorder_stop();
 	janitor_stop();
+	routing_stop();
 }

@@ -59,6 +59,8 @@
 #define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
 #define RECORDER_GROUP_ROWS	1024	/* rows of groups per statement */
 #define RECORDER_GROUP_CLIENTS	RECORDER_NCOLUMNS	/* clients: $11 */
+#define RECORDER_NARRAYS_ALL	(RECORDER_NARRAYS + 1)	/* shadow_of: $15 */
+#define RECORDER_SHADOW_OF	RECORDER_NARRAYS
 
 struct recorder_batch {
 	struct kore_pgsql	  sql;
@@ -78,7 +80,7 @@ struct recorder_batch {
 	int			 *want;		/* [batch_max]: 0 leased */
 	int			 *tokens;	/* [batch_max]: granted */
 	struct lease		**lease;	/* [batch_max], or NULL */
-	struct kore_buf		 *arrays[RECORDER_NARRAYS];
+	struct kore_buf		 *arrays[RECORDER_NARRAYS_ALL];
 	const char		 *values[RECORDER_NPARAMS];
 	const char		 *query;
 
@@ -108,14 +110,15 @@ static const char recorder_sql[] =
 /*
  * Parameters: $1 ids, $2 request (1-based group of each row), $3..$10
  * the other row columns, $11 clients (one per group), $12 model, $13
- * version, $14 limit.  One row back: admitted[], remaining[], reset_s[]
- * per group and the rows' timestamp (sql/31_prediction_batches.sql).
+ * version, $14 limit, $15 shadow_of (per row; NULL: not a shadow's).
+ * One row back: admitted[], remaining[], reset_s[] per group and the
+ * rows' timestamp (sql/31_prediction_batches.sql).
  */
 static const char recorder_group_sql[] =
     "CALL app.record_prediction_batches($1::uuid[], $2::int[], "
     "$3::text[], $4::float8[], $5::float8[], $6::int[], $7::float8[], "
     "$8::float8[], $9::float8[], $10::float8[], $11::inet[], $12, $13, "
-    "$14::int, NULL, NULL, NULL, NULL)";
+    "$14::int, $15::uuid[], NULL, NULL, NULL, NULL)";
 
 static void	recorder_arm(void);
 static void	recorder_tick(void *, u_int64_t);
@@ -193,7 +196,7 @@ recorder_init(void)
 		    (size_t)app.cf.recorder_batch_max, sizeof(int));
 		batches[i].lease = kore_calloc(
 		    (size_t)app.cf.recorder_batch_max, sizeof(struct lease *));
-		for (j = 0; j < RECORDER_NARRAYS; j++) {
+		for (j = 0; j < RECORDER_NARRAYS_ALL; j++) {
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
 		}
@@ -280,6 +283,28 @@ recorder_submit_group(struct recorder_group *g)
 		return;
 	}
 	recorder_arm();
+}
+
+/*
+ * Records rows of a shadow version (copied: the caller keeps its own),
+ * each row's shadow_of naming the answered prediction.  Nobody waits:
+ * the group is the recorder's and freed when its statement ends.  Not
+ * rate limited (the answered request was).
+ */
+void
+recorder_submit_shadow(const struct model *model, const char *client,
+    const struct recorder_row *rows, int n)
+{
+	struct recorder_group	*g;
+
+	g = kore_calloc(1, sizeof(*g));
+	g->rows = kore_calloc((size_t)n, sizeof(*rows));
+	memcpy(g->rows, rows, (size_t)n * sizeof(*rows));
+	g->n = n;
+	g->model = model;
+	g->shadow = 1;
+	snprintf(g->client, sizeof(g->client), "%s", client);
+	recorder_submit_group(g);
 }
 
 /* recorder_cancel for a group. */
@@ -504,10 +529,10 @@ recorder_flush_groups(struct recorder_batch *b)
 	struct kore_buf		**a;
 	char			 req[FIXED_BUFLEN];
 	size_t			 reqlen;
-	int			 i, k;
+	int			 i, k, shadow;
 
 	a = b->arrays;
-	for (i = 0; i < RECORDER_NARRAYS; i++) {
+	for (i = 0; i < RECORDER_NARRAYS_ALL; i++) {
 		kore_buf_reset(a[i]);
 		kore_buf_append(a[i], "{", 1);
 	}
@@ -524,10 +549,12 @@ recorder_flush_groups(struct recorder_batch *b)
 	b->started_us = http_json_now_us();
 	ninflight++;
 
+	/* One version, and shadow rows apart (they skip the rate limit). */
 	model = TAILQ_FIRST(&gpending)->model;
+	shadow = TAILQ_FIRST(&gpending)->shadow;
 	for (g = TAILQ_FIRST(&gpending); g != NULL; g = next) {
 		next = TAILQ_NEXT(g, list);
-		if (g->model != model)
+		if (g->model != model || g->shadow != shadow)
 			continue;
 		if (b->ng > 0 && b->n + g->n > RECORDER_GROUP_ROWS)
 			break;
@@ -549,21 +576,26 @@ recorder_flush_groups(struct recorder_batch *b)
 			if (b->n > 0) {
 				for (i = 0; i < RECORDER_NCOLUMNS; i++)
 					kore_buf_append(a[i], ",", 1);
+				kore_buf_append(a[RECORDER_SHADOW_OF], ",", 1);
 			}
 			kore_buf_append(a[1], req, reqlen);
 			recorder_row_values(a, &g->rows[k]);
+			kore_buf_append(a[RECORDER_SHADOW_OF],
+			    g->rows[k].shadow_of, strlen(g->rows[k].shadow_of));
 			b->n++;
 		}
 		b->ng++;
 	}
 
-	for (i = 0; i < RECORDER_NARRAYS; i++)
+	for (i = 0; i < RECORDER_NARRAYS_ALL; i++)
 		kore_buf_append(a[i], "}", 1);
 	for (i = 0; i < RECORDER_NARRAYS; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
 	b->values[11] = model_name(model);
 	b->values[12] = model_version(model);
 	b->values[13] = limit_param;
+	b->values[14] = shadow ?
+	    kore_buf_stringify(a[RECORDER_SHADOW_OF], NULL) : NULL;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -594,8 +626,7 @@ recorder_row_values(struct kore_buf **a, const struct recorder_row *row)
 static void
 recorder_send(struct recorder_batch *b)
 {
-	switch (db_query(&b->sql, b->query, b->of_groups ?
-	    RECORDER_NPARAMS - 1 : RECORDER_NPARAMS, b->values)) {
+	switch (db_query(&b->sql, b->query, RECORDER_NPARAMS, b->values)) {
 	case DB_OK:
 		b->sent = 1;
 		break;
@@ -874,6 +905,12 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		if ((g = b->groups[i]) == NULL)
 			continue;
 		b->groups[i] = NULL;
+		if (g->req == NULL) {
+			/* A shadow's rows: nobody waits for them. */
+			kore_free(g->rows);
+			kore_free(g);
+			continue;
+		}
 		if (status != HTTP_STATUS_OK) {
 			g->status = status;
 			g->unknown = b->unknown;

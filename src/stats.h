@@ -70,6 +70,7 @@ struct stats_worker {
 	uint64_t		gemini[STATS_NGEMINI];
 	uint64_t		cache_hits;
 	uint64_t		cache_misses;
+	int64_t			routing_generation;	/* applied, -1 none */
 };
 
 struct stats {
