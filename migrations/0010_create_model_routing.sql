@@ -114,6 +114,12 @@ COMMENT ON TABLE app.model_routing_changes IS
     'Append-only history of app.model_routing: one row per insert, '
     'value-changing update or delete, written by a trigger, so changes '
     'made with plain SQL are recorded too.';
+COMMENT ON COLUMN app.model_routing_changes.id IS
+    'Order of the changes.';
+COMMENT ON COLUMN app.model_routing_changes.model_name IS
+    'The routing row that changed (model_routing.model_name).';
+COMMENT ON COLUMN app.model_routing_changes.changed_at IS
+    'Start of the transaction that made the change.';
 COMMENT ON COLUMN app.model_routing_changes.changed_by IS
     'The HTTP client that asked (PUT /models/{name}/routing, trusted '
     'proxies honoured); for plain SQL the database client''s address, '
@@ -124,8 +130,20 @@ COMMENT ON COLUMN app.model_routing_changes.operation IS
     'insert, update or delete of the model''s routing row.';
 COMMENT ON COLUMN app.model_routing_changes.old_versions IS
     'Values before the change (old_*); NULL when the row was created.';
+COMMENT ON COLUMN app.model_routing_changes.old_weights IS
+    'Weights before the change; NULL when the row was created.';
+COMMENT ON COLUMN app.model_routing_changes.old_default_version IS
+    'Default version before the change; NULL when the row was created.';
+COMMENT ON COLUMN app.model_routing_changes.old_shadow_version IS
+    'Shadow version before the change (NULL: none, or a new row).';
 COMMENT ON COLUMN app.model_routing_changes.new_versions IS
     'Values after the change (new_*); NULL when the row was deleted.';
+COMMENT ON COLUMN app.model_routing_changes.new_weights IS
+    'Weights after the change; NULL when the row was deleted.';
+COMMENT ON COLUMN app.model_routing_changes.new_default_version IS
+    'Default version after the change; NULL when the row was deleted.';
+COMMENT ON COLUMN app.model_routing_changes.new_shadow_version IS
+    'Shadow version after the change (NULL: none, or a deleted row).';
 
 -- ------------------------------------------------------------ routing_state
 
@@ -138,5 +156,7 @@ INSERT INTO app.routing_state DEFAULT VALUES;
 COMMENT ON TABLE app.routing_state IS
     'One row: generation grows with every change to model_routing.  The '
     'servers poll it and reload model_routing only when it moved.';
+COMMENT ON COLUMN app.routing_state.id IS
+    'Always true: the table has one row.';
 COMMENT ON COLUMN app.routing_state.generation IS
     'Bumped in the transaction of each change to model_routing.';
