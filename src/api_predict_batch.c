@@ -186,7 +186,7 @@ static int
 batch_answer(struct http_request *req, struct batch_state *st)
 {
 	struct recorder_group	*g;
-	char			 msg[160];
+	char			 msg[160], retry[16];
 
 	g = &st->group;
 	switch (g->status) {
@@ -199,11 +199,14 @@ batch_answer(struct http_request *req, struct batch_state *st)
 			snprintf(msg, sizeof(msg), "the batch has %d texts, "
 			    "more than the rate limit of %d per minute",
 			    g->n, g->limit);
-			ratelimit_headers(req, g->limit, g->remaining,
-			    g->reset_s);
+			if (g->reset_s < 1)
+				g->reset_s = 1;
+			ratelimit_headers(req, g->limit, 0, g->reset_s);
+			snprintf(retry, sizeof(retry), "%d", g->reset_s);
+			http_response_header(req, "retry-after", retry);
 			http_json_error(req, 429, "rate_limited", msg,
 			    json_pack("[{s:i,s:i}]", "limit", g->limit,
-			    "texts", g->n));
+			    "retry_after_seconds", g->reset_s));
 			return (KORE_RESULT_OK);
 		}
 		ratelimit_reject(req, g->limit, g->reset_s);
