@@ -273,4 +273,6 @@ predict_count(const struct recorder_row *row)
 	}
 	sw->predictions[i]++;
 	stats_observe(&sw->inference_ms, STATS_HIST_MS, row->inference_ms);
+	stats_version(sw, registry_index(&app.registry, row->model), i,
+	    row->inference_ms);
 }

@@ -320,14 +320,16 @@ batch_count(const struct batch_state *st)
 {
 	struct stats_worker	*sw;
 	const char		*label;
-	int			 i;
+	int			 i, k, v;
 
 	sw = stats_me();
+	v = registry_index(&app.registry, st->group.model);
 	for (i = 0; i < st->group.n; i++) {
 		label = st->rows[i].result.label;
-		sw->predictions[label[2] == 's' ? 0 : label[2] == 'g' ?
-		    1 : 2]++;
+		k = label[2] == 's' ? 0 : label[2] == 'g' ? 1 : 2;
+		sw->predictions[k]++;
 		stats_observe(&sw->inference_ms, STATS_HIST_MS,
 		    st->rows[i].inference_ms);
+		stats_version(sw, v, k, st->rows[i].inference_ms);
 	}
 }

@@ -139,6 +139,18 @@ registry_first_error(const struct registry *reg)
 	return (NULL);
 }
 
+int
+registry_index(const struct registry *reg, const struct model *m)
+{
+	size_t	i;
+
+	for (i = 0; m != NULL && i < reg->n; i++) {
+		if (reg->v[i].model == m)
+			return ((int)i);
+	}
+	return (-1);
+}
+
 size_t
 registry_names(const struct registry *reg)
 {

@@ -65,6 +65,10 @@ struct registry_entry	*registry_default(const struct registry *,
 /* The first entry that failed to load, or NULL. */
 const struct registry_entry *registry_first_error(const struct registry *);
 
+/* The index of the entry holding m, or -1. */
+int			 registry_index(const struct registry *,
+			    const struct model *);
+
 /* Number of distinct names. */
 size_t			 registry_names(const struct registry *);
 

@@ -111,6 +111,19 @@ stats_status_index(int status)
 }
 
 /* The route label of a request path: exact match, the docs, else "other". */
+/*
+ * One prediction of registry entry v (-1 or beyond STATS_VERSIONS_MAX:
+ * not counted apart) with label index k, and its model time.
+ */
+void
+stats_version(struct stats_worker *sw, int v, int k, double ms)
+{
+	if (v < 0 || v >= STATS_VERSIONS_MAX || k < 0 || k > 2)
+		return;
+	sw->version_predictions[v][k]++;
+	stats_observe(&sw->version_inference_ms[v], STATS_HIST_MS, ms);
+}
+
 enum stats_route
 stats_route_of(const char *path)
 {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define STATS_WORKERS_MAX	64
+#define STATS_VERSIONS_MAX	32	/* model versions counted apart */
 
 enum stats_route {
 	STATS_ROUTE_ROOT,
@@ -71,6 +72,9 @@ struct stats_worker {
 	uint64_t		cache_hits;
 	uint64_t		cache_misses;
 	int64_t			routing_generation;	/* applied, -1 none */
+	/* Per registry entry (app.registry.v[i]), the first VERSIONS_MAX. */
+	uint64_t		version_predictions[STATS_VERSIONS_MAX][3];
+	struct stats_hist	version_inference_ms[STATS_VERSIONS_MAX];
 };
 
 struct stats {
@@ -93,6 +97,7 @@ void			 stats_bind(unsigned int);
 void			 stats_observe(struct stats_hist *, enum stats_hist_kind,
 			    double);
 int			 stats_status_index(int);
+void			 stats_version(struct stats_worker *, int, int, double);
 enum stats_route	 stats_route_of(const char *);
 
 #endif

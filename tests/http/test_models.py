@@ -11,6 +11,7 @@ MODEL_DIR alone still serves its one version.
 """
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 
@@ -76,6 +77,22 @@ for pid, want in ((base.get("prediction_id"), "3.3.2"),
                  "app.model_versions v ON v.id = p.model_version_id "
                  "WHERE p.prediction_id = '%s'" % pid), want,
        "row recorded with version %s" % want)
+
+# Prometheus: every loaded version has its series, counting its answers.
+st, _, b = request(srv.port, "POST", "/predict/batch",
+                   body={"texts": ["a", "b", "c"], "model_version": "3.3.2"})
+_, _, prom = request(srv.port, "GET", "/metrics/prometheus")
+per = {}
+for line in prom.splitlines():
+    m = re.match(r'modelserver_predictions_total\{model="vader",'
+                 r'version="([0-9.]+)",label="\w+"\} (\d+)$', line)
+    if m:
+        per[m.group(1)] = per.get(m.group(1), 0) + int(m.group(2))
+eq(per, {"3.3.2": 4, "3.4.0": 2},
+   "modelserver_predictions_total by version: 1 + 3 and 2 answers")
+ok(re.search(r'^modelserver_inference_duration_seconds_count\{model="vader",'
+             r'version="3.4.0"\} 2$', prom, re.M),
+   "inference histogram by version")
 
 st, _, body = request(srv.port, "POST", "/predict",
                       body={"text": text, "model_version": "9.9.9"})
