@@ -36,6 +36,8 @@ static const struct {
 	{ "GET", "/metrics/thresholds", "the alert thresholds of a model" },
 	{ "PUT", "/metrics/thresholds",
 	    "change the alert thresholds (Authorization: Bearer ADMIN_TOKEN)" },
+	{ "POST", "/metrics/compare",
+	    "a candidate model version against its baseline, same window" },
 	{ "GET", "/metrics/timeseries",
 	    "per-bucket counts, confidence, P95 and changes, for plots" },
 	{ "POST", "/analyze/performance",

@@ -221,6 +221,9 @@ int		api_metrics_thresholds(struct http_request *);
 int		api_metrics_timeseries(struct http_request *);
 int		api_metrics_authorized(struct http_request *);
 
+/* api_compare.c */
+int		api_metrics_compare(struct http_request *);
+
 /* api_prometheus.c */
 int		api_prometheus_get(struct http_request *);
 

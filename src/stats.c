@@ -28,7 +28,7 @@ const char *stats_route_names[STATS_NROUTES] = {
 	"/", "/health", "/predict", "/metrics/aggregated", "/metrics/count",
 	"/metrics/thresholds", "/metrics/timeseries", "/analyze/performance",
 	"/metrics/prometheus", "/openapi.json", "/docs", "/models",
-	"/predict/batch", "other"
+	"/predict/batch", "/metrics/compare", "other"
 };
 
 const char *stats_gemini_names[STATS_NGEMINI] = {

@@ -288,6 +288,11 @@ check("batch, a bad text", "POST", "/predict/batch", 422,
 check("batch, not JSON", "POST", "/predict/batch", 400, raw=b"{",
       headers=JSON)
 check("batch, GET", "GET", "/predict/batch", 405)
+check("compare", "POST", "/metrics/compare", 200,
+      body={"candidate_version": "3.3.2", "baseline_version": "3.3.2"})
+check("compare, unknown version", "POST", "/metrics/compare", 200,
+      body={"candidate_version": "9.9.9"})
+check("compare, no candidate", "POST", "/metrics/compare", 422, body={})
 
 # ---- metrics -----------------------------------------------------------
 check("prometheus", "GET", "/metrics/prometheus", 200)

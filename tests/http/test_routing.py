@@ -200,6 +200,22 @@ eq(int(sql_value("SELECT count(*) FROM app.prediction_metrics WHERE "
                  "shadow_of IS NULL")), len(ids),
    "served rows (shadow_of IS NULL) are exactly the answers")
 
+# ---- comparison (POST /metrics/compare) ------------------------------------
+st, _, c = request(a.port, "POST", "/metrics/compare",
+                   body={"model_name": "vader", "candidate_version": "3.4.0"})
+eq(st, 200, "compare 3.4.0 with the default version: 200")
+eq((c.get("baseline", {}).get("version"),
+    c.get("baseline", {}).get("served"),
+    c.get("candidate", {}).get("shadow"),
+    c.get("candidate", {}).get("served")), ("3.3.2", len(ids), len(ids), 0),
+   "the shadow's rows against the answered ones, same window")
+eq(c.get("paired", {}).get("pairs"), len(ids), "every pair joined")
+eq(c.get("paired", {}).get("label_agreement"), 0.0,
+   "no label agrees: every text holds an overlay word")
+st, _, c = request(a.port, "POST", "/metrics/compare",
+                   body={"candidate_version": "3.4.0", "window_minutes": 0})
+eq(st, 422, "a window of 0: 422")
+
 # ---- plain SQL -----------------------------------------------------------
 sql("UPDATE app.model_routing SET weights = '{0,100}', shadow_version = NULL "
     "WHERE model_name = 'vader'")

@@ -2,7 +2,7 @@
 -- (migrations/0010, sql/11_routing.sql) and the all-or-nothing rate limit
 -- of batch requests (sql/31_prediction_batches.sql).
 BEGIN;
-SELECT plan(24);
+SELECT plan(30);
 
 -- ---- model_routing: the rules are CHECKs -----------------------------------
 DELETE FROM app.model_routing;
@@ -88,6 +88,74 @@ SELECT results_eq($$SELECT ord, admitted FROM app.predict_batch_admit(
     '{10.0.0.5,10.0.0.4}', '{3,3}', 5) ORDER BY ord$$,
     $$VALUES (1, true), (2, true)$$,
     'clients are decided apart, results in input order');
+
+-- ---- compare_versions: exact, from the raw rows ----------------------------
+INSERT INTO app.model_versions (name, version) VALUES ('cmp', '1.0.0'),
+    ('cmp', '1.1.0');
+INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
+    confidence, inference_time_ms, input_length, compound, pos, neu, neg,
+    client_ip, created_at, shadow_of)
+SELECT ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid,
+       (SELECT id FROM app.model_versions WHERE name = 'cmp'
+         AND version = '1.0.0'),
+       (ARRAY['positive', 'negative', 'neutral'])[1 + i % 3],
+       (i % 10) / 10.0, i * 0.5, 10, 0.1, 0.1, 0.8, 0.1, '10.9.0.1',
+       now() - interval '5 minutes', NULL
+  FROM generate_series(1, 30) AS i;
+-- 1.1.0 shadowed the first 20 of them: labels agree on i % 2 = 0.
+INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
+    confidence, inference_time_ms, input_length, compound, pos, neu, neg,
+    client_ip, created_at, shadow_of)
+SELECT ('00000000-0000-7000-9000-' || lpad(i::text, 12, '0'))::uuid,
+       (SELECT id FROM app.model_versions WHERE name = 'cmp'
+         AND version = '1.1.0'),
+       CASE WHEN i % 2 = 0 THEN (ARRAY['positive', 'negative',
+           'neutral'])[1 + i % 3] ELSE 'negative' END,
+       0.9, i * 0.25, 10, 0.3, 0.1, 0.8, 0.1, '10.9.0.1',
+       now() - interval '4 minutes',
+       ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid
+  FROM generate_series(1, 20) AS i;
+-- An old row outside the window.
+INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
+    confidence, inference_time_ms, input_length, compound, pos, neu, neg,
+    client_ip, created_at)
+VALUES ('00000000-0000-7000-a000-000000000001', (SELECT id FROM
+    app.model_versions WHERE name = 'cmp' AND version = '1.1.0'),
+    'neutral', 0.1, 999, 10, 0, 0, 1, 0, '10.9.0.1', now() - interval '2 hours');
+CREATE TEMP TABLE cmp AS
+    SELECT app.compare_versions('cmp', '1.1.0', '1.0.0', 60) AS j;
+SELECT is((SELECT ((j->'candidate'->>'predictions')::int,
+                   (j->'candidate'->>'shadow')::int,
+                   (j->'baseline'->>'served')::int)::text FROM cmp),
+    '(20,20,30)', 'volumes: 20 shadow rows against 30 answered');
+SELECT is((SELECT (j->'baseline'->>'average_confidence')::float8 FROM cmp),
+    (SELECT avg(confidence) FROM app.prediction_metrics p
+       JOIN app.model_versions v ON v.id = p.model_version_id
+      WHERE v.name = 'cmp' AND v.version = '1.0.0'),
+    'baseline average confidence equals the raw rows');
+SELECT is((SELECT (j->'candidate'->>'p95_inference_time_ms')::float8
+             FROM cmp),
+    (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY inference_time_ms)
+       FROM app.prediction_metrics p JOIN app.model_versions v
+         ON v.id = p.model_version_id
+      WHERE v.name = 'cmp' AND v.version = '1.1.0'
+        AND p.created_at > now() - interval '1 hour'),
+    'candidate P95 equals the raw rows (the old row left out)');
+SELECT is((SELECT (j->'difference'->>'average_confidence')::float8 FROM cmp),
+    (SELECT (j->'candidate'->>'average_confidence')::float8
+          - (j->'baseline'->>'average_confidence')::float8 FROM cmp),
+    'difference = candidate - baseline');
+SELECT is((SELECT ((j->'paired'->>'pairs')::int,
+                   (j->'paired'->>'label_agreement')::float8)::text
+             FROM cmp),
+    (SELECT (count(*)::int, (count(*) FILTER (WHERE s.label = a.label))
+             ::float8 / count(*))::text
+       FROM app.prediction_metrics s JOIN app.prediction_metrics a
+         ON a.prediction_id = s.shadow_of
+      WHERE s.prediction_id::text LIKE '00000000-0000-7000-9000-%'),
+    'paired: 20 pairs, agreement as the join of the raw rows gives');
+SELECT throws_ok($$SELECT app.compare_versions('cmp', '1.1.0', '1.0.0', 0)$$,
+    '23514', NULL, 'a window of 0 minutes is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
