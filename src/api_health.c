@@ -25,6 +25,8 @@ static const struct {
 	{ "POST", "/predict/batch",
 	    "sentiment of up to 256 texts, recorded in one transaction" },
 	{ "GET", "/models", "every model version held, with its traffic share" },
+	{ "POST", "/models/reload",
+	    "load new or changed model versions in every worker (ADMIN_TOKEN)" },
 	{ "GET", "/models/{name}", "one model's versions and routing" },
 	{ "PUT", "/models/{name}/routing",
 	    "change a model's traffic split (Authorization: Bearer ADMIN_TOKEN)" },

@@ -188,6 +188,7 @@ void		recorder_submit_shadow(const struct model *, const char *,
 void		routing_init(void);
 void		routing_stop(void);
 void		routing_refresh(void);
+int		routing_rescan(struct registry_change *);
 long long	routing_generation(void);
 struct registry_entry *routing_pick(const char *, const char *,
 		    const char *, struct registry_entry **, const char **,
@@ -202,6 +203,9 @@ int		api_models_get(struct http_request *);
 
 /* api_routing.c */
 int		api_routing_put(struct http_request *);
+
+/* api_reload.c */
+int		api_models_reload(struct http_request *);
 
 /* api_health.c */
 int		api_health_root(struct http_request *);

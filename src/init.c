@@ -25,7 +25,8 @@
  * Syscalls glibc 2.36 needs that Kore's filter lacks (found with
  * seccomp_tracing): stat for the access log's localtime() and libcurl's CA
  * file; clone3 is refused so pthread_create falls back to clone (task
- * threads); rseq for new threads; the rest for libcurl's resolver.
+ * threads); rseq for new threads; the rest for libcurl's resolver, and
+ * getdents64 for reading MODELS_DIR again (POST /models/reload).
  */
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -51,6 +52,8 @@ KORE_SECCOMP_FILTER("modelserver",
 	KORE_SYSCALL_ALLOW_ARG(socket, 0, AF_NETLINK),
 	KORE_SYSCALL_ALLOW(bind),
 	KORE_SYSCALL_ALLOW(recvmsg),
+	/* Hot reload lists MODELS_DIR in the worker (registry_rescan). */
+	KORE_SYSCALL_ALLOW(getdents64),
 )
 
 struct app	app;

@@ -11,12 +11,17 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "registry.h"
+#include "sha256.h"
 
+static int	registry_room(struct registry *, const char *, char *, size_t);
+static int	registry_manifest_sha(const char *, char *);
+static void	registry_retire(struct registry *, struct model *);
 static int	registry_push(struct registry *, const char *, const char *,
 		    const char *, char *, size_t);
 static int	registry_isdir(const char *);
@@ -72,18 +77,16 @@ int
 registry_add_dir(struct registry *reg, const char *dir, char *errbuf,
     size_t errlen)
 {
-	struct registry_entry	*e, *v;
+	struct registry_entry	*e;
 	struct model		*m;
 
 	if ((m = model_load(dir, errbuf, errlen)) == NULL)
 		return (0);
-	if (reg->n >= REGISTRY_MAX || strlen(dir) >= REGISTRY_PATH_MAX ||
-	    (v = realloc(reg->v, (reg->n + 1) * sizeof(*v))) == NULL) {
-		snprintf(errbuf, errlen, "%s:0: too many models", dir);
+	if (strlen(dir) >= REGISTRY_PATH_MAX ||
+	    !registry_room(reg, dir, errbuf, errlen)) {
 		model_free(m);
 		return (0);
 	}
-	reg->v = v;
 	e = &reg->v[reg->n++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", model_name(m));
@@ -121,8 +124,10 @@ registry_default(const struct registry *reg, const char *name)
 		if (strcmp(reg->v[i].name, name) != 0 ||
 		    reg->v[i].model == NULL)
 			continue;
-		/* Sorted: the last loaded one is the highest. */
-		best = &reg->v[i];
+		/* Not by position: rescans append. */
+		if (best == NULL || registry_semver_cmp(reg->v[i].version,
+		    best->version) > 0)
+			best = &reg->v[i];
 	}
 	return (best);
 }
@@ -186,9 +191,135 @@ registry_free(struct registry *reg)
 
 	for (i = 0; i < reg->n; i++)
 		model_free(reg->v[i].model);
+	for (i = 0; i < reg->nretired; i++)
+		model_free(reg->retired[i]);
 	free(reg->v);
-	reg->v = NULL;
-	reg->n = 0;
+	free(reg->retired);
+	memset(reg, 0, sizeof(*reg));
+}
+
+int
+registry_rescan(struct registry *reg, const char *dir,
+    int (*busy)(const struct registry_entry *), struct registry_change *ch,
+    char *errbuf, size_t errlen)
+{
+	struct registry_entry	*e;
+	struct model		*m;
+	char			**names, **versions, path[REGISTRY_PATH_MAX];
+	char			  sha[SHA256_HEX_LEN];
+	char			  err[REGISTRY_ERR_MAX];
+	size_t			  nnames, nversions, i, j, before;
+	int			  n, len, found;
+
+	n = -1;
+	names = versions = NULL;
+	nnames = nversions = 0;
+	if (!registry_listdir(dir, &names, &nnames, errbuf, errlen))
+		goto cleanup;
+	n = 0;
+	before = reg->n;
+	for (i = 0; i < nnames && n < REGISTRY_CHANGES_MAX; i++) {
+		len = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (len < 0 || (size_t)len >= sizeof(path) ||
+		    !registry_listdir(path, &versions, &nversions, err,
+		    sizeof(err)))
+			continue;
+		for (j = 0; j < nversions && n < REGISTRY_CHANGES_MAX; j++) {
+			e = registry_find(reg, names[i], versions[j]);
+			if (e == NULL) {
+				if (!registry_push(reg, dir, names[i],
+				    versions[j], errbuf, errlen))
+					break;
+				e = &reg->v[reg->n - 1];
+				ch[n].entry = e;
+				ch[n].action = e->model != NULL ?
+				    REGISTRY_LOADED : REGISTRY_REFUSED;
+				snprintf(ch[n].error, sizeof(ch[n].error),
+				    "%s", e->error);
+				n++;
+				continue;
+			}
+			len = snprintf(path, sizeof(path), "%s/MANIFEST",
+			    e->dir);
+			if (len < 0 || (size_t)len >= sizeof(path))
+				continue;
+			if (e->model != NULL && registry_manifest_sha(path,
+			    sha) && strcmp(sha, model_sha256(e->model)) == 0)
+				continue;	/* unchanged */
+			if ((m = model_load(e->dir, err, sizeof(err))) ==
+			    NULL) {
+				/* The version that serves keeps serving. */
+				if (e->model == NULL &&
+				    strcmp(err, e->error) == 0)
+					continue;	/* refused before */
+				if (e->model == NULL)
+					snprintf(e->error, sizeof(e->error),
+					    "%s", err);
+				ch[n].entry = e;
+				ch[n].action = REGISTRY_REFUSED;
+				snprintf(ch[n].error, sizeof(ch[n].error),
+				    "%s", err);
+				n++;
+				continue;
+			}
+			if (strcmp(model_name(m), e->name) != 0 ||
+			    strcmp(model_version(m), e->version) != 0) {
+				ch[n].entry = e;
+				ch[n].action = REGISTRY_REFUSED;
+				snprintf(ch[n].error, sizeof(ch[n].error),
+				    "%.200s/MANIFEST:0: says %.63s %.31s",
+				    e->dir, model_name(m), model_version(m));
+				model_free(m);
+				n++;
+				continue;
+			}
+			ch[n].entry = e;
+			ch[n].action = e->model != NULL ? REGISTRY_REPLACED :
+			    REGISTRY_LOADED;
+			ch[n].error[0] = '\0';
+			/* In-flight rows may point at the old one: retire. */
+			registry_retire(reg, e->model);
+			e->model = m;
+			e->error[0] = '\0';
+			n++;
+		}
+		registry_freelist(versions, nversions);
+		versions = NULL;
+		nversions = 0;
+	}
+
+	/* Versions whose directory is gone. */
+	for (i = 0; i < before && n < REGISTRY_CHANGES_MAX; i++) {
+		e = &reg->v[i];
+		if (e->model == NULL)
+			continue;
+		len = snprintf(path, sizeof(path), "%s/MANIFEST", e->dir);
+		found = len > 0 && (size_t)len < sizeof(path) &&
+		    registry_manifest_sha(path, sha);
+		if (found)
+			continue;
+		ch[n].entry = e;
+		if (busy != NULL && busy(e)) {
+			ch[n].action = REGISTRY_KEPT;
+			snprintf(ch[n].error, sizeof(ch[n].error), "%.200s: gone, "
+			    "but the version has traffic: kept loaded (route "
+			    "it away first)", e->dir);
+		} else {
+			ch[n].action = REGISTRY_UNLOADED;
+			registry_retire(reg, e->model);
+			e->model = NULL;
+			snprintf(e->error, sizeof(e->error), "%.200s:0: "
+			    "removed from MODELS_DIR", e->dir);
+			snprintf(ch[n].error, sizeof(ch[n].error), "%s",
+			    e->error);
+		}
+		n++;
+	}
+
+cleanup:
+	registry_freelist(names, nnames);
+	registry_freelist(versions, nversions);
+	return (n);
 }
 
 /*
@@ -199,19 +330,11 @@ static int
 registry_push(struct registry *reg, const char *root, const char *name,
     const char *version, char *errbuf, size_t errlen)
 {
-	struct registry_entry	*e, *v;
+	struct registry_entry	*e;
 	int			 n;
 
-	if (reg->n >= REGISTRY_MAX) {
-		snprintf(errbuf, errlen, "%s:0: more than %d model versions",
-		    root, REGISTRY_MAX);
+	if (!registry_room(reg, root, errbuf, errlen))
 		return (0);
-	}
-	if ((v = realloc(reg->v, (reg->n + 1) * sizeof(*v))) == NULL) {
-		snprintf(errbuf, errlen, "%s:0: out of memory", root);
-		return (0);
-	}
-	reg->v = v;
 	e = &reg->v[reg->n++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", name);
@@ -238,6 +361,63 @@ registry_push(struct registry *reg, const char *root, const char *name,
 		e->model = NULL;
 	}
 	return (1);
+}
+
+/* Room for one more entry; the array is made once, full size. */
+static int
+registry_room(struct registry *reg, const char *root, char *errbuf,
+    size_t errlen)
+{
+	if (reg->v == NULL &&
+	    (reg->v = calloc(REGISTRY_MAX, sizeof(*reg->v))) == NULL) {
+		snprintf(errbuf, errlen, "%s:0: out of memory", root);
+		return (0);
+	}
+	if (reg->n >= REGISTRY_MAX) {
+		snprintf(errbuf, errlen, "%s:0: more than %d model versions",
+		    root, REGISTRY_MAX);
+		return (0);
+	}
+	return (1);
+}
+
+/* The sha256 of the file at path (a MANIFEST: small), or 0. */
+static int
+registry_manifest_sha(const char *path, char *hex)
+{
+	struct sha256_ctx	ctx;
+	uint8_t			digest[SHA256_DIGEST_LEN];
+	char			buf[4096];
+	size_t			n;
+	FILE			*fp;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return (0);
+	sha256_init(&ctx);
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		sha256_update(&ctx, buf, n);
+	fclose(fp);
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, hex);
+	return (1);
+}
+
+/*
+ * Keeps a replaced model until the registry is freed: rows in flight and
+ * requests still point at it.  Reloads are rare admin actions.
+ */
+static void
+registry_retire(struct registry *reg, struct model *m)
+{
+	struct model	**v;
+
+	if (m == NULL)
+		return;
+	if ((v = realloc(reg->retired, (reg->nretired + 1) *
+	    sizeof(*v))) == NULL)
+		return;		/* leaks m rather than free it in use */
+	reg->retired = v;
+	reg->retired[reg->nretired++] = m;
 }
 
 static int
@@ -287,7 +467,8 @@ registry_listdir(const char *dir, char ***out, size_t *nout, char *errbuf,
 		}
 		n++;
 	}
-	qsort(list, n, sizeof(*list), registry_cmp_str);
+	if (n > 0)
+		qsort(list, n, sizeof(*list), registry_cmp_str);
 	*out = list;
 	*nout = n;
 	list = NULL;

@@ -29,10 +29,34 @@ struct registry_entry {
 	char		 error[REGISTRY_ERR_MAX];
 };
 
+/*
+ * v has room for REGISTRY_MAX entries from the first add: entries never
+ * move, so pointers to them stay valid.  Sorted by name, then version,
+ * at start; versions added later (registry_rescan) are appended.
+ */
 struct registry {
-	struct registry_entry	*v;	/* sorted by name, then version */
+	struct registry_entry	*v;
 	size_t			 n;
+	struct model		**retired;	/* replaced, freed at the end */
+	size_t			 nretired;
 };
+
+/* What registry_rescan did to one version. */
+enum registry_action {
+	REGISTRY_LOADED,	/* new, or loads now */
+	REGISTRY_REPLACED,	/* its artifact changed: the new one serves */
+	REGISTRY_REFUSED,	/* failed its checks: the old one (if any) serves */
+	REGISTRY_UNLOADED,	/* its directory is gone */
+	REGISTRY_KEPT,		/* its directory is gone, but it has traffic */
+};
+
+struct registry_change {
+	enum registry_action	 action;
+	struct registry_entry	*entry;
+	char			 error[REGISTRY_ERR_MAX];
+};
+
+#define REGISTRY_CHANGES_MAX	64
 
 /*
  * Adds every <name>/<version> directory of dir and loads each.  Returns 1
@@ -50,6 +74,17 @@ int			 registry_scan(struct registry *, const char *,
  */
 int			 registry_add_dir(struct registry *, const char *,
 			    char *, size_t);
+
+/*
+ * Looks at dir again: loads new <name>/<version> directories, reloads the
+ * ones whose MANIFEST changed (the old model keeps serving if the new one
+ * fails), unloads the ones gone unless busy(entry) says they serve.
+ * Fills changes (at most REGISTRY_CHANGES_MAX) and returns their number,
+ * or -1 with errbuf set when dir cannot be read.
+ */
+int			 registry_rescan(struct registry *, const char *,
+			    int (*)(const struct registry_entry *),
+			    struct registry_change *, char *, size_t);
 
 /* The entry (name, version), or NULL. */
 struct registry_entry	*registry_find(const struct registry *,

@@ -31,7 +31,17 @@
 #define ROUTING_MAX_VERSIONS	16
 #define ROUTING_BUCKETS		100
 
+/* One row of model_routing as read (re-resolved after a rescan). */
+struct routing_raw {
+	char	name[REGISTRY_NAME_MAX];
+	char	versions[ROUTING_MAX_VERSIONS * REGISTRY_VERSION_MAX];
+	char	weights[ROUTING_MAX_VERSIONS * 4];
+	char	def[REGISTRY_VERSION_MAX];
+	char	shadow[REGISTRY_VERSION_MAX];
+};
+
 struct routing_rule {
+	struct routing_raw	 raw;
 	char			 name[REGISTRY_NAME_MAX];
 	int			 n;
 	struct registry_entry	*ver[ROUTING_MAX_VERSIONS];	/* NULL: */
@@ -47,6 +57,8 @@ static void	routing_read(struct kore_pgsql *);
 static int	routing_parse(struct routing_rule *, const char *,
 		    const char *, const char *, const char *, const char *);
 static const struct routing_rule *routing_rule(const char *);
+static int	routing_busy(const struct registry_entry *);
+static void	routing_rebuild(void);
 static struct registry_entry *routing_weighted(const struct routing_rule *,
 		    const char *);
 static u_int64_t routing_hash(const char *, const char *);
@@ -282,6 +294,16 @@ routing_read(struct kore_pgsql *sql)
 	if (kore_pgsql_nfields(sql) != 6)
 		return;
 
+	/*
+	 * A new generation may come from POST /models/reload on another
+	 * worker or instance: look at MODELS_DIR again first (cheap when
+	 * nothing changed: one MANIFEST read per version).  So does the
+	 * first load: a worker restarted after reloads was forked with the
+	 * parent's registry, as it was at start.
+	 */
+	if (gen != generation)
+		(void)routing_rescan(NULL);
+
 	next = kore_calloc(REGISTRY_MAX, sizeof(*next));
 	n = 0;
 	for (i = 0; i < rows && n < REGISTRY_MAX; i++) {
@@ -322,6 +344,11 @@ routing_parse(struct routing_rule *r, const char *name, const char *vers,
 	if (snprintf(r->name, sizeof(r->name), "%s", name) >=
 	    (int)sizeof(r->name))
 		return (0);
+	snprintf(r->raw.name, sizeof(r->raw.name), "%s", name);
+	snprintf(r->raw.versions, sizeof(r->raw.versions), "%s", vers);
+	snprintf(r->raw.weights, sizeof(r->raw.weights), "%s", weights);
+	snprintf(r->raw.def, sizeof(r->raw.def), "%s", def);
+	snprintf(r->raw.shadow, sizeof(r->raw.shadow), "%s", shadow);
 	snprintf(buf, sizeof(buf), "%s", vers);
 	for (p = buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL) {
 		if (r->n == ROUTING_MAX_VERSIONS)
@@ -349,6 +376,75 @@ routing_parse(struct routing_rule *r, const char *name, const char *vers,
 			r->shadow = NULL;
 	}
 	return (1);
+}
+
+/*
+ * Looks at MODELS_DIR again in this worker (registry_rescan): new and
+ * changed versions load, broken ones are refused while the loaded ones
+ * keep serving, versions gone are unloaded unless they have traffic.
+ * Fills ch (REGISTRY_CHANGES_MAX room, or NULL) and returns the number of
+ * changes, or
+ * -1 (MODELS_DIR not set or unreadable).  Every worker does this when
+ * the routing generation moves.
+ */
+int
+routing_rescan(struct registry_change *ch)
+{
+	struct registry_change	 local[REGISTRY_CHANGES_MAX];
+	struct registry_entry	*def;
+	char			 err[REGISTRY_ERR_MAX];
+	int			 n, i;
+
+	if (app.cf.models_dir[0] == '\0')
+		return (-1);
+	if (ch == NULL)
+		ch = local;
+	n = registry_rescan(&app.registry, app.cf.models_dir, routing_busy,
+	    ch, err, sizeof(err));
+	if (n < 0) {
+		kore_log(LOG_NOTICE, "models.rescan failed error=\"%s\"", err);
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		kore_log(LOG_NOTICE, "models.rescan %s name=%s version=%s%s%s",
+		    ch[i].action == REGISTRY_LOADED ? "loaded" :
+		    ch[i].action == REGISTRY_REPLACED ? "replaced" :
+		    ch[i].action == REGISTRY_REFUSED ? "refused" :
+		    ch[i].action == REGISTRY_UNLOADED ? "unloaded" : "kept",
+		    ch[i].entry->name, ch[i].entry->version,
+		    ch[i].error[0] != '\0' ? " error=" : "", ch[i].error);
+	}
+	if (n > 0) {
+		routing_rebuild();
+		if ((def = registry_default(&app.registry, NULL)) != NULL)
+			app.model = def->model;
+	}
+	return (n);
+}
+
+/* A version that serves: any weight, the default or the shadow. */
+static int
+routing_busy(const struct registry_entry *e)
+{
+	const struct routing_rule	*rule;
+
+	if ((rule = routing_rule(e->name)) == NULL)
+		return (registry_default(&app.registry, e->name) == e);
+	return (routing_share(e) > 0 || rule->shadow == e || rule->def == e);
+}
+
+/* Re-resolves the rules against the registry, which a rescan changed. */
+static void
+routing_rebuild(void)
+{
+	struct routing_raw	raw;
+	int			i;
+
+	for (i = 0; i < nrules; i++) {
+		raw = rules[i].raw;
+		(void)routing_parse(&rules[i], raw.name, raw.versions,
+		    raw.weights, raw.def, raw.shadow);
+	}
 }
 
 static const struct routing_rule *

@@ -288,6 +288,9 @@ check("batch, a bad text", "POST", "/predict/batch", 422,
 check("batch, not JSON", "POST", "/predict/batch", 400, raw=b"{",
       headers=JSON)
 check("batch, GET", "GET", "/predict/batch", 405)
+check("reload, MODEL_DIR only", "POST", "/models/reload", 409,
+      headers={"Authorization": "Bearer " + TOKEN})
+check("reload, no token", "POST", "/models/reload", 401)
 check("compare", "POST", "/metrics/compare", 200,
       body={"candidate_version": "3.3.2", "baseline_version": "3.3.2"})
 check("compare, unknown version", "POST", "/metrics/compare", 200,
@@ -466,6 +469,14 @@ st, _, payload = fetch(lim.port, "GET", "/docs")
 ok(b"make docs" in payload, "the 503 says to run 'make docs'", payload)
 lim.stop()
 shutil.rmtree(tmp, ignore_errors=True)
+
+# ---- a server with MODELS_DIR: hot reload ------------------------------------
+multi = Server("openapi-models", env={
+    "MODELS_DIR": "src/model/versions", "ADMIN_TOKEN": TOKEN}).start()
+check("reload", "POST", "/models/reload", 200, port_=multi.port,
+      headers={"Authorization": "Bearer " + TOKEN})
+check("models, two versions", "GET", "/models", 200, port_=multi.port)
+multi.stop()
 
 # ---- a server without its model --------------------------------------------
 nomodel = Server("openapi-nomodel", env={
