@@ -95,6 +95,8 @@ struct analyze_state {
 	char			 client[INET6_ADDRSTRLEN];
 	int			 window_minutes;
 	char			 model_name[SCHEMA_MODEL_NAME_MAX + 1];
+	char			 candidate[REGISTRY_VERSION_MAX];  /* "": none */
+	char			 baseline[REGISTRY_VERSION_MAX];
 	int			 limit;
 	int			 remaining;
 	int			 reset_s;
@@ -134,6 +136,13 @@ struct analyze_state {
 static const char analyze_sql_load[] =
     "SELECT r.admitted, r.remaining, r.reset_s, "
     "CASE WHEN r.admitted > 0 THEN app.analyze_inputs($3::int, $4) END "
+    "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
+
+/* The same, with a candidate against its baseline: $5, $6 versions. */
+static const char analyze_sql_load_compare[] =
+    "SELECT r.admitted, r.remaining, r.reset_s, "
+    "CASE WHEN r.admitted > 0 THEN app.analyze_compare_inputs($3::int, $4, "
+    "$5, $6) END "
     "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
 
 /* $1 inputs, $2 owner, $3 lease ms, $4 egress limit, $5 hold ms. */
@@ -227,6 +236,7 @@ analyze_start(struct http_request *req)
 {
 	struct analyze_state	*st;
 	struct schema_analyze	 in;
+	struct registry_entry	*def;
 	json_t			*body, *details;
 	char			 limit[16], window[16];
 
@@ -252,6 +262,21 @@ analyze_start(struct http_request *req)
 	if (in.model_name != NULL)
 		snprintf(st->model_name, sizeof(st->model_name), "%s",
 		    in.model_name);
+	if (in.candidate_version != NULL) {
+		/* A comparison is of one model: the default one if unnamed. */
+		if (st->model_name[0] == '\0' &&
+		    (def = registry_default(&app.registry, NULL)) != NULL)
+			snprintf(st->model_name, sizeof(st->model_name), "%s",
+			    def->name);
+		snprintf(st->candidate, sizeof(st->candidate), "%s",
+		    in.candidate_version);
+		if (in.baseline_version != NULL)
+			snprintf(st->baseline, sizeof(st->baseline), "%s",
+			    in.baseline_version);
+		else if ((def = routing_default(st->model_name)) != NULL)
+			snprintf(st->baseline, sizeof(st->baseline), "%s",
+			    def->version);
+	}
 	json_decref(body);
 	json_decref(details);
 
@@ -266,9 +291,16 @@ analyze_start(struct http_request *req)
 	st->limit = app.cf.rate_limit_analyze;
 	snprintf(limit, sizeof(limit), "%d", st->limit);
 	snprintf(window, sizeof(window), "%d", st->window_minutes);
-	analyze_query(req, st, analyze_sql_load, ANALYZE_LOADED,
-	    ANALYZE_UNAVAILABLE, 4, st->client, limit, window,
-	    st->model_name[0] != '\0' ? st->model_name : NULL);
+	if (st->candidate[0] != '\0') {
+		analyze_query(req, st, analyze_sql_load_compare,
+		    ANALYZE_LOADED, ANALYZE_UNAVAILABLE, 6, st->client, limit,
+		    window, st->model_name, st->candidate,
+		    st->baseline[0] != '\0' ? st->baseline : st->candidate);
+	} else {
+		analyze_query(req, st, analyze_sql_load, ANALYZE_LOADED,
+		    ANALYZE_UNAVAILABLE, 4, st->client, limit, window,
+		    st->model_name[0] != '\0' ? st->model_name : NULL);
+	}
 	return (HTTP_STATE_CONTINUE);
 
 done:

@@ -1,7 +1,7 @@
 /*
  * api_compare.c: POST /metrics/compare, a candidate model version against
  * its baseline over the same window (app.compare_versions,
- * sql/32_model_comparison.sql).
+ * sql/51_model_comparison.sql).
  *
  * Body: {"model_name": "vader", "candidate_version": "3.4.0",
  * "baseline_version": "3.3.2", "window_minutes": 60}.  model_name

@@ -13,6 +13,8 @@
 
 static int	schema_predict_pin(const json_t *, struct schema_predict *,
 		    json_t *);
+static int	schema_analyze_versions(const json_t *,
+		    struct schema_analyze *, json_t *);
 
 /*
  * Validates a /predict body.  On success out->text borrows from body, so
@@ -284,6 +286,44 @@ schema_analyze(const json_t *body, struct schema_analyze *out,
 		}
 	}
 
+	/* A candidate version against its baseline (docs/models.md). */
+	if (!schema_analyze_versions(body, out, details))
+		ok = 0;
+
+	return (ok);
+}
+
+static int
+schema_analyze_versions(const json_t *body, struct schema_analyze *out,
+    json_t *details)
+{
+	static const char	*const keys[2] = { "candidate_version",
+				    "baseline_version" };
+	const char		**dst[2];
+	const json_t		*v;
+	int			 i, ok;
+
+	ok = 1;
+	dst[0] = &out->candidate_version;
+	dst[1] = &out->baseline_version;
+	for (i = 0; i < 2; i++) {
+		v = json_object_get(body, keys[i]);
+		if (v == NULL || json_is_null(v))
+			continue;
+		if (!json_is_string(v) ||
+		    !schema_semver(json_string_value(v))) {
+			schema_detail(details, keys[i],
+			    "must be a version X.Y.Z or null");
+			ok = 0;
+			continue;
+		}
+		*dst[i] = json_string_value(v);
+	}
+	if (out->baseline_version != NULL && out->candidate_version == NULL) {
+		schema_detail(details, "baseline_version",
+		    "needs candidate_version");
+		ok = 0;
+	}
 	return (ok);
 }
 

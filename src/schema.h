@@ -49,6 +49,8 @@ struct schema_predict_batch {
 struct schema_analyze {
 	int		 window_minutes;
 	const char	*model_name;	/* borrowed; NULL: every model */
+	const char	*candidate_version;	/* borrowed; NULL: none */
+	const char	*baseline_version;	/* NULL: the routed default */
 };
 
 int	schema_predict(const json_t *, struct schema_predict *, json_t *);

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 
+from fake_gemini import FakeGemini, reply_ok
 from lib import (Server, diag, done, eq, ok, request, reset_data, sql,
                  sql_value)
 
@@ -215,6 +216,40 @@ eq(c.get("paired", {}).get("label_agreement"), 0.0,
 st, _, c = request(a.port, "POST", "/metrics/compare",
                    body={"candidate_version": "3.4.0", "window_minutes": 0})
 eq(st, 422, "a window of 0: 422")
+
+# ---- /analyze/performance: candidate against baseline -------------------
+st, _, rep = request(a.port, "POST", "/analyze/performance",
+                     body={"model_name": "vader",
+                           "candidate_version": "3.4.0"})
+types = [i.get("issue_type") for i in rep.get("identified_issues", [])]
+eq((st, rep.get("source")), (200, "rules"), "analyze with a candidate: "
+   "the rules answer (no Gemini key)")
+ok("candidate_disagrees" in types and "candidate_label_shift" in types,
+   "the rules report where the candidate differs from its baseline",
+   types)
+fake = FakeGemini().start()
+fake.script(reply_ok())
+g = Server("routing-gemini", env=dict(env, GEMINI_API_KEY="k",
+                                      GEMINI_BASE_URL=fake.url))
+g.start()
+st, _, rep = request(g.port, "POST", "/analyze/performance",
+                     body={"candidate_version": "3.4.0",
+                           "baseline_version": "3.3.2"})
+calls = fake.calls()
+prompt = ""
+if calls:
+    prompt = calls[-1]["body"]["contents"][0]["parts"][0]["text"]
+eq((st, rep.get("source")), (200, "gemini"), "analyze with Gemini: 200")
+ok("candidate version 3.4.0, baseline version 3.3.2" in prompt and
+   "Candidate version: %d predictions" % len(ids) in prompt and
+   "On %d inputs scored by both" % len(ids) in prompt,
+   "the prompt gives the candidate's and the baseline's figures",
+   prompt[-1200:])
+st, _, _ = request(g.port, "POST", "/analyze/performance",
+                   body={"baseline_version": "3.3.2"})
+eq(st, 422, "a baseline without a candidate: 422")
+g.stop()
+fake.stop()
 
 # ---- plain SQL -----------------------------------------------------------
 sql("UPDATE app.model_routing SET weights = '{0,100}', shadow_version = NULL "

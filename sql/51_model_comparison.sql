@@ -1,4 +1,4 @@
--- 32_model_comparison.sql: a candidate version against its baseline over
+-- 51_model_comparison.sql: a candidate version against its baseline over
 -- the same window (POST /metrics/compare, /analyze/performance).
 -- Re-applied after every migrate (CREATE OR REPLACE).
 --
@@ -122,3 +122,72 @@ COMMENT ON FUNCTION app.compare_versions(text, text, text, integer,
     'and, for a candidate that shadowed the baseline, the label agreement '
     'and compound difference on the same inputs.  A side never registered '
     'is NULL.';
+
+-- ------------------------------------------------ /analyze/performance
+
+-- One version's figures over [p_from, p_to) in the shape of
+-- app.metrics_window (the analyzer reads both the same way).
+CREATE OR REPLACE FUNCTION app.compare_window(
+    p_model_name text, p_version text, p_from timestamptz, p_to timestamptz)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT jsonb_build_object(
+        'total_predictions', count(p.*),
+        'positive', count(p.*) FILTER (WHERE p.label = 'positive'),
+        'negative', count(p.*) FILTER (WHERE p.label = 'negative'),
+        'neutral', count(p.*) FILTER (WHERE p.label = 'neutral'),
+        'average_confidence', avg(p.confidence),
+        'average_inference_time_ms', avg(p.inference_time_ms),
+        'min_inference_time_ms', min(p.inference_time_ms),
+        'max_inference_time_ms', max(p.inference_time_ms),
+        'p95_inference_time_ms', percentile_cont(0.95) WITHIN GROUP
+            (ORDER BY p.inference_time_ms),
+        'start', analyze_iso8601(p_from), 'end', analyze_iso8601(p_to))
+      FROM prediction_metrics p
+      JOIN model_versions v ON v.id = p.model_version_id
+     WHERE v.name = p_model_name AND v.version = p_version
+       AND p.created_at >= p_from AND p.created_at < p_to;
+$$;
+
+COMMENT ON FUNCTION app.compare_window(text, text, timestamptz, timestamptz)
+    IS 'A model version''s rows over [p_from, p_to) (answered and shadow) '
+    'shaped as app.metrics_window''s output, for the analyzer.';
+
+-- app.analyze_inputs plus "comparison": the candidate and baseline
+-- versions over the current window, and their agreement on shadowed
+-- inputs.
+CREATE OR REPLACE FUNCTION app.analyze_compare_inputs(
+    p_window_minutes integer, p_model_name text, p_candidate text,
+    p_baseline text, p_now timestamptz DEFAULT now())
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_from  timestamptz := p_now - make_interval(mins => p_window_minutes);
+    v_pair  json;
+BEGIN
+    v_pair := compare_versions(p_model_name, p_candidate, p_baseline,
+        p_window_minutes, p_now) -> 'paired';
+    RETURN analyze_inputs(p_window_minutes, p_model_name, p_now)
+        || jsonb_build_object('comparison', jsonb_build_object(
+            'candidate_version', p_candidate,
+            'baseline_version', p_baseline,
+            'candidate', compare_window(p_model_name, p_candidate, v_from,
+                p_now),
+            'baseline', compare_window(p_model_name, p_baseline, v_from,
+                p_now),
+            'pairs', (v_pair ->> 'pairs')::bigint,
+            'label_agreement', (v_pair ->> 'label_agreement')::float8));
+END;
+$$;
+
+COMMENT ON FUNCTION app.analyze_compare_inputs(integer, text, text, text,
+    timestamptz) IS
+    'app.analyze_inputs with a "comparison" of a candidate version and '
+    'its baseline over the current window (compare_window each, and the '
+    'pairs and label agreement of app.compare_versions).';
