@@ -251,6 +251,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/tap.c tests/unit/tap.h \
 unit-tests: $(UNIT_TESTS)
 .PHONY: unit-tests
 
+# ---------------------------------------------------------------- checks
+
+# The call graph between src/ files has no cycle (tests/lint/layers.py,
+# over universal-ctags' definitions; --graph prints every edge).
+check-layers:
+	@tests/lint/layers.py
+.PHONY: check-layers
+
 # ---------------------------------------------------------------- benchmarks
 # Scripts that print figures (with the machine); they start their own
 # PostgreSQL and server and never fail on a slow machine.

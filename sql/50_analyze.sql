@@ -27,7 +27,7 @@ COMMENT ON FUNCTION app.gemini_lock(text) IS
 -- The statistics of the current window [now - w, now) and the previous
 -- one [now - 2w, now - w), the thresholds that apply, and the status the
 -- thresholds give, as one JSON document.  Uses the metrics functions of
--- sql/40_metrics.sql.
+-- sql/40_metrics.sql and sql/40_thresholds.sql.
 CREATE OR REPLACE FUNCTION app.analyze_inputs(
     p_window_minutes integer, p_model_name text DEFAULT NULL,
     p_now timestamptz DEFAULT now())

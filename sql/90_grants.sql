@@ -15,7 +15,7 @@ GRANT SELECT ON app.schema_migrations TO modelserver_app;
 GRANT SELECT, INSERT ON app.model_versions TO modelserver_app;
 GRANT SELECT, INSERT ON app.prediction_metrics TO modelserver_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.rate_limits TO modelserver_app;
--- Metrics (40_metrics.sql): read and change thresholds; the history is
+-- Metrics (40_thresholds.sql): read and change thresholds; the history is
 -- written by the audit trigger, as the caller, and never changed.
 GRANT SELECT, INSERT, UPDATE ON app.metric_thresholds TO modelserver_app;
 GRANT SELECT, INSERT ON app.metric_threshold_changes TO modelserver_app;

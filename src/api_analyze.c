@@ -243,7 +243,7 @@ analyze_start(struct http_request *req)
 	body = NULL;
 	details = NULL;
 
-	if (!http_json_method(req, HTTP_METHOD_POST))
+	if (!gate_method(req, HTTP_METHOD_POST))
 		goto done;
 	if (!http_json_read(req, &body))
 		goto done;

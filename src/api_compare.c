@@ -71,7 +71,7 @@ compare_start(struct http_request *req)
 
 	if (!http_state_exists(req)) {
 		body = NULL;
-		if (!http_json_method(req, HTTP_METHOD_POST) ||
+		if (!gate_method(req, HTTP_METHOD_POST) ||
 		    !http_json_read(req, &body))
 			return (HTTP_STATE_COMPLETE);
 		st = http_json_state(req, sizeof(*st), compare_onfree);

@@ -135,7 +135,7 @@ api_docs_get(struct http_request *req)
 	const char		*inm;
 	size_t			 i;
 
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		goto done;
 
 	for (i = 0; i < DOCS_NFILES; i++) {
@@ -143,7 +143,9 @@ api_docs_get(struct http_request *req)
 			break;
 	}
 	if (i == DOCS_NFILES) {
-		api_health_notfound(req);	/* kore.conf drifted */
+		/* kore.conf drifted: a route here that docs_table lacks. */
+		http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found",
+		    "no such document; GET / lists the endpoints", NULL);
 		goto done;
 	}
 	b = &docs_blobs[i];

@@ -92,7 +92,7 @@ static struct http_state health_states[] = {
 int
 api_health_root(struct http_request *req)
 {
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
@@ -130,7 +130,7 @@ health_start(struct http_request *req)
 	struct health_state	*st;
 
 	if (!http_state_exists(req)) {
-		if (!http_json_method(req, HTTP_METHOD_GET))
+		if (!gate_method(req, HTTP_METHOD_GET))
 			return (HTTP_STATE_COMPLETE);
 		st = http_json_state(req, sizeof(*st), NULL);
 		kore_pgsql_init(&st->sql);

@@ -146,7 +146,7 @@ aggregated_start(struct http_request *req)
 
 	body = details = NULL;
 	ok = 0;
-	if (!http_json_method(req, HTTP_METHOD_POST))
+	if (!gate_method(req, HTTP_METHOD_POST))
 		goto cleanup;
 	if (!http_json_read(req, &body))
 		goto cleanup;
@@ -181,7 +181,7 @@ count_start(struct http_request *req)
 	if (http_state_exists(req))
 		return (metrics_query(req));
 
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (HTTP_STATE_COMPLETE);
 	http_populate_qs(req);
 	details = json_array();
@@ -210,7 +210,7 @@ thresholds_start(struct http_request *req)
 	if (http_state_exists(req))
 		return (metrics_query(req));
 
-	if (!http_json_method(req, HTTP_METHOD_GET | HTTP_METHOD_PUT))
+	if (!gate_method(req, HTTP_METHOD_GET | HTTP_METHOD_PUT))
 		return (HTTP_STATE_COMPLETE);
 	if (req->method == HTTP_METHOD_PUT) {
 		if (!metrics_thresholds_put(req))
@@ -244,7 +244,7 @@ timeseries_start(struct http_request *req)
 	if (http_state_exists(req))
 		return (metrics_query(req));
 
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (HTTP_STATE_COMPLETE);
 	http_populate_qs(req);
 	details = json_array();

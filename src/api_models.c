@@ -21,7 +21,7 @@ api_models_list(struct http_request *req)
 	json_t	*list;
 	size_t	 i;
 
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 	list = json_array();
 	for (i = 0; i < app.registry.n; i++)
@@ -39,7 +39,7 @@ api_models_get(struct http_request *req)
 	json_t			*list;
 	size_t			 i;
 
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 	/* The route's regex guarantees the prefix and a valid name. */
 	name = req->path + strlen(MODELS_PREFIX);

@@ -73,7 +73,7 @@ batch_start(struct http_request *req)
 	details = NULL;
 	in = NULL;
 
-	if (!http_json_method(req, HTTP_METHOD_POST))
+	if (!gate_method(req, HTTP_METHOD_POST))
 		goto done;
 	if (!http_json_read(req, &body))
 		goto done;

@@ -33,7 +33,7 @@ api_prometheus_get(struct http_request *req)
 	u_int32_t		 conns;
 	int			 r, s, i, v;
 
-	if (!http_json_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
 	/* Count this scrape first, so it sees itself like any request. */

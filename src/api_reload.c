@@ -71,7 +71,7 @@ reload_start(struct http_request *req)
 	int			 n, i;
 
 	if (!http_state_exists(req)) {
-		if (!http_json_method(req, HTTP_METHOD_POST) ||
+		if (!gate_method(req, HTTP_METHOD_POST) ||
 		    !api_metrics_authorized(req))
 			return (HTTP_STATE_COMPLETE);
 		if (app.cf.models_dir[0] == '\0') {

@@ -84,7 +84,7 @@ routing_start(struct http_request *req)
 
 	if (!http_state_exists(req)) {
 		body = NULL;
-		if (!http_json_method(req, HTTP_METHOD_PUT) ||
+		if (!gate_method(req, HTTP_METHOD_PUT) ||
 		    !api_metrics_authorized(req) ||
 		    !http_json_read(req, &body))
 			return (HTTP_STATE_COMPLETE);

@@ -23,6 +23,7 @@
 
 #include "balance.h"
 #include "cidr.h"
+#include "clock.h"
 #include "config.h"
 #include "registry.h"
 #include "schema.h"
@@ -132,12 +133,16 @@ struct recorder_group {
 
 /* init.c */
 int		init(int);
-void		init_balance(u_int64_t);
 void		kore_parent_configure(int, char **);
 void		kore_worker_teardown(void);
 
+/* gate.c */
+void		gate_init(void);
+int		gate_method(struct http_request *, int);
+void		gate_balance(u_int64_t);
+
 /* http_json.c */
-int		http_json_method(struct http_request *, int);
+void		http_json_begin(struct http_request *, u_int64_t);
 int		http_json_read(struct http_request *, json_t **);
 void		http_json_reply(struct http_request *, int, json_t *);
 void		http_json_reply_text(struct http_request *, int, const char *,
@@ -147,7 +152,6 @@ void		http_json_error(struct http_request *, int, const char *,
 char		*http_json_iso8601(time_t, char *, size_t);
 void		*http_json_state(struct http_request *, size_t,
 		    void (*)(struct http_request *));
-u_int64_t	http_json_now_us(void);
 void		http_json_count(struct http_request *, int);
 
 /* db.c */

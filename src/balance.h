@@ -4,9 +4,9 @@
  * Kore 4.1's accept lock stays with a worker until it accepts
  * worker_accept_threshold connections in one turn or fills up.  At 1 it
  * moves after every accept, but the busier worker, turning its event loop
- * more often, takes it back more often.  Measured with wrk's 64
- * connections on two workers: splits like 61/3 and 56/8, one worker
- * serving nearly every request.
+ * more often, takes it back more often, so one worker can end up
+ * serving nearly every request (the measured splits are in
+ * docs/performance.md, "Connections spread over the workers").
  *
  * The remedy uses the one gate Kore has: a worker does not take the lock
  * while worker_max_connections <= its open connections.  Every worker

@@ -7,7 +7,8 @@
  * the number printf("%.15g") writes (for k of up to 15 digits, far more
  * than ours have; in plain notation where %g would switch to an exponent
  * below 1e-4) without glibc's multi-precision printf, which with
- * jansson's use of it was a fifth of a worker's time on the hot path.
+ * jansson's use of it was a large share of a worker's time on the hot
+ * path (measured in docs/performance.md, "The hand-written answer").
  * The text reads back as the same double (the nearest to k / 10^d), in
  * JSON clients and in PostgreSQL's float8 input.
  *

@@ -21,49 +21,19 @@
  * round before sending, and no 0.30000000000000004 noise. */
 #define HTTP_JSON_FLAGS		(JSON_COMPACT | JSON_REAL_PRECISION(15))
 
-static const char	*http_json_allow(int, char *, size_t);
-
 /* When the current handler run passed the gate: times stateless replies. */
-static struct http_request	*gate_req;
-static u_int64_t		 gate_us;
+static struct http_request	*begun_req;
+static u_int64_t		 begun_us;
 
 /*
- * The gate every handler passes first.  Answers 503 while the worker
- * shuts down (see kore_worker_teardown), else 405 (JSON, with an Allow
- * header) unless the request's method is in allowed (HTTP_METHOD_* bits;
- * GET implies HEAD).  Returns 1 if the handler may go on, 0 if the
- * response was sent.
+ * Notes that this run of req's handler began at now_us (clock_now_us),
+ * for http_json_count.  The gate (gate_method) calls it.
  */
-int
-http_json_method(struct http_request *req, int allowed)
+void
+http_json_begin(struct http_request *req, u_int64_t now_us)
 {
-	char		allow[64], msg[128];
-
-	gate_req = req;
-	gate_us = http_json_now_us();
-	init_balance(gate_us / 1000);	/* the same clock as Kore's */
-
-	if (app.draining) {
-		http_response_header(req, "retry-after", "1");
-		http_response_header(req, "connection", "close");
-		http_json_error(req, HTTP_STATUS_SERVICE_UNAVAILABLE,
-		    "shutting_down", "the server is shutting down; retry",
-		    NULL);
-		return (0);
-	}
-
-	if (allowed & HTTP_METHOD_GET)
-		allowed |= HTTP_METHOD_HEAD;
-	if (req->method & allowed)
-		return (1);
-
-	http_json_allow(allowed, allow, sizeof(allow));
-	http_response_header(req, "allow", allow);
-	snprintf(msg, sizeof(msg), "%s is not allowed on %s; allowed: %s",
-	    http_method_text(req->method), req->path, allow);
-	http_json_error(req, HTTP_STATUS_METHOD_NOT_ALLOWED,
-	    "method_not_allowed", msg, NULL);
-	return (0);
+	begun_req = req;
+	begun_us = now_us;
 }
 
 /*
@@ -195,18 +165,8 @@ http_json_state(struct http_request *req, size_t len,
 
 	st = http_state_create(req, len, onfree);
 	st->magic = API_STATE_MAGIC;
-	st->started_us = http_json_now_us();
+	st->started_us = clock_now_us();
 	return (st);
-}
-
-/* Monotonic microseconds. */
-u_int64_t
-http_json_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((u_int64_t)ts.tv_sec * 1000000 + (u_int64_t)ts.tv_nsec / 1000);
 }
 
 /* Sends the error envelope; details (stolen) may be NULL. */
@@ -232,39 +192,10 @@ http_json_iso8601(time_t t, char *buf, size_t len)
 	return (buf);
 }
 
-static const char *
-http_json_allow(int allowed, char *buf, size_t len)
-{
-	static const struct {
-		int		 bit;
-		const char	*name;
-	} methods[] = {
-		{ HTTP_METHOD_GET, "GET" },
-		{ HTTP_METHOD_HEAD, "HEAD" },
-		{ HTTP_METHOD_POST, "POST" },
-		{ HTTP_METHOD_PUT, "PUT" },
-		{ HTTP_METHOD_DELETE, "DELETE" },
-		{ HTTP_METHOD_PATCH, "PATCH" },
-	};
-	size_t		i, off;
-
-	buf[0] = '\0';
-	off = 0;
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (!(allowed & methods[i].bit))
-			continue;
-		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-		    off > 0 ? ", " : "", methods[i].name);
-		if (off >= len)
-			break;
-	}
-	return (buf);
-}
-
 /*
  * Counts the response by route and status and times it: from the state's
  * start when the handler has one, else from when this run of the handler
- * passed http_json_method() (handlers without state answer in the run
+ * passed gate_method() (handlers without state answer in the run
  * that passed it).  http_json_reply() calls it; handlers that answer with
  * something else call it themselves.
  */
@@ -283,9 +214,9 @@ http_json_count(struct http_request *req, int status)
 	st = http_state_get(req);
 	if (st != NULL && req->state_len >= sizeof(*st) &&
 	    st->magic == API_STATE_MAGIC)
-		ms = (double)(http_json_now_us() - st->started_us) / 1000.0;
-	else if (req == gate_req)
-		ms = (double)(http_json_now_us() - gate_us) / 1000.0;
+		ms = (double)(clock_now_us() - st->started_us) / 1000.0;
+	else if (req == begun_req)
+		ms = (double)(clock_now_us() - begun_us) / 1000.0;
 	else
 		ms = (double)(kore_time_ms() - req->start);
 	stats_observe(&sw->request_ms[route], STATS_HIST_MS, ms);

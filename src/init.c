@@ -58,7 +58,6 @@ KORE_SECCOMP_FILTER("modelserver",
 
 struct app	app;
 
-static void	init_balance_tick(void *, u_int64_t);
 static void	init_models(void);
 
 void
@@ -124,8 +123,7 @@ init(int state)
 	stats_bind(worker->id);
 	balance_bind(worker->id, worker_max_connections,
 	    app.cf.worker_balance_slack);
-	kore_timer_add(init_balance_tick, BALANCE_TICK_MS, NULL, 0);
-	init_balance(kore_time_ms());
+	gate_init();
 	db_init();
 	recorder_init();
 	janitor_init();
@@ -188,36 +186,11 @@ init_models(void)
 }
 
 /*
- * Publishes this worker's open connections and sets its cap (see
- * balance.h).  Called by the gate every request passes
- * (http_json_method), which keeps the count fresh while connections
- * arrive, and every BALANCE_TICK_MS, so that a worker whose peers all
- * went quiet still sees their counts fall.  now is Kore's clock
- * (CLOCK_MONOTONIC, milliseconds), which the callers have already read.
- */
-void
-init_balance(u_int64_t now)
-{
-	/* A draining worker has left (balance_leave): it takes no more. */
-	if (app.draining)
-		return;
-	worker_max_connections = balance_publish(worker_active_connections,
-	    now);
-}
-
-static void
-init_balance_tick(void *arg, u_int64_t now)
-{
-	(void)arg;
-	init_balance(now);
-}
-
-/*
  * SIGTERM/SIGQUIT: Kore has left the worker's event loop and will close
  * every connection when this returns, answered or not.  Turn the loop a
  * while longer ourselves: requests already admitted finish (their rows
  * commit and they get their answer), new ones get 503 shutting_down
- * (http_json_method), until nothing is in flight or SHUTDOWN_DRAIN_MS
+ * (gate_method), until nothing is in flight or SHUTDOWN_DRAIN_MS
  * has passed.  What is still open then sees its connection close, never
  * a false success.
  */

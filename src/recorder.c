@@ -18,7 +18,7 @@
  *  - after RECORDER_DELAY_MS, or when a batch in flight completes.
  * At most RECORDER_INFLIGHT batches run at once (1 by default: the
  * batches come out no larger, but half as many transactions write at
- * once and the machine spends less time a request; README, Throughput),
+ * once and the machine spends less time a request; docs/performance.md),
  * and never more than half the worker's connections, so other routes
  * always find one.
  *
@@ -464,7 +464,7 @@ recorder_flush(struct recorder_batch *b)
 	b->ng = 0;
 	b->query = recorder_sql;
 	b->started = kore_time_ms();
-	b->started_us = http_json_now_us();
+	b->started_us = clock_now_us();
 	ninflight++;
 	nleased = 0;
 
@@ -546,7 +546,7 @@ recorder_flush_groups(struct recorder_batch *b)
 	b->ng = 0;
 	b->query = recorder_group_sql;
 	b->started = kore_time_ms();
-	b->started_us = http_json_now_us();
+	b->started_us = clock_now_us();
 	ninflight++;
 
 	/* One version, and shadow rows apart (they skip the rate limit). */
@@ -898,7 +898,7 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		    "reason=\"%s\"", b->n, status, why != NULL ? why : "");
 	} else {
 		stats_observe(&sw->db_write_ms, STATS_HIST_MS,
-		    (double)(http_json_now_us() - b->started_us) / 1000.0);
+		    (double)(clock_now_us() - b->started_us) / 1000.0);
 	}
 
 	for (i = 0; b->of_groups && i < b->ng; i++) {

@@ -1,7 +1,7 @@
 /*
  * schema_metrics.c: validation of the /metrics/... requests.
  *
- * The same rules as the SQL side (sql/40_metrics.sql and the CHECKs of
+ * The same rules as the SQL side (sql/40_thresholds.sql and the CHECKs of
  * app.metric_thresholds), checked here first so a client gets a 422 that
  * names every bad field at once.  The database stays the authority: a
  * partial threshold update can only be checked against the stored values

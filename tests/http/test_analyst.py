@@ -1,4 +1,4 @@
-"""test_analyst.py: the README's "Querying the metrics" queries run, as
+"""test_analyst.py: the "Querying the metrics" queries of docs/api.md run, as
 the read-only analyst role, against data written through the server; and
 the analyst can read nothing it should not.
 """
@@ -19,10 +19,10 @@ request(srv.port, "PUT", "/metrics/thresholds",
         headers={"Authorization": "Bearer t0ken-for-the-analyst-test"})
 srv.stop()
 
-with open(os.path.join(ROOT, "README.md")) as f:
-    readme = f.read()
-m = re.search(r"^## Querying the metrics\n(.*?)^## ", readme, re.S | re.M)
-ok(m is not None, "README has a 'Querying the metrics' section")
+with open(os.path.join(ROOT, "docs", "api.md")) as f:
+    doc = f.read()
+m = re.search(r"^## Querying the metrics\n(.*?)(?=^## |\Z)", doc, re.S | re.M)
+ok(m is not None, "docs/api.md has a 'Querying the metrics' section")
 queries = re.findall(r"```sql\n(.*?)```", m.group(1) if m else "", re.S)
 ok(len(queries) >= 5, "the section holds example queries (%d)" %
    len(queries))

@@ -1,6 +1,6 @@
 -- 41_thresholds.sql: metric_thresholds (CHECKs, the default row),
 -- app.set_thresholds / thresholds_for, the change history and who may
--- change what (migrations/0003, sql/40_metrics.sql, sql/90_grants.sql).
+-- change what (migrations/0003, sql/40_thresholds.sql, sql/90_grants.sql).
 BEGIN;
 SELECT plan(54);
 
