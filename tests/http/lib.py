@@ -96,6 +96,7 @@ def sql_value(query, role="super"):
 def reset_data():
     """Empties the tables the tests write (the schema stays)."""
     sql("TRUNCATE app.prediction_metrics, app.rate_limits")
+    sql("DELETE FROM app.model_routing")       # the split (docs/models.md)
     sql("TRUNCATE app.gemini_cache, app.gemini_leases")
     # Thresholds back to the migration's defaults, then no history.
     sql("DELETE FROM app.metric_thresholds WHERE model_name <> 'default'; "

@@ -10,6 +10,7 @@ no failed request.
 """
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -50,8 +51,24 @@ def write_manifest(d, version, overlay_sha=None):
                     overlay_sha or sha(os.path.join(d, "overlay.txt"))))
 
 
+def generations(port):
+    _, _, text = request(port, "GET", "/metrics/prometheus")
+    return [int(g) for g in re.findall(
+        r'^modelserver_routing_generation\{worker="\d+"\} (-?\d+)$', text,
+        re.M)]
+
+
 def reload(port):
+    """POST /models/reload, then wait until every worker applied its
+    generation: no rescan is left pending when the test edits files."""
     st, _, body = request(port, "POST", "/models/reload", headers=AUTH)
+    gen = body.get("generation")
+    deadline = time.monotonic() + 10
+    while gen is not None and time.monotonic() < deadline:
+        g = generations(port)
+        if len(g) == 2 and all(x == gen for x in g):
+            break
+        time.sleep(0.02)
     return st, {(c["version"], c["action"]): c.get("error")
                 for c in body.get("changes", [])}
 
