@@ -2,6 +2,8 @@
 #
 #   make run     local PostgreSQL under .data/, migrate, serve on :8000
 #   make test    the whole suite from nothing (own PostgreSQL, own servers)
+#   make check   static checks (layers, pure modules, cppcheck, gcc and
+#                clang -Werror builds), then the whole suite
 #
 # Knobs: DEBUG=1 builds -O0.  build/san/app.so is the module built with
 # ASan + UBSan, which the HTTP tests serve.  Everything lands in build/.
@@ -29,12 +31,11 @@ PG_INCLUDE	:= -I$(shell pg_config --includedir 2>/dev/null || \
 		   echo /usr/include/postgresql)
 
 MODULE_CFLAGS	:= $(CSTD) $(WARN) -fPIC $(KORE_FEATURES) $(PG_INCLUDE) -Isrc
-MODULE_LIBS	:= -ljansson -lcurl -lpq -lm
+MODULE_LIBS	:= -ljansson -lcurl -lpq -lcrypto -lm
 
-# Debian packages the build, the server and the test suite need.
 # Debian packages: what building and running needs (make run), and what
 # the test suite needs on top (make test).
-PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev \
+PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev \
 		   postgresql-15 python3 curl ca-certificates
 # npm builds the docs page (make docs; the tests load it in Chromium):
 # Debian's only when there is none, so a Node.js from elsewhere is kept.
@@ -219,7 +220,7 @@ san: $(BUILD)/san/app.so
 # under ASan + UBSan.  To add one: list the name in UNIT_NAMES and its
 # sources below.  (The model's tests come from src/model/model.mk.)
 UNIT_NAMES	:= config schema cidr uuid schema_metrics gemini analyzer lease \
-		   fixed json_out balance registry
+		   fixed json_out balance pgarray compat registry
 UNIT_SRCS_config := src/config.c
 UNIT_SRCS_schema := src/schema.c
 UNIT_LIBS_schema := -ljansson
@@ -229,8 +230,12 @@ UNIT_SRCS_lease	:= src/lease.c
 UNIT_SRCS_fixed	:= src/fixed.c
 UNIT_SRCS_balance := src/balance.c
 UNIT_SRCS_registry := src/registry.c $(MODEL_SRCS)
+UNIT_LIBS_registry := $(MODEL_LIBS)
 $(BUILD)/tests/test_registry: UNIT_CFLAGS += $(MODEL_CFLAGS) -Isrc
+UNIT_SRCS_compat := src/compat.c
+UNIT_LIBS_compat := -ljansson
 UNIT_SRCS_json_out := src/json_out.c src/fixed.c
+UNIT_SRCS_pgarray := src/pgarray.c src/fixed.c
 UNIT_LIBS_json_out := -ljansson
 UNIT_SRCS_schema_metrics := src/schema_metrics.c src/schema.c
 UNIT_LIBS_schema_metrics := -ljansson
@@ -252,12 +257,54 @@ unit-tests: $(UNIT_TESTS)
 .PHONY: unit-tests
 
 # ---------------------------------------------------------------- checks
+# make check: what a reviewer runs.  The static checks first (seconds),
+# then the whole suite as make test runs it.
+
+CHECK_PACKAGES	:= cppcheck universal-ctags clang-14
+
+check: deps test-deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(CHECK_PACKAGES)"
+	@$(MAKE) --no-print-directory check-static
+	@$(MAKE) --no-print-directory all san unit-tests
+	@tests/run.sh
+
+check-static: check-layers check-pure cppcheck check-build
+.PHONY: check check-static
 
 # The call graph between src/ files has no cycle (tests/lint/layers.py,
 # over universal-ctags' definitions; --graph prints every edge).
 check-layers:
 	@tests/lint/layers.py
 .PHONY: check-layers
+
+# Pure modules (what the unit tests and fuzzers link alone, the model, the
+# clock and the shared counters) include neither app.h nor Kore.
+PURE_SRCS	= $(sort $(foreach n,$(UNIT_NAMES),$(UNIT_SRCS_$(n))) \
+		  $(foreach n,$(FUZZ_NAMES),$(FUZZ_SRCS_$(n))) $(MODEL_SRCS) \
+		  src/clock.c src/stats.c src/conftool.c)
+
+check-pure:
+	@files="$(PURE_SRCS) $(wildcard $(PURE_SRCS:.c=.h))"; \
+	bad=$$(grep -lE '^#include[[:space:]]*("app\.h"|<kore/)' $$files); \
+	if [ -n "$$bad" ]; then \
+		echo "pure modules that include app.h or Kore:" $$bad; exit 1; \
+	fi; \
+	echo "pure: $(words $(PURE_SRCS)) modules, none includes app.h or Kore"
+.PHONY: check-pure
+
+# cppcheck over every C file, with Kore's and the libraries' headers.
+cppcheck:
+	@tests/lint/cppcheck.sh && echo "cppcheck: no findings"
+.PHONY: cppcheck
+
+# Every target built with -Werror by gcc (build/) and clang (build/clang/).
+check-build:
+	@$(MAKE) --no-print-directory -s CC=gcc all unit-tests
+	@$(MAKE) --no-print-directory -s BUILD=$(BUILD)/clang CC=clang \
+	    $(BUILD)/clang/app.so $(BUILD)/clang/conftool \
+	    $(BUILD)/clang/vader-cli unit-tests
+	@echo "gcc and clang: -Werror builds clean"
+.PHONY: check-build
 
 # ---------------------------------------------------------------- benchmarks
 # Scripts that print figures (with the machine); they start their own
@@ -300,13 +347,14 @@ FUZZ_PACKAGES	:= clang-14 libclang-rt-14-dev
 FUZZ_CFLAGS	:= $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined \
 		   -fno-sanitize-recover=all -Isrc
-FUZZ_NAMES	:= fuzz_request fuzz_model fuzz_gemini
+FUZZ_NAMES	:= fuzz_request fuzz_model fuzz_gemini fuzz_pgarray
 FUZZ_SRCS_fuzz_request := src/schema.c src/schema_metrics.c
 FUZZ_LIBS_fuzz_request := -ljansson
 FUZZ_SRCS_fuzz_model := src/schema.c $(MODEL_SRCS)
-FUZZ_LIBS_fuzz_model := -ljansson
+FUZZ_LIBS_fuzz_model := -ljansson -lcrypto
 FUZZ_SRCS_fuzz_gemini := src/gemini.c src/analyzer.c src/schema.c
 FUZZ_LIBS_fuzz_gemini := -ljansson -lcurl
+FUZZ_SRCS_fuzz_pgarray := src/pgarray.c src/fixed.c
 FUZZ_BINS	:= $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_fuzz_$$*) \

@@ -87,6 +87,8 @@ static void	analyzer_issue(json_t *, enum analyzer_severity *,
 		    const char *, enum analyzer_severity, const char *, ...)
 		    __attribute__((format(printf, 5, 6)));
 static json_t	*analyzer_window_json(const struct analyzer_window *);
+static json_t	*analyzer_aggregated_json(const struct analyzer_window *,
+		    const char *);
 static json_t	*analyzer_opt(int, double);
 static int	analyzer_comparison_parse(const json_t *,
 		    struct analyzer_comparison *, char *, size_t);
@@ -617,9 +619,9 @@ analyzer_rules(const struct analyzer_inputs *in)
 
 	/* Recommendations, one per kind of issue. */
 	if (cur->total < ANALYZER_MIN_PREDICTIONS)
-		json_array_append_new(recs, json_string("Collect more traffic "
-		    "before drawing conclusions: each window needs at least 5 "
-		    "predictions."));
+		json_array_append_new(recs, json_sprintf("Collect more traffic "
+		    "before drawing conclusions: each window needs at least %d "
+		    "predictions.", ANALYZER_MIN_PREDICTIONS));
 	if (lvl_conf || trend_conf)
 		json_array_append_new(recs, json_string("Review recent "
 		    "low-confidence inputs and consider recalibrating or "
@@ -710,8 +712,10 @@ analyzer_rules(const struct analyzer_inputs *in)
  * The report the client receives: core (summary, identified_issues,
  * recommendations, root_cause_hypothesis, confidence_score; borrowed),
  * each issue stamped detected_at, plus generated_at, metrics_analyzed
- * {current, previous, changes, thresholds}, source, cached and, for the
- * rules, fallback_reason and fallback_detail.  Returns a new object.
+ * (the current window as the original server's AggregatedMetrics),
+ * comparison {current, previous, changes, thresholds}, source, cached
+ * and, for the rules, fallback_reason and fallback_detail.  Returns a new
+ * object.
  */
 json_t *
 analyzer_report(const json_t *core, const struct analyzer_inputs *in,
@@ -741,7 +745,7 @@ analyzer_report(const json_t *core, const struct analyzer_inputs *in,
 	    "root_cause_hypothesis"),
 	    "confidence_score", json_object_get(core, "confidence_score"),
 	    "generated_at", generated_at,
-	    "metrics_analyzed",
+	    "comparison",
 	    "current", analyzer_window_json(&in->cur),
 	    "previous", analyzer_window_json(&in->prev),
 	    "changes",
@@ -763,6 +767,8 @@ analyzer_report(const json_t *core, const struct analyzer_inputs *in,
 	    "status", in->status);
 	if (out == NULL)
 		return (NULL);
+	json_object_set_new(out, "metrics_analyzed",
+	    analyzer_aggregated_json(&in->cur, in->status));
 	if (reason != NULL) {
 		json_object_set_new(out, "fallback_reason",
 		    json_string(reason));
@@ -1150,6 +1156,35 @@ analyzer_window_json(const struct analyzer_window *w)
 	    "positive", (json_int_t)w->positive,
 	    "negative", (json_int_t)w->negative,
 	    "neutral", (json_int_t)w->neutral));
+}
+
+/*
+ * The window in the shape of the original server's AggregatedMetrics
+ * (its metrics_analyzed), with our label_distribution beside its
+ * sentiment_distribution, as POST /metrics/aggregated answers.
+ */
+static json_t *
+analyzer_aggregated_json(const struct analyzer_window *w, const char *status)
+{
+	json_t	*dist;
+
+	dist = json_pack("{s:I,s:I,s:I}", "positive", (json_int_t)w->positive,
+	    "negative", (json_int_t)w->negative,
+	    "neutral", (json_int_t)w->neutral);
+	return (json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:O,s:s,s:s,s:s,s:o}",
+	    "total_predictions", (json_int_t)w->total,
+	    "average_confidence", analyzer_opt(w->have_confidence,
+	    w->avg_confidence),
+	    "average_inference_time_ms", analyzer_opt(w->have_avg_ms,
+	    w->avg_ms),
+	    "min_inference_time_ms", analyzer_opt(w->have_min_ms, w->min_ms),
+	    "max_inference_time_ms", analyzer_opt(w->have_max_ms, w->max_ms),
+	    "p95_inference_time_ms", analyzer_opt(w->have_p95, w->p95_ms),
+	    "sentiment_distribution", dist,
+	    "status", status,
+	    "time_window_start", w->start,
+	    "time_window_end", w->end,
+	    "label_distribution", dist));
 }
 
 static json_t *

@@ -44,14 +44,31 @@
 #define ANALYZE_POLL_MIN_MS	50	/* first poll of a waiter */
 #define ANALYZE_POLL_MAX_MS	500
 #define ANALYZE_MIN_ATTEMPT_MS	250	/* no retry with less budget left */
-#define ANALYZE_NPARAMS		6
-#define ANALYZE_NCOLS		5
-
+/*
+ * The states, and where each goes ([...]: when its query fails).  Only
+ * ANSWER, REJECT and UNAVAILABLE respond; every path ends in one of them.
+ *
+ *   START        parse, the load query    -> LOADED [UNAVAILABLE]
+ *   LOADED       limit and inputs read    -> CLAIM; REJECT (429);
+ *                                            ANSWER (no key); UNAVAILABLE
+ *   CLAIM        the cache's claim query  -> CLAIMED [DB_FALLBACK]
+ *   CLAIMED      hit, limited, failed     -> ANSWER
+ *                claimed (we call)        -> CALL
+ *                wait (another calls)     -> SLEEP, then CLAIM again
+ *   SLEEP        a poll or backoff timer  -> the state after it; EXPIRED
+ *   CALL         one Gemini task          -> CALL_WAIT; RELEASE; EXPIRED
+ *   CALL_WAIT    the attempt's outcome    -> SAVE (a report); RELEASE;
+ *                                            SLEEP, then EGRESS (retry);
+ *                                            EXPIRED
+ *   EGRESS       count one more call      -> EGRESSED [DB_FALLBACK]
+ *   EGRESSED                              -> CALL; RELEASE (limit used)
+ *   SAVE         cache the report         -> ANSWER [ANSWER]
+ *   RELEASE      share our failure        -> ANSWER [ANSWER]
+ *   EXPIRED      the deadline fired       -> RELEASE
+ *   DB_FALLBACK                           -> ANSWER (the rules)
+ */
 enum {
 	ANALYZE_START,
-	ANALYZE_QUERY_SEND,
-	ANALYZE_QUERY_WAIT,
-	ANALYZE_QUERY_READ,
 	ANALYZE_LOADED,
 	ANALYZE_CLAIM,
 	ANALYZE_CLAIMED,
@@ -60,6 +77,7 @@ enum {
 	ANALYZE_CALL_WAIT,
 	ANALYZE_EGRESS,
 	ANALYZE_EGRESSED,
+	ANALYZE_SAVE,
 	ANALYZE_RELEASE,
 	ANALYZE_EXPIRED,
 	ANALYZE_DB_FALLBACK,
@@ -78,17 +96,8 @@ enum analyze_sleep {
 
 struct analyze_state {
 	struct api_state	 head;
-	struct kore_pgsql	 sql;
+	struct db_call		 call;		/* the query; col: its row 0 */
 	enum analyze_sleep	 sleep;
-
-	/* The query being run: text, parameters (owned), where to go. */
-	const char		*q_text;
-	int			 q_n;
-	char			*q_own[ANALYZE_NPARAMS];
-	const char		*q_vals[ANALYZE_NPARAMS];
-	int			 q_next;
-	int			 q_error;
-	char			*col[ANALYZE_NCOLS];	/* its row 0 (owned) */
 
 	/* The request. */
 	char			 id[UUID_STRLEN];	/* lease owner, logs */
@@ -163,9 +172,6 @@ static const char analyze_sql_release[] =
     "SELECT app.gemini_cache_release($1, $2::uuid, $3, $4::int)";
 
 static int	analyze_start(struct http_request *);
-static int	analyze_query_send(struct http_request *);
-static int	analyze_query_wait(struct http_request *);
-static int	analyze_query_read(struct http_request *);
 static int	analyze_loaded(struct http_request *);
 static int	analyze_claim(struct http_request *);
 static int	analyze_claimed(struct http_request *);
@@ -174,6 +180,7 @@ static int	analyze_call(struct http_request *);
 static int	analyze_call_wait(struct http_request *);
 static int	analyze_egress(struct http_request *);
 static int	analyze_egressed(struct http_request *);
+static int	analyze_save(struct http_request *);
 static int	analyze_release(struct http_request *);
 static int	analyze_expired(struct http_request *);
 static int	analyze_db_fallback(struct http_request *);
@@ -181,11 +188,8 @@ static int	analyze_answer(struct http_request *);
 static int	analyze_reject(struct http_request *);
 static int	analyze_unavailable(struct http_request *);
 
-static void	analyze_query(struct http_request *, struct analyze_state *,
-		    const char *, int, int, int, ...);
-static void	analyze_sql_reset(struct http_request *,
-		    struct analyze_state *);
-static void	analyze_free_cols(struct analyze_state *);
+static void	analyze_query(struct analyze_state *, const char *, int, ...);
+static int	analyze_step(struct analyze_state *, int, int);
 static int	analyze_prepare(struct analyze_state *);
 static void	analyze_wait_for(struct http_request *, struct analyze_state *,
 		    long, int);
@@ -199,13 +203,9 @@ static void	analyze_onfree(struct http_request *);
 static int	analyze_task(struct kore_task *);
 static long	analyze_atol(const char *);
 static int	analyze_printable(const char *);
-static void	analyze_sql_done(struct analyze_state *);
 
 static struct http_state analyze_states[] = {
 	KORE_HTTP_STATE(analyze_start),
-	KORE_HTTP_STATE(analyze_query_send),
-	KORE_HTTP_STATE(analyze_query_wait),
-	KORE_HTTP_STATE(analyze_query_read),
 	KORE_HTTP_STATE(analyze_loaded),
 	KORE_HTTP_STATE(analyze_claim),
 	KORE_HTTP_STATE(analyze_claimed),
@@ -214,6 +214,7 @@ static struct http_state analyze_states[] = {
 	KORE_HTTP_STATE(analyze_call_wait),
 	KORE_HTTP_STATE(analyze_egress),
 	KORE_HTTP_STATE(analyze_egressed),
+	KORE_HTTP_STATE(analyze_save),
 	KORE_HTTP_STATE(analyze_release),
 	KORE_HTTP_STATE(analyze_expired),
 	KORE_HTTP_STATE(analyze_db_fallback),
@@ -230,7 +231,9 @@ api_analyze_post(struct http_request *req)
 	return (http_state_run(analyze_states, ANALYZE_NSTATES, req));
 }
 
-/* Method, body, schema; then the first query. */
+/* ---------------------------------------------------------------- states */
+
+/* Method, body, schema; then the first query: the limit and the inputs. */
 static int
 analyze_start(struct http_request *req)
 {
@@ -239,6 +242,11 @@ analyze_start(struct http_request *req)
 	struct registry_entry	*def;
 	json_t			*body, *details;
 	char			 limit[16], window[16];
+
+	if (http_state_exists(req)) {
+		st = http_state_get(req);
+		return (analyze_step(st, ANALYZE_LOADED, ANALYZE_UNAVAILABLE));
+	}
 
 	body = NULL;
 	details = NULL;
@@ -256,8 +264,7 @@ analyze_start(struct http_request *req)
 	}
 
 	st = http_json_state(req, sizeof(*st), analyze_onfree);
-	kore_pgsql_init(&st->sql);
-	kore_pgsql_bind_request(&st->sql, req);
+	db_call_init(&st->call, req);
 	st->window_minutes = in.window_minutes;
 	if (in.model_name != NULL)
 		snprintf(st->model_name, sizeof(st->model_name), "%s",
@@ -291,91 +298,19 @@ analyze_start(struct http_request *req)
 	st->limit = app.cf.rate_limit_analyze;
 	snprintf(limit, sizeof(limit), "%d", st->limit);
 	snprintf(window, sizeof(window), "%d", st->window_minutes);
-	if (st->candidate[0] != '\0') {
-		analyze_query(req, st, analyze_sql_load_compare,
-		    ANALYZE_LOADED, ANALYZE_UNAVAILABLE, 6, st->client, limit,
-		    window, st->model_name, st->candidate,
+	if (st->candidate[0] != '\0')
+		analyze_query(st, analyze_sql_load_compare, 6, st->client,
+		    limit, window, st->model_name, st->candidate,
 		    st->baseline[0] != '\0' ? st->baseline : st->candidate);
-	} else {
-		analyze_query(req, st, analyze_sql_load, ANALYZE_LOADED,
-		    ANALYZE_UNAVAILABLE, 4, st->client, limit, window,
-		    st->model_name[0] != '\0' ? st->model_name : NULL);
-	}
-	return (HTTP_STATE_CONTINUE);
+	else
+		analyze_query(st, analyze_sql_load, 4, st->client, limit,
+		    window, st->model_name[0] != '\0' ? st->model_name : NULL);
+	return (analyze_step(st, ANALYZE_LOADED, ANALYZE_UNAVAILABLE));
 
 done:
 	json_decref(body);
 	json_decref(details);
 	return (HTTP_STATE_COMPLETE);
-}
-
-/*
- * Sends the query analyze_query() set up.  Reached again when Kore wakes
- * us because a connection freed up (DB_QUEUED).  The handle is rebuilt
- * each time: that also drops any stale entry from Kore's wait queue.
- */
-static int
-analyze_query_send(struct http_request *req)
-{
-	struct analyze_state	*st = http_state_get(req);
-
-	analyze_sql_reset(req, st);
-	st->sleep = ANALYZE_SLEEP_DB;
-	switch (db_query(&st->sql, st->q_text, st->q_n, st->q_vals)) {
-	case DB_OK:
-		req->fsm_state = ANALYZE_QUERY_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		/* The breaker or the pool logged why. */
-		kore_log(LOG_NOTICE, "analyze.db_unavailable rid=%s", st->id);
-		req->fsm_state = st->q_error;
-		return (HTTP_STATE_CONTINUE);
-	}
-}
-
-static int
-analyze_query_wait(struct http_request *req)
-{
-	struct analyze_state	*st = http_state_get(req);
-	const char		*state;
-
-	/* Woken by something else than the query: sleep on. */
-	if (st->sql.state == KORE_PGSQL_STATE_WAIT) {
-		http_request_sleep(req);
-		return (HTTP_STATE_RETRY);
-	}
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR) {
-		state = st->sql.result != NULL ? PQresultErrorField(
-		    st->sql.result, PG_DIAG_SQLSTATE) : NULL;
-		kore_log(LOG_NOTICE, "analyze.db_error rid=%s sqlstate=%s",
-		    st->id, state != NULL ? state : "none");
-	}
-	return (db_wait(req, &st->sql, ANALYZE_QUERY_READ, st->q_next,
-	    st->q_error));
-}
-
-/* Keeps row 0 (every query here returns one row). */
-static int
-analyze_query_read(struct http_request *req)
-{
-	struct analyze_state	*st = http_state_get(req);
-	int			 i, n;
-
-	analyze_free_cols(st);
-	if (kore_pgsql_ntuples(&st->sql) > 0) {
-		n = kore_pgsql_nfields(&st->sql);
-		for (i = 0; i < n && i < ANALYZE_NCOLS; i++) {
-			if (PQgetisnull(st->sql.result, 0, i))
-				continue;
-			st->col[i] = kore_strdup(kore_pgsql_getvalue(&st->sql,
-			    0, i));
-		}
-	}
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = ANALYZE_QUERY_WAIT;
-	return (HTTP_STATE_CONTINUE);
 }
 
 /* Rate limit decided, inputs loaded: rules, or on to the cache. */
@@ -387,20 +322,22 @@ analyze_loaded(struct http_request *req)
 	json_error_t		 jerr;
 	char			 err[128];
 
-	if (st->col[0] == NULL || st->col[1] == NULL || st->col[2] == NULL) {
+	if (st->call.col[0] == NULL || st->call.col[1] == NULL ||
+	    st->call.col[2] == NULL) {
 		st->status = HTTP_STATUS_INTERNAL_ERROR;
 		st->code = "internal";
 		req->fsm_state = ANALYZE_UNAVAILABLE;
 		return (HTTP_STATE_CONTINUE);
 	}
-	st->remaining = (int)analyze_atol(st->col[1]);
-	st->reset_s = (int)analyze_atol(st->col[2]);
-	if (analyze_atol(st->col[0]) < 1) {
+	st->remaining = (int)analyze_atol(st->call.col[1]);
+	st->reset_s = (int)analyze_atol(st->call.col[2]);
+	if (analyze_atol(st->call.col[0]) < 1) {
 		req->fsm_state = ANALYZE_REJECT;
 		return (HTTP_STATE_CONTINUE);
 	}
 
-	inputs = st->col[3] != NULL ? json_loads(st->col[3], 0, &jerr) : NULL;
+	inputs = st->call.col[3] != NULL ?
+	    json_loads(st->call.col[3], 0, &jerr) : NULL;
 	if (inputs == NULL ||
 	    !analyzer_inputs_parse(inputs, &st->in, err, sizeof(err))) {
 		kore_log(LOG_ERR, "analyze.inputs_invalid rid=%s why=\"%s\"",
@@ -441,14 +378,16 @@ analyze_claim(struct http_request *req)
 	u_int64_t		 now;
 	long			 ms;
 
-	now = kore_time_ms();
-	ms = now < st->budget_end ? (long)(st->budget_end - now) : 0;
-	snprintf(lease, sizeof(lease), "%ld", ms + ANALYZE_MARGIN_MS);
-	snprintf(limit, sizeof(limit), "%d", app.cf.gemini_rate_limit);
-	snprintf(hold, sizeof(hold), "%d", ANALYZE_HOLD_MS);
-	analyze_query(req, st, analyze_sql_claim, ANALYZE_CLAIMED,
-	    ANALYZE_DB_FALLBACK, 5, st->inputs, st->id, lease, limit, hold);
-	return (HTTP_STATE_CONTINUE);
+	if (!st->call.busy) {
+		now = kore_time_ms();
+		ms = now < st->budget_end ? (long)(st->budget_end - now) : 0;
+		snprintf(lease, sizeof(lease), "%ld", ms + ANALYZE_MARGIN_MS);
+		snprintf(limit, sizeof(limit), "%d", app.cf.gemini_rate_limit);
+		snprintf(hold, sizeof(hold), "%d", ANALYZE_HOLD_MS);
+		analyze_query(st, analyze_sql_claim, 5, st->inputs, st->id,
+		    lease, limit, hold);
+	}
+	return (analyze_step(st, ANALYZE_CLAIMED, ANALYZE_DB_FALLBACK));
 }
 
 static int
@@ -459,18 +398,18 @@ analyze_claimed(struct http_request *req)
 	json_t			*cached;
 	char			 err[128];
 
-	outcome = st->col[0] != NULL ? st->col[0] : "";
+	outcome = st->call.col[0] != NULL ? st->call.col[0] : "";
 
 	if (!strcmp(outcome, "hit")) {
-		cached = st->col[2] != NULL ? json_loads(st->col[2], 0, NULL) :
-		    NULL;
+		cached = st->call.col[2] != NULL ?
+		    json_loads(st->call.col[2], 0, NULL) : NULL;
 		p = json_string_value(json_object_get(cached, "generated_at"));
 		if (p != NULL && strlen(p) < sizeof(st->generated_at))
 			snprintf(st->generated_at, sizeof(st->generated_at),
 			    "%s", p);
 		json_decref(cached);
-		st->core = st->col[2] != NULL ? analyzer_report_parse(
-		    st->col[2], strlen(st->col[2]), err, sizeof(err)) : NULL;
+		st->core = st->call.col[2] != NULL ? analyzer_report_parse(
+		    st->call.col[2], strlen(st->call.col[2]), err, sizeof(err)) : NULL;
 		if (st->core == NULL) {
 			kore_log(LOG_ERR, "analyze.cache_invalid rid=%s "
 			    "why=\"%s\"", st->id, err);
@@ -490,13 +429,13 @@ analyze_claimed(struct http_request *req)
 		if (st->poll_ms > ANALYZE_POLL_MAX_MS)
 			st->poll_ms = ANALYZE_POLL_MAX_MS;
 		analyze_wait_for(req, st, st->poll_ms, ANALYZE_CLAIM);
-	} else if (!strcmp(outcome, "failed") && st->col[4] != NULL) {
+	} else if (!strcmp(outcome, "failed") && st->call.col[4] != NULL) {
 		/* The holder's reason, a [a-z_] word (a CHECK says so). */
-		for (p = st->col[4]; *p != '\0'; p++) {
+		for (p = st->call.col[4]; *p != '\0'; p++) {
 			if ((*p < 'a' || *p > 'z') && *p != '_')
 				break;
 		}
-		analyze_fail(st, *p == '\0' ? st->col[4] : "upstream_error",
+		analyze_fail(st, *p == '\0' ? st->call.col[4] : "upstream_error",
 		    "an identical analysis failed a moment ago; its outcome "
 		    "is shared for %d ms", ANALYZE_HOLD_MS);
 		req->fsm_state = ANALYZE_ANSWER;
@@ -504,7 +443,7 @@ analyze_claimed(struct http_request *req)
 		analyze_fail(st, "egress_limited", "the deployment made its "
 		    "%d Gemini calls of the last minute "
 		    "(GEMINI_RATE_LIMIT_PER_MINUTE); a slot frees in %ld s",
-		    app.cf.gemini_rate_limit, analyze_atol(st->col[4]));
+		    app.cf.gemini_rate_limit, analyze_atol(st->call.col[4]));
 		req->fsm_state = ANALYZE_ANSWER;
 	} else {
 		analyze_fail(st, "cache_error", "unexpected cache outcome");
@@ -624,10 +563,11 @@ analyze_egress(struct http_request *req)
 	struct analyze_state	*st = http_state_get(req);
 	char			 limit[16];
 
-	snprintf(limit, sizeof(limit), "%d", app.cf.gemini_rate_limit);
-	analyze_query(req, st, analyze_sql_egress, ANALYZE_EGRESSED,
-	    ANALYZE_DB_FALLBACK, 1, limit);
-	return (HTTP_STATE_CONTINUE);
+	if (!st->call.busy) {
+		snprintf(limit, sizeof(limit), "%d", app.cf.gemini_rate_limit);
+		analyze_query(st, analyze_sql_egress, 1, limit);
+	}
+	return (analyze_step(st, ANALYZE_EGRESSED, ANALYZE_DB_FALLBACK));
 }
 
 static int
@@ -635,17 +575,26 @@ analyze_egressed(struct http_request *req)
 {
 	struct analyze_state	*st = http_state_get(req);
 
-	if (st->col[0] != NULL && !strcmp(st->col[0], "t")) {
+	if (st->call.col[0] != NULL && !strcmp(st->call.col[0], "t")) {
 		req->fsm_state = ANALYZE_CALL;
 	} else {
 		analyze_fail(st, "egress_limited", "after %d attempt%s the "
 		    "deployment's %d Gemini calls of the last minute "
 		    "(GEMINI_RATE_LIMIT_PER_MINUTE) were used up; a slot frees "
 		    "in %ld s", st->attempts, st->attempts == 1 ? "" : "s",
-		    app.cf.gemini_rate_limit, analyze_atol(st->col[2]));
+		    app.cf.gemini_rate_limit, analyze_atol(st->call.col[2]));
 		req->fsm_state = ANALYZE_RELEASE;
 	}
 	return (HTTP_STATE_CONTINUE);
+}
+
+/* Gemini's report is being cached (analyze_attempt_done set it up). */
+static int
+analyze_save(struct http_request *req)
+{
+	struct analyze_state	*st = http_state_get(req);
+
+	return (analyze_step(st, ANALYZE_ANSWER, ANALYZE_ANSWER));
 }
 
 /* We gave up while holding the lease: share the reason, then answer. */
@@ -655,15 +604,17 @@ analyze_release(struct http_request *req)
 	struct analyze_state	*st = http_state_get(req);
 	char			 hold[16];
 
-	if (!st->leader) {
-		req->fsm_state = ANALYZE_ANSWER;
-		return (HTTP_STATE_CONTINUE);
+	if (!st->call.busy) {
+		if (!st->leader) {
+			req->fsm_state = ANALYZE_ANSWER;
+			return (HTTP_STATE_CONTINUE);
+		}
+		st->leader = 0;
+		snprintf(hold, sizeof(hold), "%d", ANALYZE_HOLD_MS);
+		analyze_query(st, analyze_sql_release, 4, st->inputs, st->id,
+		    st->reason, hold);
 	}
-	st->leader = 0;
-	snprintf(hold, sizeof(hold), "%d", ANALYZE_HOLD_MS);
-	analyze_query(req, st, analyze_sql_release, ANALYZE_ANSWER,
-	    ANALYZE_ANSWER, 4, st->inputs, st->id, st->reason, hold);
-	return (HTTP_STATE_CONTINUE);
+	return (analyze_step(st, ANALYZE_ANSWER, ANALYZE_ANSWER));
 }
 
 /* The deadline fired while we waited on Gemini or on another request. */
@@ -735,7 +686,7 @@ analyze_answer(struct http_request *req)
 	    st->reason != NULL ? st->reason : "-", st->attempts,
 	    (unsigned long long)(kore_time_ms() - st->started));
 
-	analyze_sql_done(st);
+	db_call_release(&st->call);
 	if (report == NULL) {
 		http_json_error(req, HTTP_STATUS_INTERNAL_ERROR, "internal",
 		    "the report could not be built", NULL);
@@ -751,8 +702,8 @@ analyze_reject(struct http_request *req)
 {
 	struct analyze_state	*st = http_state_get(req);
 
-	stats_me()->ratelimited[1]++;
-	analyze_sql_done(st);
+	stats_me()->ratelimited[STATS_LIMITED_ANALYZE]++;
+	db_call_release(&st->call);
 	ratelimit_reject(req, st->limit, st->reset_s);
 	return (HTTP_STATE_COMPLETE);
 }
@@ -769,9 +720,9 @@ analyze_unavailable(struct http_request *req)
 		status = st->status;
 		code = st->code;
 	} else {
-		status = db_status(&st->sql, &code);
+		status = db_status(&st->call.sql, &code);
 	}
-	analyze_sql_done(st);
+	db_call_release(&st->call);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE) {
 		http_response_header(req, "retry-after", "1");
 		http_json_error(req, status, code, "the metrics could not be "
@@ -783,75 +734,52 @@ analyze_unavailable(struct http_request *req)
 	return (HTTP_STATE_COMPLETE);
 }
 
-/*
- * Sets up query with n text parameters (copied; NULL is SQL NULL) and
- * moves to ANALYZE_QUERY_SEND; row 0 lands in st->col, then the machine
- * goes to next, or to on_error if the query fails.
- */
+/* ---------------- queries: one per state that needs one (db.c runs them) */
+
+/* Sets up query with n text parameters (copied; NULL is SQL NULL). */
 static void
-analyze_query(struct http_request *req, struct analyze_state *st,
-    const char *query, int next, int on_error, int n, ...)
+analyze_query(struct analyze_state *st, const char *query, int n, ...)
 {
 	va_list		 ap;
-	const char	*v;
+	const char	*v[DB_CALL_NPARAMS];
 	int		 i;
 
-	if (n > ANALYZE_NPARAMS)
+	if (n > DB_CALL_NPARAMS)
 		fatal("analyze_query: %d parameters", n);
-	for (i = 0; i < ANALYZE_NPARAMS; i++) {
-		kore_free(st->q_own[i]);
-		st->q_own[i] = NULL;
-		st->q_vals[i] = NULL;
-	}
 	va_start(ap, n);
-	for (i = 0; i < n; i++) {
-		v = va_arg(ap, const char *);
-		if (v != NULL) {
-			st->q_own[i] = kore_strdup(v);
-			st->q_vals[i] = st->q_own[i];
-		}
-	}
+	for (i = 0; i < n; i++)
+		v[i] = va_arg(ap, const char *);
 	va_end(ap);
-
-	analyze_free_cols(st);
-	st->q_text = query;
-	st->q_n = n;
-	st->q_next = next;
-	st->q_error = on_error;
-	req->fsm_state = ANALYZE_QUERY_SEND;
+	db_call_start(&st->call, query, n, v);
 }
 
-/* A fresh handle bound to req (the last one's connection released). */
-static void
-analyze_sql_reset(struct http_request *req, struct analyze_state *st)
+/*
+ * Runs the query from the current state (db_call_step): on to next, or
+ * on_error, and logs a failure with the request's id.
+ */
+static int
+analyze_step(struct analyze_state *st, int next, int on_error)
 {
-	/* A failed query needs no cancel (a blocking round trip). */
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
-		st->sql.state = KORE_PGSQL_STATE_DONE;
-	kore_pgsql_cleanup(&st->sql);
-	kore_pgsql_init(&st->sql);
-	kore_pgsql_bind_request(&st->sql, req);
-}
+	const char	*state;
+	int		 r;
 
-/* The request is answering: give the connection back. */
-static void
-analyze_sql_done(struct analyze_state *st)
-{
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
-		st->sql.state = KORE_PGSQL_STATE_DONE;
-	kore_pgsql_cleanup(&st->sql);
-}
-
-static void
-analyze_free_cols(struct analyze_state *st)
-{
-	int	i;
-
-	for (i = 0; i < ANALYZE_NCOLS; i++) {
-		kore_free(st->col[i]);
-		st->col[i] = NULL;
+	st->sleep = ANALYZE_SLEEP_DB;
+	r = db_call_step(&st->call, next, on_error);
+	if (st->call.busy)
+		return (r);
+	if (!st->call.sent) {
+		/* The breaker or the pool logged why. */
+		kore_log(LOG_NOTICE, "analyze.db_unavailable rid=%s", st->id);
+	} else if (st->call.sql.state == KORE_PGSQL_STATE_ERROR) {
+		state = st->call.sql.result != NULL ? PQresultErrorField(
+		    st->call.sql.result, PG_DIAG_SQLSTATE) : NULL;
+		kore_log(LOG_NOTICE, "analyze.db_error rid=%s sqlstate=%s",
+		    st->id, state != NULL ? state : "none");
 	}
+	return (r);
 }
+
+/* ------ Gemini: the request body, one attempt's outcome, the task thread */
 
 /* The cache key input and the Gemini request body.  Returns 1 or 0. */
 static int
@@ -887,35 +815,6 @@ cleanup:
 	json_decref(schema);
 	json_decref(body);
 	return (ret);
-}
-
-/* Sleeps for ms (a one-shot timer), then goes to state after. */
-static void
-analyze_wait_for(struct http_request *req, struct analyze_state *st,
-    long ms, int after)
-{
-	st->timer_fired = 0;
-	st->after_sleep = after;
-	st->sleep = ANALYZE_SLEEP_TIMER;
-	st->timer = kore_timer_add(analyze_timer_cb, (u_int64_t)ms, req,
-	    KORE_TIMER_ONESHOT);
-	req->fsm_state = ANALYZE_SLEEP;
-}
-
-/* The rules answer, for reason (a code) and a detail for people. */
-static void
-analyze_fail(struct analyze_state *st, const char *reason,
-    const char *fmt, ...)
-{
-	va_list	ap;
-
-	st->reason = reason;
-	va_start(ap, fmt);
-	(void)vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-	json_decref(st->core);
-	st->core = NULL;
-	st->cached = 0;
 }
 
 /*
@@ -976,11 +875,11 @@ analyze_attempt_done(struct http_request *req, struct analyze_state *st,
 			return;
 		}
 		snprintf(ttl, sizeof(ttl), "%d", app.cf.gemini_cache_ttl_s);
-		analyze_query(req, st, analyze_sql_put, ANALYZE_ANSWER,
-		    ANALYZE_ANSWER, 6, st->inputs, st->id, report, ttl,
-		    ANALYZER_PROMPT_VERSION, app.cf.gemini_model);
+		analyze_query(st, analyze_sql_put, 6, st->inputs, st->id,
+		    report, ttl, ANALYZER_PROMPT_VERSION, app.cf.gemini_model);
 		st->leader = 0;		/* the put ends the lease */
 		free(report);
+		req->fsm_state = ANALYZE_SAVE;
 		return;
 	}
 
@@ -1026,67 +925,20 @@ analyze_attempt_done(struct http_request *req, struct analyze_state *st,
 	req->fsm_state = ANALYZE_RELEASE;
 }
 
+/* The rules answer, for reason (a code) and a detail for people. */
 static void
-analyze_deadline_cb(void *arg, u_int64_t now)
+analyze_fail(struct analyze_state *st, const char *reason,
+    const char *fmt, ...)
 {
-	struct http_request	*req = arg;
-	struct analyze_state	*st = http_state_get(req);
+	va_list	ap;
 
-	(void)now;
-	st->deadline = NULL;		/* one-shot: Kore frees it */
-	st->expired = 1;
-	if (st->sleep == ANALYZE_SLEEP_TASK ||
-	    st->sleep == ANALYZE_SLEEP_TIMER)
-		http_request_wakeup(req);
-}
-
-static void
-analyze_timer_cb(void *arg, u_int64_t now)
-{
-	struct http_request	*req = arg;
-	struct analyze_state	*st = http_state_get(req);
-
-	(void)now;
-	st->timer = NULL;		/* one-shot: Kore frees it */
-	st->timer_fired = 1;
-	if (st->sleep == ANALYZE_SLEEP_TIMER)
-		http_request_wakeup(req);
-}
-
-/*
- * The request is going away (answered, or its client left).  Kore calls
- * this again while a task is still running, so every step is idempotent.
- * Timers are removed here and never in their own callbacks.
- */
-static void
-analyze_onfree(struct http_request *req)
-{
-	struct analyze_state	*st;
-	int			 i;
-
-	if ((st = http_state_get(req)) == NULL)
-		return;
-	if (st->deadline != NULL) {
-		kore_timer_remove(st->deadline);
-		st->deadline = NULL;
-	}
-	if (st->timer != NULL) {
-		kore_timer_remove(st->timer);
-		st->timer = NULL;
-	}
-	st->sleep = ANALYZE_SLEEP_NONE;
-	for (i = 0; i < ANALYZE_NPARAMS; i++) {
-		kore_free(st->q_own[i]);
-		st->q_own[i] = NULL;
-		st->q_vals[i] = NULL;
-	}
-	analyze_free_cols(st);
-	free(st->inputs);
-	st->inputs = NULL;
-	free(st->body);
-	st->body = NULL;
+	st->reason = reason;
+	va_start(ap, fmt);
+	(void)vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
+	va_end(ap);
 	json_decref(st->core);
 	st->core = NULL;
+	st->cached = 0;
 }
 
 /*
@@ -1130,6 +982,80 @@ out:
 	free(body);
 	free(reply);
 	return (KORE_RESULT_OK);
+}
+
+/* ------------------------------ timers: polls, backoffs and the deadline */
+
+/* Sleeps for ms (a one-shot timer), then goes to state after. */
+static void
+analyze_wait_for(struct http_request *req, struct analyze_state *st,
+    long ms, int after)
+{
+	st->timer_fired = 0;
+	st->after_sleep = after;
+	st->sleep = ANALYZE_SLEEP_TIMER;
+	st->timer = kore_timer_add(analyze_timer_cb, (u_int64_t)ms, req,
+	    KORE_TIMER_ONESHOT);
+	req->fsm_state = ANALYZE_SLEEP;
+}
+
+static void
+analyze_deadline_cb(void *arg, u_int64_t now)
+{
+	struct http_request	*req = arg;
+	struct analyze_state	*st = http_state_get(req);
+
+	(void)now;
+	st->deadline = NULL;		/* one-shot: Kore frees it */
+	st->expired = 1;
+	if (st->sleep == ANALYZE_SLEEP_TASK ||
+	    st->sleep == ANALYZE_SLEEP_TIMER)
+		http_request_wakeup(req);
+}
+
+static void
+analyze_timer_cb(void *arg, u_int64_t now)
+{
+	struct http_request	*req = arg;
+	struct analyze_state	*st = http_state_get(req);
+
+	(void)now;
+	st->timer = NULL;		/* one-shot: Kore frees it */
+	st->timer_fired = 1;
+	if (st->sleep == ANALYZE_SLEEP_TIMER)
+		http_request_wakeup(req);
+}
+
+/* ----------------------------------- the request's memory, small helpers */
+
+/*
+ * The request is going away (answered, or its client left).  Kore calls
+ * this again while a task is still running, so every step is idempotent.
+ * Timers are removed here and never in their own callbacks.
+ */
+static void
+analyze_onfree(struct http_request *req)
+{
+	struct analyze_state	*st;
+
+	if ((st = http_state_get(req)) == NULL)
+		return;
+	if (st->deadline != NULL) {
+		kore_timer_remove(st->deadline);
+		st->deadline = NULL;
+	}
+	if (st->timer != NULL) {
+		kore_timer_remove(st->timer);
+		st->timer = NULL;
+	}
+	st->sleep = ANALYZE_SLEEP_NONE;
+	db_call_release(&st->call);
+	free(st->inputs);
+	st->inputs = NULL;
+	free(st->body);
+	st->body = NULL;
+	json_decref(st->core);
+	st->core = NULL;
 }
 
 static long

@@ -17,8 +17,6 @@
 
 enum compare_step {
 	COMPARE_START,
-	COMPARE_WAIT,
-	COMPARE_READ,
 	COMPARE_DONE,
 	COMPARE_ERROR,
 	COMPARE_NSTEPS
@@ -26,18 +24,15 @@ enum compare_step {
 
 struct compare_state {
 	struct api_state	 head;
-	struct kore_pgsql	 sql;
+	struct db_call		 call;
 	char			 name[REGISTRY_NAME_MAX];
 	char			 candidate[REGISTRY_VERSION_MAX];
 	char			 baseline[REGISTRY_VERSION_MAX];
 	char			 window[16];
 	const char		*values[4];
-	char			*answer;
 };
 
 static int	compare_start(struct http_request *);
-static int	compare_wait(struct http_request *);
-static int	compare_read(struct http_request *);
 static int	compare_done(struct http_request *);
 static int	compare_error(struct http_request *);
 static int	compare_parse(struct http_request *, struct compare_state *,
@@ -46,8 +41,6 @@ static void	compare_onfree(struct http_request *);
 
 static struct http_state compare_states[] = {
 	KORE_HTTP_STATE(compare_start),
-	KORE_HTTP_STATE(compare_wait),
-	KORE_HTTP_STATE(compare_read),
 	KORE_HTTP_STATE(compare_done),
 	KORE_HTTP_STATE(compare_error),
 };
@@ -75,46 +68,15 @@ compare_start(struct http_request *req)
 		    !http_json_read(req, &body))
 			return (HTTP_STATE_COMPLETE);
 		st = http_json_state(req, sizeof(*st), compare_onfree);
-		kore_pgsql_init(&st->sql);
-		kore_pgsql_bind_request(&st->sql, req);
+		db_call_init(&st->call, req);
 		ok = compare_parse(req, st, body);
 		json_decref(body);
 		if (!ok)
 			return (HTTP_STATE_COMPLETE);
+		db_call_start(&st->call, compare_sql, 4, st->values);
 	}
 	st = http_state_get(req);
-
-	switch (db_query(&st->sql, compare_sql, 4, st->values)) {
-	case DB_OK:
-		req->fsm_state = COMPARE_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = COMPARE_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
-}
-
-static int
-compare_wait(struct http_request *req)
-{
-	struct compare_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, COMPARE_READ, COMPARE_DONE,
-	    COMPARE_ERROR));
-}
-
-static int
-compare_read(struct http_request *req)
-{
-	struct compare_state	*st = http_state_get(req);
-
-	if (kore_pgsql_ntuples(&st->sql) == 1 && st->answer == NULL)
-		st->answer = kore_strdup(kore_pgsql_getvalue(&st->sql, 0, 0));
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = COMPARE_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (db_call_step(&st->call, COMPARE_DONE, COMPARE_ERROR));
 }
 
 static int
@@ -122,13 +84,14 @@ compare_done(struct http_request *req)
 {
 	struct compare_state	*st = http_state_get(req);
 
-	if (st->answer == NULL) {
+	if (st->call.rows != 1 || st->call.col[0] == NULL) {
 		http_json_error(req, HTTP_STATUS_INTERNAL_ERROR, "internal",
 		    "the comparison returned nothing", NULL);
-		return (HTTP_STATE_COMPLETE);
+	} else {
+		http_json_reply_text(req, HTTP_STATUS_OK, st->call.col[0],
+		    strlen(st->call.col[0]));
 	}
-	http_json_reply_text(req, HTTP_STATUS_OK, st->answer,
-	    strlen(st->answer));
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -139,10 +102,11 @@ compare_error(struct http_request *req)
 	const char		*code;
 	int			 status;
 
-	status = db_status(&st->sql, &code);
+	status = db_status(&st->call.sql, &code);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE)
 		http_response_header(req, "retry-after", "1");
 	http_json_error(req, status, code, "the comparison failed", NULL);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -230,8 +194,6 @@ compare_onfree(struct http_request *req)
 {
 	struct compare_state	*st;
 
-	if ((st = http_state_get(req)) == NULL)
-		return;
-	kore_free(st->answer);
-	st->answer = NULL;
+	if ((st = http_state_get(req)) != NULL)
+		db_call_release(&st->call);
 }

@@ -52,16 +52,14 @@ static const struct {
 	(sizeof(health_endpoints) / sizeof(health_endpoints[0]))
 
 enum {
-	HEALTH_START,
-	HEALTH_WAIT,
-	HEALTH_READ,
+	HEALTH_START,		/* the query: -> DONE, or ERROR */
 	HEALTH_DONE,
 	HEALTH_ERROR,
 };
 
 struct health_state {
 	struct api_state	head;
-	struct kore_pgsql	sql;
+	struct db_call		call;
 	u_int64_t		started;
 	char			schema_version[16];
 };
@@ -71,18 +69,16 @@ static const char health_sql[] =
     "SELECT coalesce(max(version), 'none') FROM app.schema_migrations";
 
 static int	health_start(struct http_request *);
-static int	health_wait(struct http_request *);
-static int	health_read(struct http_request *);
 static int	health_done(struct http_request *);
 static int	health_error(struct http_request *);
 static void	health_reply(struct http_request *, struct health_state *,
 		    const char *);
+static void	health_onfree(struct http_request *);
 static json_t	*health_endpoint_list(void);
+static json_t	*health_route_paths(struct http_request *);
 
 static struct http_state health_states[] = {
 	KORE_HTTP_STATE(health_start),
-	KORE_HTTP_STATE(health_wait),
-	KORE_HTTP_STATE(health_read),
 	KORE_HTTP_STATE(health_done),
 	KORE_HTTP_STATE(health_error),
 };
@@ -95,8 +91,13 @@ api_health_root(struct http_request *req)
 	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
 
+	/* message, documentation, health_check: the original server's. */
 	http_json_reply(req, HTTP_STATUS_OK, json_pack(
-	    "{s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o}",
+	    "message", "modelserver: a sentiment model server; see "
+	    "documentation for the API",
+	    "documentation", "/docs",
+	    "health_check", "/health",
 	    "service", APP_NAME,
 	    "version", APP_VERSION,
 	    "description", "sentiment model server; every prediction is "
@@ -115,12 +116,19 @@ api_health_get(struct http_request *req)
 int
 api_health_notfound(struct http_request *req)
 {
-	char	msg[256];
+	json_t	*body;
+	char	 msg[256];
 
+	if (!gate_framing(req))
+		return (KORE_RESULT_OK);
 	snprintf(msg, sizeof(msg), "no endpoint %s %s; see 'details' for "
 	    "the endpoints", http_method_text(req->method), req->path);
-	http_json_error(req, HTTP_STATUS_NOT_FOUND, "not_found", msg,
-	    health_endpoint_list());
+	body = http_json_error_body(req, HTTP_STATUS_NOT_FOUND, "not_found",
+	    msg, health_endpoint_list());
+	/* The original server's 404 lists the paths (kore.conf's routes). */
+	json_object_set_new(body, "available_endpoints",
+	    health_route_paths(req));
+	http_json_reply(req, HTTP_STATUS_NOT_FOUND, body);
 	return (KORE_RESULT_OK);
 }
 
@@ -132,46 +140,14 @@ health_start(struct http_request *req)
 	if (!http_state_exists(req)) {
 		if (!gate_method(req, HTTP_METHOD_GET))
 			return (HTTP_STATE_COMPLETE);
-		st = http_json_state(req, sizeof(*st), NULL);
-		kore_pgsql_init(&st->sql);
-		kore_pgsql_bind_request(&st->sql, req);
+		st = http_json_state(req, sizeof(*st), health_onfree);
+		db_call_init(&st->call, req);
 		st->started = kore_time_ms();
+		db_call_start(&st->call, health_sql, 0, NULL);
 	}
 	st = http_state_get(req);
 
-	switch (db_query(&st->sql, health_sql, 0, NULL)) {
-	case DB_OK:
-		req->fsm_state = HEALTH_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = HEALTH_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
-}
-
-static int
-health_wait(struct http_request *req)
-{
-	struct health_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, HEALTH_READ, HEALTH_DONE,
-	    HEALTH_ERROR));
-}
-
-static int
-health_read(struct http_request *req)
-{
-	struct health_state	*st = http_state_get(req);
-
-	if (kore_pgsql_ntuples(&st->sql) == 1) {
-		snprintf(st->schema_version, sizeof(st->schema_version), "%s",
-		    kore_pgsql_getvalue(&st->sql, 0, 0));
-	}
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = HEALTH_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (db_call_step(&st->call, HEALTH_DONE, HEALTH_ERROR));
 }
 
 static int
@@ -179,8 +155,12 @@ health_done(struct http_request *req)
 {
 	struct health_state	*st = http_state_get(req);
 
+	if (st->call.rows == 1 && st->call.col[0] != NULL) {
+		snprintf(st->schema_version, sizeof(st->schema_version), "%s",
+		    st->call.col[0]);
+	}
 	health_reply(req, st, NULL);
-	kore_pgsql_cleanup(&st->sql);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -193,16 +173,23 @@ health_error(struct http_request *req)
 
 	/* A pooled connection the server closed fails with no message. */
 	snprintf(why, sizeof(why), "%s",
-	    st->sql.error != NULL && st->sql.error[0] != '\0' ?
-	    st->sql.error : "connection to the database lost");
+	    st->call.sql.error != NULL && st->call.sql.error[0] != '\0' ?
+	    st->call.sql.error : "connection to the database lost");
 	n = strlen(why);
 	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
 		why[--n] = '\0';
 	health_reply(req, st, why);
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
-		st->sql.state = KORE_PGSQL_STATE_DONE;	/* no cancel */
-	kore_pgsql_cleanup(&st->sql);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
+}
+
+static void
+health_onfree(struct http_request *req)
+{
+	struct health_state	*st;
+
+	if ((st = http_state_get(req)) != NULL)
+		db_call_release(&st->call);
 }
 
 /* db_error is NULL when the database answered. */
@@ -226,7 +213,7 @@ health_reply(struct http_request *req, struct health_state *st,
 	}
 
 	o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:s,s:s,s:o,s:i}",
-	    "status", healthy ? "ok" : "unavailable",
+	    "status", healthy ? "healthy" : "unhealthy",
 	    "model_loaded", app.model != NULL,
 	    "model_name", app.model != NULL ? model_name(app.model) : NULL,
 	    "model_version", app.model != NULL ?
@@ -259,4 +246,27 @@ health_endpoint_list(void)
 		    "summary", health_endpoints[i].summary));
 	}
 	return (list);
+}
+
+/*
+ * The paths of kore.conf's exact routes in its order (the Swagger UI's
+ * files under /docs/ left out), as a new array: the 404 lists them, so a
+ * route added to kore.conf is listed without another table.
+ */
+static json_t *
+health_route_paths(struct http_request *req)
+{
+	struct kore_module_handle	*hdlr;
+	json_t				*paths;
+
+	paths = json_array();
+	if (req->hdlr == NULL || req->hdlr->dom == NULL)
+		return (paths);
+	TAILQ_FOREACH(hdlr, &req->hdlr->dom->handlers, list) {
+		if (hdlr->type != HANDLER_TYPE_STATIC ||
+		    strncmp(hdlr->path, "/docs/", 6) == 0)
+			continue;
+		json_array_append_new(paths, json_string(hdlr->path));
+	}
+	return (paths);
 }

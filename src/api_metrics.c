@@ -22,29 +22,30 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "compat.h"
 #include "schema_metrics.h"
 
 #define METRICS_NPARAMS		6
 #define METRICS_PARAM_LEN	72	/* a model name, a %.17g double */
 
 enum {
-	METRICS_START,
-	METRICS_WAIT,
-	METRICS_READ,
+	METRICS_START,		/* the route's own; its query: -> DONE, ERROR */
 	METRICS_DONE,
 	METRICS_ERROR,
 };
 
 struct metrics_state {
 	struct api_state	 head;		/* first: http_json_state() */
-	struct kore_pgsql	 sql;
+	struct db_call		 call;		/* col[0]: the JSON document */
 	const char		*route;		/* for the log */
-	const char		*query;
-	int			 nparams;
-	const char		*values[METRICS_NPARAMS];
-	char			 params[METRICS_NPARAMS][METRICS_PARAM_LEN];
-	char			*doc;		/* the JSON the query returned */
 	char			 client[INET6_ADDRSTRLEN];
+};
+
+/* A query's parameters while the first step builds them. */
+struct metrics_params {
+	int			 n;
+	const char		*values[METRICS_NPARAMS];
+	char			 text[METRICS_NPARAMS][METRICS_PARAM_LEN];
 };
 
 /* $1 window minutes, $2 model name or NULL, $3 model version or NULL. */
@@ -74,27 +75,34 @@ static int	aggregated_start(struct http_request *);
 static int	count_start(struct http_request *);
 static int	thresholds_start(struct http_request *);
 static int	timeseries_start(struct http_request *);
-static int	metrics_wait(struct http_request *);
-static int	metrics_read(struct http_request *);
 static int	metrics_done(struct http_request *);
 static int	metrics_error(struct http_request *);
 
-static int	metrics_query(struct http_request *);
-static struct metrics_state	*metrics_new(struct http_request *,
-		    const char *, const char *);
-static void	metrics_param(struct metrics_state *, int, const char *);
-static void	metrics_param_int(struct metrics_state *, int, int);
+static int	count_params(struct http_request *, struct metrics_params *,
+		    json_t *);
+static int	thresholds_params(struct http_request *,
+		    struct metrics_params *, json_t *);
+static int	timeseries_params(struct http_request *,
+		    struct metrics_params *, json_t *);
+static int	metrics_get(struct http_request *, int, const char *,
+		    const char *, int (*)(struct http_request *,
+		    struct metrics_params *, json_t *));
+
+static int	metrics_step(struct http_request *);
+static int	metrics_run(struct http_request *, const char *, const char *,
+		    struct metrics_params *);
+static void	metrics_param(struct metrics_params *, const char *);
+static void	metrics_param_int(struct metrics_params *, int);
 static void	metrics_onfree(struct http_request *);
 static void	metrics_invalid(struct http_request *, json_t *);
 static const char	*metrics_arg(struct http_request *, const char *);
-static int	metrics_thresholds_put(struct http_request *);
+static int	metrics_thresholds_put(struct http_request *,
+		    struct metrics_params *);
 static int	metrics_authorized(struct http_request *);
 static int	metrics_token_equal(const char *, const char *);
 
 #define METRICS_STATES(first) {			\
 	KORE_HTTP_STATE(first),				\
-	KORE_HTTP_STATE(metrics_wait),			\
-	KORE_HTTP_STATE(metrics_read),			\
 	KORE_HTTP_STATE(metrics_done),			\
 	KORE_HTTP_STATE(metrics_error),			\
 }
@@ -137,14 +145,15 @@ static int
 aggregated_start(struct http_request *req)
 {
 	struct schema_metrics_aggregated	 in;
-	struct metrics_state			*st;
+	struct metrics_params			 p;
 	json_t					*body, *details;
 	int					 ok;
 
 	if (http_state_exists(req))
-		return (metrics_query(req));	/* woken: a connection is free */
+		return (metrics_step(req));	/* woken: the query moved */
 
 	body = details = NULL;
+	memset(&p, 0, sizeof(p));
 	ok = 0;
 	if (!gate_method(req, HTTP_METHOD_POST))
 		goto cleanup;
@@ -157,134 +166,125 @@ aggregated_start(struct http_request *req)
 		goto cleanup;
 	}
 
-	st = metrics_new(req, "aggregated", metrics_aggregated_sql);
-	metrics_param_int(st, 0, in.window_minutes);
-	metrics_param(st, 1, in.filter.model_name);
-	metrics_param(st, 2, in.filter.model_version);
-	st->nparams = 3;
+	metrics_param_int(&p, in.window_minutes);
+	metrics_param(&p, in.filter.model_name);
+	metrics_param(&p, in.filter.model_version);
 	ok = 1;
 
 cleanup:
 	json_decref(body);
 	json_decref(details);
-	return (ok ? metrics_query(req) : HTTP_STATE_COMPLETE);
+	return (ok ? metrics_run(req, "aggregated", metrics_aggregated_sql, &p) :
+	    HTTP_STATE_COMPLETE);
 }
 
 /* GET [?model_name=&model_version=]. */
 static int
 count_start(struct http_request *req)
 {
-	struct schema_metrics_filter	 in;
-	struct metrics_state		*st;
-	json_t				*details;
+	return (metrics_get(req, HTTP_METHOD_GET, "count", metrics_count_sql,
+	    count_params));
+}
 
-	if (http_state_exists(req))
-		return (metrics_query(req));
+static int
+count_params(struct http_request *req, struct metrics_params *p,
+    json_t *details)
+{
+	struct schema_metrics_filter	in;
 
-	if (!gate_method(req, HTTP_METHOD_GET))
-		return (HTTP_STATE_COMPLETE);
-	http_populate_qs(req);
-	details = json_array();
 	if (!schema_metrics_filter(metrics_arg(req, "model_name"),
-	    metrics_arg(req, "model_version"), &in, details)) {
-		metrics_invalid(req, details);
-		return (HTTP_STATE_COMPLETE);
-	}
-	json_decref(details);
-
-	st = metrics_new(req, "count", metrics_count_sql);
-	metrics_param(st, 0, in.model_name);
-	metrics_param(st, 1, in.model_version);
-	st->nparams = 2;
-	return (metrics_query(req));
+	    metrics_arg(req, "model_version"), &in, details))
+		return (0);
+	metrics_param(p, in.model_name);
+	metrics_param(p, in.model_version);
+	return (1);
 }
 
 /* GET [?model_name=] or PUT {"model_name", thresholds...}. */
 static int
 thresholds_start(struct http_request *req)
 {
-	struct schema_metrics_filter	 in;
-	struct metrics_state		*st;
-	json_t				*details;
+	struct metrics_params	p;
 
-	if (http_state_exists(req))
-		return (metrics_query(req));
+	if (http_state_exists(req) || req->method != HTTP_METHOD_PUT) {
+		return (metrics_get(req, HTTP_METHOD_GET | HTTP_METHOD_PUT,
+		    "thresholds", metrics_thresholds_get_sql,
+		    thresholds_params));
+	}
 
 	if (!gate_method(req, HTTP_METHOD_GET | HTTP_METHOD_PUT))
 		return (HTTP_STATE_COMPLETE);
-	if (req->method == HTTP_METHOD_PUT) {
-		if (!metrics_thresholds_put(req))
-			return (HTTP_STATE_COMPLETE);
-		return (metrics_query(req));
-	}
-
-	http_populate_qs(req);
-	details = json_array();
-	if (!schema_metrics_filter(metrics_arg(req, "model_name"), NULL, &in,
-	    details)) {
-		metrics_invalid(req, details);
+	memset(&p, 0, sizeof(p));
+	if (!metrics_thresholds_put(req, &p))
 		return (HTTP_STATE_COMPLETE);
-	}
-	json_decref(details);
+	return (metrics_run(req, "thresholds", metrics_thresholds_put_sql, &p));
+}
 
-	st = metrics_new(req, "thresholds", metrics_thresholds_get_sql);
-	metrics_param(st, 0, in.model_name);
-	st->nparams = 1;
-	return (metrics_query(req));
+static int
+thresholds_params(struct http_request *req, struct metrics_params *p,
+    json_t *details)
+{
+	struct schema_metrics_filter	in;
+
+	if (!schema_metrics_filter(metrics_arg(req, "model_name"), NULL, &in,
+	    details))
+		return (0);
+	metrics_param(p, in.model_name);
+	return (1);
 }
 
 /* GET ?window_minutes=&bucket_minutes=&model_name=&model_version=. */
 static int
 timeseries_start(struct http_request *req)
 {
-	struct schema_metrics_timeseries	 in;
-	struct metrics_state			*st;
-	json_t					*details;
+	return (metrics_get(req, HTTP_METHOD_GET, "timeseries",
+	    metrics_timeseries_sql, timeseries_params));
+}
+
+static int
+timeseries_params(struct http_request *req, struct metrics_params *p,
+    json_t *details)
+{
+	struct schema_metrics_timeseries	in;
+
+	if (!schema_metrics_timeseries(metrics_arg(req, "window_minutes"),
+	    metrics_arg(req, "bucket_minutes"), metrics_arg(req, "model_name"),
+	    metrics_arg(req, "model_version"), &in, details))
+		return (0);
+	metrics_param_int(p, in.window_minutes);
+	metrics_param_int(p, in.bucket_minutes);
+	metrics_param(p, in.filter.model_name);
+	metrics_param(p, in.filter.model_version);
+	return (1);
+}
+
+/*
+ * The first step of a query-string route: the gate, then params() turns
+ * the checked query string into the query's parameters (0 after filling
+ * details: a 422), then the query.  Woken, it runs the query on.
+ */
+static int
+metrics_get(struct http_request *req, int allowed, const char *route,
+    const char *query, int (*params)(struct http_request *,
+    struct metrics_params *, json_t *))
+{
+	struct metrics_params	 p;
+	json_t			*details;
 
 	if (http_state_exists(req))
-		return (metrics_query(req));
+		return (metrics_step(req));
 
-	if (!gate_method(req, HTTP_METHOD_GET))
+	if (!gate_method(req, allowed))
 		return (HTTP_STATE_COMPLETE);
 	http_populate_qs(req);
 	details = json_array();
-	if (!schema_metrics_timeseries(metrics_arg(req, "window_minutes"),
-	    metrics_arg(req, "bucket_minutes"), metrics_arg(req, "model_name"),
-	    metrics_arg(req, "model_version"), &in, details)) {
+	memset(&p, 0, sizeof(p));
+	if (!params(req, &p, details)) {
 		metrics_invalid(req, details);
 		return (HTTP_STATE_COMPLETE);
 	}
 	json_decref(details);
-
-	st = metrics_new(req, "timeseries", metrics_timeseries_sql);
-	metrics_param_int(st, 0, in.window_minutes);
-	metrics_param_int(st, 1, in.bucket_minutes);
-	metrics_param(st, 2, in.filter.model_name);
-	metrics_param(st, 3, in.filter.model_version);
-	st->nparams = 4;
-	return (metrics_query(req));
-}
-
-static int
-metrics_wait(struct http_request *req)
-{
-	struct metrics_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, METRICS_READ, METRICS_DONE,
-	    METRICS_ERROR));
-}
-
-/* Keeps the one value (the document); the text dies at continue. */
-static int
-metrics_read(struct http_request *req)
-{
-	struct metrics_state	*st = http_state_get(req);
-
-	if (st->doc == NULL && kore_pgsql_ntuples(&st->sql) == 1)
-		st->doc = kore_strdup(kore_pgsql_getvalue(&st->sql, 0, 0));
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = METRICS_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (metrics_run(req, route, query, &p));
 }
 
 static int
@@ -293,22 +293,27 @@ metrics_done(struct http_request *req)
 	struct metrics_state	*st = http_state_get(req);
 	json_t			*doc;
 	json_error_t		 jerr;
+	const char		*text;
 
-	doc = st->doc != NULL ? json_loads(st->doc, 0, &jerr) : NULL;
+	/* The query's one value: the document. */
+	text = st->call.rows == 1 ? st->call.col[0] : NULL;
+	doc = text != NULL ? json_loads(text, 0, &jerr) : NULL;
 	if (doc == NULL) {
 		kore_log(LOG_ERR, "metrics.%s bad_document present=%d",
-		    st->route, st->doc != NULL);
+		    st->route, text != NULL);
 		http_json_error(req, HTTP_STATUS_INTERNAL_ERROR, "internal",
 		    "the database returned no metrics document", NULL);
 	} else {
 		if (req->method == HTTP_METHOD_PUT &&
 		    json_is_true(json_object_get(doc, "changed"))) {
 			kore_log(LOG_NOTICE, "metrics.thresholds changed "
-			    "model=%s client=%s", st->params[0], st->client);
+			    "model=%s client=%s", st->call.params[0] != NULL ?
+			    st->call.params[0] : "", st->client);
 		}
+		compat_metrics(st->route, doc);
 		http_json_reply(req, HTTP_STATUS_OK, doc);
 	}
-	kore_pgsql_cleanup(&st->sql);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -325,14 +330,14 @@ metrics_error(struct http_request *req)
 	json_t			*details;
 	int			 status;
 
-	status = db_status(&st->sql, &code);
+	status = db_status(&st->call.sql, &code);
 	sqlstate = msg = field = NULL;
-	if (st->sql.result != NULL) {
-		sqlstate = PQresultErrorField(st->sql.result,
+	if (st->call.sql.result != NULL) {
+		sqlstate = PQresultErrorField(st->call.sql.result,
 		    PG_DIAG_SQLSTATE);
-		msg = PQresultErrorField(st->sql.result,
+		msg = PQresultErrorField(st->call.sql.result,
 		    PG_DIAG_MESSAGE_PRIMARY);
-		field = PQresultErrorField(st->sql.result,
+		field = PQresultErrorField(st->call.sql.result,
 		    PG_DIAG_COLUMN_NAME);
 	}
 
@@ -353,62 +358,52 @@ metrics_error(struct http_request *req)
 		    "available, retry" : "the metrics query failed", NULL);
 	}
 
-	if (st->sql.state == KORE_PGSQL_STATE_ERROR)
-		st->sql.state = KORE_PGSQL_STATE_DONE;	/* no cancel */
-	kore_pgsql_cleanup(&st->sql);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
-/* Sends the route's query, or waits for a connection. */
+/* Runs the query the first step set up, from that step. */
 static int
-metrics_query(struct http_request *req)
+metrics_step(struct http_request *req)
 {
 	struct metrics_state	*st = http_state_get(req);
 
-	switch (db_query(&st->sql, st->query, st->nparams, st->values)) {
-	case DB_OK:
-		req->fsm_state = METRICS_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		req->fsm_state = METRICS_START;
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = METRICS_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
+	return (db_call_step(&st->call, METRICS_DONE, METRICS_ERROR));
 }
 
-/* The request's state, bound to a pgsql handle; freed with req. */
-static struct metrics_state *
-metrics_new(struct http_request *req, const char *route, const char *query)
+/* Creates the request's state and starts the route's query. */
+static int
+metrics_run(struct http_request *req, const char *route, const char *query,
+    struct metrics_params *p)
 {
 	struct metrics_state	*st;
 
 	st = http_json_state(req, sizeof(*st), metrics_onfree);
-	kore_pgsql_init(&st->sql);
-	kore_pgsql_bind_request(&st->sql, req);
+	db_call_init(&st->call, req);
 	st->route = route;
-	st->query = query;
-	return (st);
+	if (req->method == HTTP_METHOD_PUT)
+		ratelimit_client(req, st->client, sizeof(st->client));
+	db_call_start(&st->call, query, p->n, p->values);
+	return (metrics_step(req));
 }
 
-/* Parameter i is s, or SQL NULL when s is empty. */
+/* The next parameter is s, or SQL NULL when s is NULL or empty. */
 static void
-metrics_param(struct metrics_state *st, int i, const char *s)
+metrics_param(struct metrics_params *p, const char *s)
 {
-	if (s == NULL || s[0] == '\0') {
-		st->values[i] = NULL;
-		return;
+	if (s != NULL && s[0] != '\0') {
+		snprintf(p->text[p->n], sizeof(p->text[p->n]), "%s", s);
+		p->values[p->n] = p->text[p->n];
 	}
-	snprintf(st->params[i], sizeof(st->params[i]), "%s", s);
-	st->values[i] = st->params[i];
+	p->n++;
 }
 
 static void
-metrics_param_int(struct metrics_state *st, int i, int v)
+metrics_param_int(struct metrics_params *p, int v)
 {
-	snprintf(st->params[i], sizeof(st->params[i]), "%d", v);
-	st->values[i] = st->params[i];
+	snprintf(p->text[p->n], sizeof(p->text[p->n]), "%d", v);
+	p->values[p->n] = p->text[p->n];
+	p->n++;
 }
 
 static void
@@ -416,10 +411,8 @@ metrics_onfree(struct http_request *req)
 {
 	struct metrics_state	*st;
 
-	if ((st = http_state_get(req)) == NULL)
-		return;
-	kore_free(st->doc);
-	st->doc = NULL;
+	if ((st = http_state_get(req)) != NULL)
+		db_call_release(&st->call);
 }
 
 /* 422 with the details (stolen) of a failed schema check. */
@@ -442,14 +435,14 @@ metrics_arg(struct http_request *req, const char *name)
 }
 
 /*
- * PUT: token, body, schema; on success the state holds the query.
+ * PUT: token, body, schema; on success p holds the query's parameters.
  * Returns 1, or 0 after answering.
  */
 static int
-metrics_thresholds_put(struct http_request *req)
+metrics_thresholds_put(struct http_request *req, struct metrics_params *p)
 {
 	struct schema_metrics_thresholds	 in;
-	struct metrics_state			*st;
+	char					 client[INET6_ADDRSTRLEN];
 	json_t					*body, *details;
 	int					 ok, i;
 
@@ -466,21 +459,20 @@ metrics_thresholds_put(struct http_request *req)
 		goto cleanup;
 	}
 
-	st = metrics_new(req, "thresholds", metrics_thresholds_put_sql);
-	metrics_param(st, 0, in.model_name);
+	metrics_param(p, in.model_name);
 	for (i = 0; i < SCHEMA_METRICS_NTHRESHOLDS; i++) {
 		if (!in.set[i]) {
-			st->values[i + 1] = NULL;	/* keep the stored one */
+			p->n++;			/* NULL: keep the stored one */
 			continue;
 		}
 		/* %.17g round-trips every double exactly. */
-		snprintf(st->params[i + 1], sizeof(st->params[i + 1]),
-		    "%.17g", in.value[i]);
-		st->values[i + 1] = st->params[i + 1];
+		snprintf(p->text[p->n], sizeof(p->text[p->n]), "%.17g",
+		    in.value[i]);
+		p->values[p->n] = p->text[p->n];
+		p->n++;
 	}
-	ratelimit_client(req, st->client, sizeof(st->client));
-	metrics_param(st, 5, st->client);
-	st->nparams = 6;
+	ratelimit_client(req, client, sizeof(client));
+	metrics_param(p, client);
 	ok = 1;
 
 cleanup:

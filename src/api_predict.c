@@ -138,7 +138,7 @@ predict_answer(struct http_request *req, struct predict_state *st)
 	case HTTP_STATUS_OK:
 		break;
 	case 429:
-		stats_me()->ratelimited[0]++;
+		stats_me()->ratelimited[STATS_LIMITED_PREDICT]++;
 		ratelimit_reject(req, row->limit, row->reset_s);
 		return (KORE_RESULT_OK);
 	case HTTP_STATUS_SERVICE_UNAVAILABLE:
@@ -192,6 +192,10 @@ predict_score(const struct model *m, const char *text, size_t len,
 	row->model = m;
 	row->result.confidence = predict_round(row->result.confidence, 1e6);
 	row->inference_ms = predict_round(ms, 1e3);
+	/* Under the microsecond the clock resolves: the original's clients
+	 * take a time > 0 (docs/compat.md). */
+	if (row->inference_ms < 0.001)
+		row->inference_ms = 0.001;
 	uuid_v7_now(row->id);
 	return (1);
 }
@@ -221,14 +225,20 @@ predict_body(struct http_request *req, struct predict_state *st)
 	json_out_str(&o, "model_version", model_version(row->model));
 	json_out_str(&o, "prediction_id", row->id);
 	if (st->include_metrics) {
+		/* The original server's PredictionMetric, then our scores. */
 		json_out_open(&o, "metric");
-		json_out_str(&o, "model_name", model_name(row->model));
+		json_out_str(&o, "prediction_id", row->id);
+		json_out_str(&o, "sentiment", row->result.label);
+		json_out_fixed(&o, "confidence", row->result.confidence, 6);
+		json_out_fixed(&o, "inference_time_ms", row->inference_ms, 3);
+		json_out_int(&o, "input_length", row->input_length);
+		json_out_str(&o, "timestamp", row->created_at);
 		json_out_str(&o, "model_version", model_version(row->model));
+		json_out_str(&o, "model_name", model_name(row->model));
 		json_out_fixed(&o, "compound", row->result.compound, 4);
 		json_out_fixed(&o, "pos", row->result.pos, 3);
 		json_out_fixed(&o, "neu", row->result.neu, 3);
 		json_out_fixed(&o, "neg", row->result.neg, 3);
-		json_out_int(&o, "input_length", row->input_length);
 		json_out_close(&o);
 	}
 	json_out_close(&o);
@@ -257,22 +267,10 @@ static void
 predict_count(const struct recorder_row *row)
 {
 	struct stats_worker	*sw;
-	int			 i;
 
 	sw = stats_me();
-	switch (row->result.label[2]) {	/* po[s]itive ne[g]ative ne[u]tral */
-	case 's':
-		i = 0;
-		break;
-	case 'g':
-		i = 1;
-		break;
-	default:
-		i = 2;
-		break;
-	}
-	sw->predictions[i]++;
+	sw->predictions[stats_label_of(row->result.label)]++;
 	stats_observe(&sw->inference_ms, STATS_HIST_MS, row->inference_ms);
-	stats_version(sw, registry_index(&app.registry, row->model), i,
-	    row->inference_ms);
+	stats_version(sw, registry_index(&app.registry, row->model),
+	    stats_label_of(row->result.label), row->inference_ms);
 }

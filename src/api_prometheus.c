@@ -25,8 +25,6 @@ api_prometheus_get(struct http_request *req)
 	struct stats_worker	 t;
 	struct kore_buf		*b;
 	const struct stats	*all;
-	static const char	*labels[3] = { "positive", "negative",
-				    "neutral" };
 	const char		*mname, *mversion;
 	char			 lbl[320], ename[140], eversion[140];
 	u_int64_t		 n, now;
@@ -95,10 +93,10 @@ api_prometheus_get(struct http_request *req)
 		prom_escape(app.registry.v[v].name, ename, sizeof(ename));
 		prom_escape(app.registry.v[v].version, eversion,
 		    sizeof(eversion));
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < STATS_NLABELS; i++) {
 			kore_buf_appendf(b, "modelserver_predictions_total{"
 			    "model=\"%s\",version=\"%s\",label=\"%s\"} "
-			    "%llu\n", ename, eversion, labels[i],
+			    "%llu\n", ename, eversion, stats_label_names[i],
 			    (unsigned long long)t.version_predictions[v][i]);
 		}
 	}
@@ -134,10 +132,10 @@ api_prometheus_get(struct http_request *req)
 	    "Requests refused with 429, by route.");
 	kore_buf_appendf(b, "modelserver_ratelimit_rejections_total"
 	    "{route=\"/predict\"} %llu\n",
-	    (unsigned long long)t.ratelimited[0]);
+	    (unsigned long long)t.ratelimited[STATS_LIMITED_PREDICT]);
 	kore_buf_appendf(b, "modelserver_ratelimit_rejections_total"
 	    "{route=\"/analyze/performance\"} %llu\n",
-	    (unsigned long long)t.ratelimited[1]);
+	    (unsigned long long)t.ratelimited[STATS_LIMITED_ANALYZE]);
 	prom_head(b, "modelserver_ratelimit_lease_admits_total", "counter",
 	    "/predict requests admitted from a worker's lease (no database "
 	    "decision of their own).");
@@ -243,10 +241,10 @@ prom_sum(struct stats_worker *t)
 			h->count += src->count;
 			h->sum += src->sum;
 		}
-		for (s = 0; s < 3; s++)
+		for (s = 0; s < STATS_NLABELS; s++)
 			t->predictions[s] += w->predictions[s];
 		for (k = 0; k < STATS_VERSIONS_MAX; k++) {
-			for (s = 0; s < 3; s++)
+			for (s = 0; s < STATS_NLABELS; s++)
 				t->version_predictions[k][s] +=
 				    w->version_predictions[k][s];
 			h = &t->version_inference_ms[k];
@@ -256,7 +254,7 @@ prom_sum(struct stats_worker *t)
 			h->count += src->count;
 			h->sum += src->sum;
 		}
-		for (s = 0; s < 2; s++)
+		for (s = 0; s < STATS_NLIMITED; s++)
 			t->ratelimited[s] += w->ratelimited[s];
 		for (s = 0; s < STATS_NGEMINI; s++)
 			t->gemini[s] += w->gemini[s];

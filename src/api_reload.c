@@ -20,8 +20,6 @@
 
 enum reload_step {
 	RELOAD_START,
-	RELOAD_WAIT,
-	RELOAD_READ,
 	RELOAD_DONE,
 	RELOAD_ERROR,
 	RELOAD_NSTEPS
@@ -29,22 +27,17 @@ enum reload_step {
 
 struct reload_state {
 	struct api_state	 head;
-	struct kore_pgsql	 sql;
+	struct db_call		 call;
 	json_t			*changes;
-	long long		 generation;
 };
 
 static int	reload_start(struct http_request *);
-static int	reload_wait(struct http_request *);
-static int	reload_read(struct http_request *);
 static int	reload_done(struct http_request *);
 static int	reload_error(struct http_request *);
 static void	reload_onfree(struct http_request *);
 
 static struct http_state reload_states[] = {
 	KORE_HTTP_STATE(reload_start),
-	KORE_HTTP_STATE(reload_wait),
-	KORE_HTTP_STATE(reload_read),
 	KORE_HTTP_STATE(reload_done),
 	KORE_HTTP_STATE(reload_error),
 };
@@ -95,43 +88,11 @@ reload_start(struct http_request *req)
 			    reload_actions[ch[i].action], "error",
 			    ch[i].error[0] != '\0' ? ch[i].error : NULL));
 		}
-		kore_pgsql_init(&st->sql);
-		kore_pgsql_bind_request(&st->sql, req);
+		db_call_init(&st->call, req);
+		db_call_start(&st->call, reload_sql, 0, NULL);
 	}
 	st = http_state_get(req);
-
-	switch (db_query(&st->sql, reload_sql, 0, NULL)) {
-	case DB_OK:
-		req->fsm_state = RELOAD_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = RELOAD_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
-}
-
-static int
-reload_wait(struct http_request *req)
-{
-	struct reload_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, RELOAD_READ, RELOAD_DONE,
-	    RELOAD_ERROR));
-}
-
-static int
-reload_read(struct http_request *req)
-{
-	struct reload_state	*st = http_state_get(req);
-
-	if (kore_pgsql_ntuples(&st->sql) == 1)
-		st->generation = strtoll(kore_pgsql_getvalue(&st->sql, 0, 0),
-		    NULL, 10);
-	kore_pgsql_continue(&st->sql);
-	req->fsm_state = RELOAD_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (db_call_step(&st->call, RELOAD_DONE, RELOAD_ERROR));
 }
 
 static int
@@ -141,9 +102,11 @@ reload_done(struct http_request *req)
 	json_t			*o;
 
 	o = json_pack("{s:o,s:I}", "changes", st->changes, "generation",
-	    (json_int_t)st->generation);
+	    (json_int_t)(st->call.col[0] != NULL ?
+	    strtoll(st->call.col[0], NULL, 10) : 0));
 	st->changes = NULL;
 	http_json_reply(req, HTTP_STATUS_OK, o);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -154,11 +117,12 @@ reload_error(struct http_request *req)
 	const char		*code;
 	int			 status;
 
-	status = db_status(&st->sql, &code);
+	status = db_status(&st->call.sql, &code);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE)
 		http_response_header(req, "retry-after", "1");
 	http_json_error(req, status, code, "reloaded on this worker only: "
 	    "the others could not be told; retry", NULL);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -171,4 +135,5 @@ reload_onfree(struct http_request *req)
 		return;
 	json_decref(st->changes);
 	st->changes = NULL;
+	db_call_release(&st->call);
 }

@@ -24,8 +24,6 @@
 
 enum routing_step {
 	ROUTING_START,
-	ROUTING_WAIT,
-	ROUTING_READ,
 	ROUTING_DONE,
 	ROUTING_ERROR,
 	ROUTING_NSTEPS
@@ -33,7 +31,7 @@ enum routing_step {
 
 struct routing_state {
 	struct api_state	head;
-	struct kore_pgsql	sql;
+	struct db_call		call;
 	char			name[REGISTRY_NAME_MAX];
 	char			versions[ROUTING_VERSIONS_MAX *
 				    REGISTRY_VERSION_MAX + 2];
@@ -42,12 +40,9 @@ struct routing_state {
 	char			shadow[REGISTRY_VERSION_MAX];
 	char			client[INET6_ADDRSTRLEN];
 	const char		*values[6];
-	json_t			*stored;
 };
 
 static int	routing_start(struct http_request *);
-static int	routing_wait(struct http_request *);
-static int	routing_read_step(struct http_request *);
 static int	routing_done(struct http_request *);
 static int	routing_error(struct http_request *);
 static int	routing_parse_body(struct http_request *,
@@ -56,8 +51,6 @@ static void	routing_onfree(struct http_request *);
 
 static struct http_state routing_states[] = {
 	KORE_HTTP_STATE(routing_start),
-	KORE_HTTP_STATE(routing_wait),
-	KORE_HTTP_STATE(routing_read_step),
 	KORE_HTTP_STATE(routing_done),
 	KORE_HTTP_STATE(routing_error),
 };
@@ -89,80 +82,44 @@ routing_start(struct http_request *req)
 		    !http_json_read(req, &body))
 			return (HTTP_STATE_COMPLETE);
 		st = http_json_state(req, sizeof(*st), routing_onfree);
-		kore_pgsql_init(&st->sql);
-		kore_pgsql_bind_request(&st->sql, req);
+		db_call_init(&st->call, req);
 		if (!routing_parse_body(req, st, body)) {
 			json_decref(body);
 			return (HTTP_STATE_COMPLETE);
 		}
 		json_decref(body);
+		db_call_start(&st->call, routing_put_sql, 6, st->values);
 	}
 	st = http_state_get(req);
-
-	switch (db_query(&st->sql, routing_put_sql, 6, st->values)) {
-	case DB_OK:
-		req->fsm_state = ROUTING_WAIT;
-		return (HTTP_STATE_CONTINUE);
-	case DB_QUEUED:
-		return (HTTP_STATE_RETRY);
-	default:
-		req->fsm_state = ROUTING_ERROR;
-		return (HTTP_STATE_CONTINUE);
-	}
-}
-
-static int
-routing_wait(struct http_request *req)
-{
-	struct routing_state	*st = http_state_get(req);
-
-	return (db_wait(req, &st->sql, ROUTING_READ, ROUTING_DONE,
-	    ROUTING_ERROR));
-}
-
-static int
-routing_read_step(struct http_request *req)
-{
-	struct routing_state	*st = http_state_get(req);
-	struct kore_pgsql	*sql = &st->sql;
-
-	if (kore_pgsql_ntuples(sql) == 1 && st->stored == NULL) {
-		st->stored = json_pack("{s:s,s:o,s:o,s:s,s:s?,s:I}",
-		    "model_name", kore_pgsql_getvalue(sql, 0, 0),
-		    "versions", json_loads(kore_pgsql_getvalue(sql, 0, 1), 0,
-		    NULL),
-		    "weights", json_loads(kore_pgsql_getvalue(sql, 0, 2), 0,
-		    NULL),
-		    "default_version", kore_pgsql_getvalue(sql, 0, 3),
-		    "shadow_version", kore_pgsql_getlength(sql, 0, 4) > 0 ?
-		    kore_pgsql_getvalue(sql, 0, 4) : NULL,
-		    "generation", (json_int_t)strtoll(
-		    kore_pgsql_getvalue(sql, 0, 5), NULL, 10));
-	}
-	kore_pgsql_continue(sql);
-	req->fsm_state = ROUTING_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (db_call_step(&st->call, ROUTING_DONE, ROUTING_ERROR));
 }
 
 static int
 routing_done(struct http_request *req)
 {
 	struct routing_state	*st = http_state_get(req);
+	char			**col = st->call.col;
 	json_t			*o;
 
-	if (st->stored == NULL) {
+	if (st->call.rows != 1 || col[0] == NULL || col[1] == NULL ||
+	    col[2] == NULL || col[3] == NULL || col[5] == NULL) {
 		http_json_error(req, HTTP_STATUS_INTERNAL_ERROR, "internal",
 		    "the routing was stored but not returned", NULL);
+		db_call_release(&st->call);
 		return (HTTP_STATE_COMPLETE);
 	}
+	o = json_pack("{s:s,s:o,s:o,s:s,s:s?,s:I}", "model_name", col[0],
+	    "versions", json_loads(col[1], 0, NULL),
+	    "weights", json_loads(col[2], 0, NULL),
+	    "default_version", col[3], "shadow_version", col[4],
+	    "generation", (json_int_t)strtoll(col[5], NULL, 10));
 	kore_log(LOG_NOTICE, "routing.changed model=%s versions=%s "
 	    "weights=%s default=%s shadow=%s client=%s", st->name,
 	    st->versions, st->weights, st->def,
 	    st->shadow[0] != '\0' ? st->shadow : "-", st->client);
-	o = st->stored;
-	st->stored = NULL;
 	routing_refresh();
 	http_json_reply(req, HTTP_STATUS_OK, o);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -173,12 +130,13 @@ routing_error(struct http_request *req)
 	const char		*code;
 	int			 status;
 
-	status = db_status(&st->sql, &code);
+	status = db_status(&st->call.sql, &code);
 	if (status == HTTP_STATUS_SERVICE_UNAVAILABLE)
 		http_response_header(req, "retry-after", "1");
 	http_json_error(req, status, code, status == 422 ?
 	    "the database refused the routing" :
 	    "the routing could not be stored", NULL);
+	db_call_release(&st->call);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -319,8 +277,6 @@ routing_onfree(struct http_request *req)
 {
 	struct routing_state	*st;
 
-	if ((st = http_state_get(req)) == NULL)
-		return;
-	json_decref(st->stored);
-	st->stored = NULL;
+	if ((st = http_state_get(req)) != NULL)
+		db_call_release(&st->call);
 }

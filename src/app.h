@@ -131,6 +131,27 @@ struct recorder_group {
 #define DB_OK		1	/* query sent: wait for it */
 #define DB_QUEUED	2	/* all connections busy: woken later */
 
+/*
+ * One query of a request (db.c, db_call_step): its parameters and row 0
+ * of its result are owned copies.
+ */
+#define DB_CALL_NPARAMS		8
+#define DB_CALL_NCOLS		8
+
+struct db_call {
+	struct kore_pgsql	 sql;
+	struct http_request	*req;
+	const char		*query;
+	int			 nparams;
+	char			*params[DB_CALL_NPARAMS];
+	const char		*values[DB_CALL_NPARAMS];  /* NULL: SQL NULL */
+	int			 busy;		/* started, not over yet */
+	int			 sent;		/* reached a connection */
+	int			 results;
+	int			 rows;		/* of the first result */
+	char			*col[DB_CALL_NCOLS];	/* its row 0, or NULL */
+};
+
 /* init.c */
 int		init(int);
 void		kore_parent_configure(int, char **);
@@ -139,6 +160,7 @@ void		kore_worker_teardown(void);
 /* gate.c */
 void		gate_init(void);
 int		gate_method(struct http_request *, int);
+int		gate_framing(struct http_request *);
 void		gate_balance(u_int64_t);
 
 /* http_json.c */
@@ -149,6 +171,8 @@ void		http_json_reply_text(struct http_request *, int, const char *,
 		    size_t);
 void		http_json_error(struct http_request *, int, const char *,
 		    const char *, json_t *);
+json_t		*http_json_error_body(struct http_request *, int,
+		    const char *, const char *, json_t *);
 char		*http_json_iso8601(time_t, char *, size_t);
 void		*http_json_state(struct http_request *, size_t,
 		    void (*)(struct http_request *));
@@ -160,8 +184,12 @@ char		*db_conninfo(const char *, const struct config *, char *,
 void		db_init(void);
 int		db_query(struct kore_pgsql *, const char *, int,
 		    const char **);
-int		db_wait(struct http_request *, struct kore_pgsql *, int, int,
-		    int);
+void		db_call_init(struct db_call *, struct http_request *);
+void		db_call_start(struct db_call *, const char *, int,
+		    const char **);
+int		db_call_step(struct db_call *, int, int);
+void		db_call_release(struct db_call *);
+void		db_release(struct kore_pgsql *);
 int		db_status(const struct kore_pgsql *, const char **);
 const char	*db_breaker_reason(void);
 void		db_abandon(struct kore_pgsql *);

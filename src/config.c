@@ -314,6 +314,8 @@ config_envfile_get(const char *envfile, const char *name, int *ioerr)
 		end = p + strlen(p);
 		while (end > p && isspace((unsigned char)end[-1]))
 			*--end = '\0';
+		/* cppcheck takes the loop above to have left end == p. */
+		// cppcheck-suppress knownConditionTrueFalse
 		if (end - p >= 2 && (*p == '"' || *p == '\'') &&
 		    end[-1] == *p) {
 			end[-1] = '\0';

@@ -11,8 +11,10 @@
  *   opens: queries fail at once (503) while a non-blocking probe
  *   (PQconnectStart/PQconnectPoll, driven by a timer) retries every
  *   DB_BREAKER_MS; the first probe that connects closes it.
- * - db_wait() is the one wait step of every handler's state machine, and
+ * - struct db_call is the one database step of every handler's state
+ *   machine (db_call_start, db_call_step, db_call_release), and
  *   db_status() the one SQLSTATE -> HTTP status mapping.
+ * - db_release() gives a handle back; every finished query ends there.
  */
 #include <sys/types.h>
 
@@ -41,6 +43,8 @@ static void	db_breaker_close(void);
 static void	db_breaker_tick(void *, u_int64_t);
 static void	db_breaker_probe(u_int64_t);
 static void	db_evict_if_broken(struct kore_pgsql *);
+static void	db_call_keep(struct db_call *);
+static void	db_call_free(struct db_call *);
 static int	db_conninfo_append(char *, size_t, size_t *, const char *,
 		    const char *);
 
@@ -205,33 +209,121 @@ db_query(struct kore_pgsql *sql, const char *query, int nparams,
 }
 
 /*
- * The wait step of a request-bound query: sets req->fsm_state to
- * on_result when rows are ready (read them, kore_pgsql_continue(), come
- * back here), on_done when the query completed, on_error when it failed.
+ * One query of a request, from send to row 0.  A handler keeps a struct
+ * db_call in its state, starts a query with db_call_start() and returns
+ * db_call_step() from one of its states until the step moves it on: to
+ * on_done with row 0 of the result copied into call->col (the values
+ * kore_pgsql_getvalue() gives die at kore_pgsql_continue), or to
+ * on_error with call->sql holding the error (db_status).  Kore's pgsql
+ * quirks are handled here, once:
+ * - a query that waited for a connection (DB_QUEUED) is sent on a handle
+ *   rebuilt each time, which also drops a stale entry from Kore's wait
+ *   queue;
+ * - a request woken by something else than its query sleeps on;
+ * - a failed query is released without a cancel request (db_release).
+ */
+void
+db_call_init(struct db_call *call, struct http_request *req)
+{
+	memset(call, 0, sizeof(*call));
+	kore_pgsql_init(&call->sql);
+	call->req = req;
+}
+
+/*
+ * Sets up query with n text parameters, copied (a NULL value is SQL
+ * NULL); the previous query's row and parameters are freed.  The next
+ * db_call_step() sends it.
+ */
+void
+db_call_start(struct db_call *call, const char *query, int n,
+    const char **values)
+{
+	int	i;
+
+	if (n > DB_CALL_NPARAMS)
+		fatal("db_call_start: %d parameters", n);
+	db_call_free(call);
+	for (i = 0; i < n; i++) {
+		if (values[i] != NULL)
+			call->params[i] = kore_strdup(values[i]);
+		call->values[i] = call->params[i];
+	}
+	call->query = query;
+	call->nparams = n;
+	call->busy = 1;
+	call->sent = 0;
+	call->results = 0;
+	call->rows = 0;
+}
+
+/*
+ * Runs call's query from the handler's current state; returns what the
+ * state returns.  HTTP_STATE_RETRY while it waits (for a connection or
+ * for the server); HTTP_STATE_CONTINUE with req->fsm_state set to
+ * on_done or on_error once it is over (call->busy is 0 again).
  */
 int
-db_wait(struct http_request *req, struct kore_pgsql *sql, int on_result,
-    int on_done, int on_error)
+db_call_step(struct db_call *call, int on_done, int on_error)
 {
-	switch (sql->state) {
-	case KORE_PGSQL_STATE_WAIT:
-		return (HTTP_STATE_RETRY);
-	case KORE_PGSQL_STATE_RESULT:
-		req->fsm_state = on_result;
-		break;
-	case KORE_PGSQL_STATE_COMPLETE:
-		req->fsm_state = on_done;
-		break;
-	case KORE_PGSQL_STATE_ERROR:
-		db_evict_if_broken(sql);
-		req->fsm_state = on_error;
-		break;
-	default:
-		kore_pgsql_continue(sql);
-		break;
+	struct http_request	*req = call->req;
+
+	if (!call->sent) {
+		db_release(&call->sql);
+		kore_pgsql_init(&call->sql);
+		kore_pgsql_bind_request(&call->sql, req);
+		switch (db_query(&call->sql, call->query, call->nparams,
+		    call->values)) {
+		case DB_OK:
+			call->sent = 1;
+			break;
+		case DB_QUEUED:
+			return (HTTP_STATE_RETRY);	/* Kore wakes req */
+		default:
+			call->busy = 0;
+			req->fsm_state = on_error;
+			return (HTTP_STATE_CONTINUE);
+		}
 	}
 
-	return (HTTP_STATE_CONTINUE);
+	for (;;) {
+		switch (call->sql.state) {
+		case KORE_PGSQL_STATE_WAIT:
+			http_request_sleep(req);
+			return (HTTP_STATE_RETRY);
+		case KORE_PGSQL_STATE_RESULT:
+			db_call_keep(call);
+			kore_pgsql_continue(&call->sql);
+			break;
+		case KORE_PGSQL_STATE_DONE:
+			kore_pgsql_continue(&call->sql);	/* -> COMPLETE */
+			break;
+		case KORE_PGSQL_STATE_COMPLETE:
+			call->busy = 0;
+			req->fsm_state = on_done;
+			return (HTTP_STATE_CONTINUE);
+		case KORE_PGSQL_STATE_ERROR:
+			db_evict_if_broken(&call->sql);
+			call->busy = 0;
+			req->fsm_state = on_error;
+			return (HTTP_STATE_CONTINUE);
+		default:
+			kore_pgsql_continue(&call->sql);
+			return (HTTP_STATE_CONTINUE);
+		}
+	}
+}
+
+/*
+ * Gives call's connection back and frees what it owns (parameters, row
+ * 0).  Idempotent: handlers call it when they answer, and from onfree.
+ */
+void
+db_call_release(struct db_call *call)
+{
+	db_release(&call->sql);
+	db_call_free(call);
+	call->busy = 0;
 }
 
 /*
@@ -278,6 +370,22 @@ db_abandon(struct kore_pgsql *sql)
 {
 	if (sql->conn != NULL)
 		kore_pgsql_handle(sql->conn, 1);
+	db_release(sql);
+}
+
+/*
+ * Frees sql's handle once its query is over (COMPLETE or ERROR): every
+ * finished query ends here (db_call_release, the recorder, the janitor).
+ * A connection libpq calls bad has closed its socket: Kore's release
+ * would unregister the closed descriptor, which is fatal to the worker,
+ * so it is dropped from the pool first.  A failed query skips Kore's
+ * cancel request (a blocking round trip, which a server that does not
+ * answer stalls).
+ */
+void
+db_release(struct kore_pgsql *sql)
+{
+	db_evict_if_broken(sql);
 	if (sql->state == KORE_PGSQL_STATE_ERROR)
 		sql->state = KORE_PGSQL_STATE_DONE;
 	kore_pgsql_cleanup(sql);
@@ -417,6 +525,41 @@ db_evict_if_broken(struct kore_pgsql *sql)
 	    PQstatus(sql->conn->db) != CONNECTION_BAD)
 		return;
 	kore_pgsql_handle(sql->conn, 1);
+}
+
+/* Keeps row 0 of the query's first result (NULL for SQL NULL). */
+static void
+db_call_keep(struct db_call *call)
+{
+	int	i, n;
+
+	if (call->results++ > 0)
+		return;
+	call->rows = kore_pgsql_ntuples(&call->sql);
+	if (call->rows == 0)
+		return;
+	n = kore_pgsql_nfields(&call->sql);
+	for (i = 0; i < n && i < DB_CALL_NCOLS; i++) {
+		if (!PQgetisnull(call->sql.result, 0, i))
+			call->col[i] = kore_strdup(kore_pgsql_getvalue(
+			    &call->sql, 0, i));
+	}
+}
+
+static void
+db_call_free(struct db_call *call)
+{
+	int	i;
+
+	for (i = 0; i < DB_CALL_NPARAMS; i++) {
+		kore_free(call->params[i]);
+		call->params[i] = NULL;
+		call->values[i] = NULL;
+	}
+	for (i = 0; i < DB_CALL_NCOLS; i++) {
+		kore_free(call->col[i]);
+		call->col[i] = NULL;
+	}
 }
 
 /* Appends " key='value'" (conninfo quoting) to out[len] at *off. */

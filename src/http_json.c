@@ -2,7 +2,10 @@
  * http_json.c: JSON in and out of Kore requests, and the one error
  * envelope every route uses:
  *
- *   {"error": {"code": "...", "message": "...", "details": [...]}}
+ *   {"detail": ..., "error": {"code": "...", "message": "...",
+ *    "details": [...]}}
+ *
+ * ("detail" is FastAPI's, for the original server's clients: compat.c).
  *
  * The status mapping lives with the callers' codes: 400 unparsable JSON,
  * 405 wrong method, 413 body too large, 415 not JSON, 422 schema failure,
@@ -16,6 +19,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "compat.h"
 
 /* Doubles come out with 15 significant digits: enough for every value we
  * round before sending, and no 0.30000000000000004 noise. */
@@ -136,7 +140,8 @@ void
 http_json_reply_text(struct http_request *req, int status, const char *s,
     size_t len)
 {
-	static const char	 fallback[] = "{\"error\":{\"code\":\"internal\","
+	static const char	 fallback[] = "{\"detail\":\"response encoding "
+				    "failed\",\"error\":{\"code\":\"internal\","
 				    "\"message\":\"response encoding failed\","
 				    "\"details\":[]}}";
 
@@ -174,10 +179,28 @@ void
 http_json_error(struct http_request *req, int status, const char *code,
     const char *message, json_t *details)
 {
+	http_json_reply(req, status, http_json_error_body(req, status, code,
+	    message, details));
+}
+
+/*
+ * The error envelope as a new object, for callers that add to it:
+ * FastAPI's "detail" (compat.c; the original server's clients read it)
+ * beside ours, {"detail": ..., "error": {code, message, details}}.
+ * details (stolen) may be NULL.
+ */
+json_t *
+http_json_error_body(struct http_request *req, int status, const char *code,
+    const char *message, json_t *details)
+{
+	json_t	*detail;
+
 	if (details == NULL)
 		details = json_array();
-	http_json_reply(req, status, json_pack("{s:{s:s,s:s,s:o}}", "error",
-	    "code", code, "message", message, "details", details));
+	detail = compat_detail(status, message, details, (req->method &
+	    (HTTP_METHOD_POST | HTTP_METHOD_PUT | HTTP_METHOD_PATCH)) != 0);
+	return (json_pack("{s:o,s:{s:s,s:s,s:o}}", "detail", detail,
+	    "error", "code", code, "message", message, "details", details));
 }
 
 /* Formats t as ISO 8601 UTC ("2026-11-26T15:04:05Z") into buf. */

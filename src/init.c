@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include <kore/hooks.h>		/* kore_seccomp_hook, which the filter defines */
 #include <kore/seccomp.h>
 
 #include "app.h"

@@ -31,6 +31,7 @@
  * statements of their own, app.record_prediction_batches(), which admits
  * each group whole or not at all and inserts every admitted row in one
  * transaction.  When both lists wait, free slots alternate between them.
+ * A statement names one model version: rows of others wait for the next.
  *
  * Kore's callback-bound queries call back re-entrantly (from inside
  * kore_pgsql_continue() and kore_pgsql_cleanup()), so a finished batch's
@@ -40,7 +41,6 @@
  */
 #include <sys/types.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,19 +48,75 @@
 #include <libpq-fe.h>
 
 #include "app.h"
-#include "fixed.h"
 #include "lease.h"
+#include "pgarray.h"
 
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
-#define RECORDER_NCOLUMNS	10	/* arrays of row values: $1..$10 */
-#define RECORDER_WANT		RECORDER_NCOLUMNS	/* then want[]: $14 */
-#define RECORDER_NARRAYS	(RECORDER_NCOLUMNS + 1)
-#define RECORDER_NPARAMS	(RECORDER_NARRAYS + 4)
+#define RECORDER_TEXT_MAX	64	/* longer id, client or label: malloc */
 #define RECORDER_GROUP_ROWS	1024	/* rows of groups per statement */
-#define RECORDER_GROUP_CLIENTS	RECORDER_NCOLUMNS	/* clients: $11 */
-#define RECORDER_NARRAYS_ALL	(RECORDER_NARRAYS + 1)	/* shadow_of: $15 */
-#define RECORDER_SHADOW_OF	RECORDER_NARRAYS
+
+/* The statement's parameters, $1..$15 in order (recorder_sql). */
+enum recorder_param {
+	RECORDER_P_ID,			/* $1 uuid[] */
+	RECORDER_P_CLIENT,		/* $2 inet[] */
+	RECORDER_P_LABEL,		/* $3 text[] */
+	RECORDER_P_CONFIDENCE,		/* $4 float8[] */
+	RECORDER_P_INFERENCE_MS,	/* $5 float8[] */
+	RECORDER_P_INPUT_LENGTH,	/* $6 int[] */
+	RECORDER_P_COMPOUND,		/* $7 float8[] */
+	RECORDER_P_POS,			/* $8 float8[] */
+	RECORDER_P_NEU,			/* $9 float8[] */
+	RECORDER_P_NEG,			/* $10 float8[] */
+	RECORDER_P_MODEL,		/* $11 model name */
+	RECORDER_P_VERSION,		/* $12 model version */
+	RECORDER_P_LIMIT,		/* $13 requests per window */
+	RECORDER_P_WANT,		/* $14 int[] */
+	RECORDER_P_LEASE_MS,		/* $15 lease length */
+	RECORDER_NPARAMS
+};
+
+/* The columns of the statement's one row. */
+enum recorder_col {
+	RECORDER_C_ADMITTED,		/* boolean[] */
+	RECORDER_C_REMAINING,		/* integer[] */
+	RECORDER_C_RESET_S,		/* integer[] */
+	RECORDER_C_LEASE,		/* integer[]: tokens granted */
+	RECORDER_C_CREATED_AT,		/* the rows' timestamp */
+	RECORDER_NCOLS
+};
+
+/*
+ * The parameters of a statement of groups (recorder_group_sql), $1..$15.
+ * Its arrays use the buffers of the row statement's (same index) but for
+ * shadow_of, which has its own.
+ */
+enum recorder_gparam {
+	RECORDER_G_ID,			/* $1 uuid[], per row */
+	RECORDER_G_REQUEST,		/* $2 int[]: the row's group, 1-based */
+	RECORDER_G_LABEL,		/* $3..$10 as the row statement's */
+	RECORDER_G_CLIENT = RECORDER_P_NEG + 1,	/* $11 inet[], per group */
+	RECORDER_G_MODEL,		/* $12 */
+	RECORDER_G_VERSION,		/* $13 */
+	RECORDER_G_LIMIT,		/* $14 */
+	RECORDER_G_SHADOW_OF,		/* $15 uuid[] per row, or NULL */
+	RECORDER_NGPARAMS
+};
+
+/* Which parameters are arrays: one element per row. */
+static const int recorder_is_array[RECORDER_NPARAMS] = {
+	[RECORDER_P_ID] = 1,
+	[RECORDER_P_CLIENT] = 1,
+	[RECORDER_P_LABEL] = 1,
+	[RECORDER_P_CONFIDENCE] = 1,
+	[RECORDER_P_INFERENCE_MS] = 1,
+	[RECORDER_P_INPUT_LENGTH] = 1,
+	[RECORDER_P_COMPOUND] = 1,
+	[RECORDER_P_POS] = 1,
+	[RECORDER_P_NEU] = 1,
+	[RECORDER_P_NEG] = 1,
+	[RECORDER_P_WANT] = 1,
+};
 
 struct recorder_batch {
 	struct kore_pgsql	  sql;
@@ -80,9 +136,10 @@ struct recorder_batch {
 	int			 *want;		/* [batch_max]: 0 leased */
 	int			 *tokens;	/* [batch_max]: granted */
 	struct lease		**lease;	/* [batch_max], or NULL */
-	struct kore_buf		 *arrays[RECORDER_NARRAYS_ALL];
+	struct kore_buf		 *arrays[RECORDER_NPARAMS];  /* or NULL */
 	const char		 *values[RECORDER_NPARAMS];
 	const char		 *query;
+	int			  nvalues;
 
 	/* A statement of groups (POST /predict/batch) instead of rows. */
 	int			  of_groups;
@@ -91,6 +148,8 @@ struct recorder_batch {
 	int			 *gadmitted;
 	int			 *gremaining;
 	int			 *greset;
+	struct kore_buf		 *gclients;
+	struct kore_buf		 *gshadow_of;
 };
 
 /*
@@ -108,11 +167,9 @@ static const char recorder_sql[] =
     "$15::int, NULL, NULL, NULL, NULL, NULL)";
 
 /*
- * Parameters: $1 ids, $2 request (1-based group of each row), $3..$10
- * the other row columns, $11 clients (one per group), $12 model, $13
- * version, $14 limit, $15 shadow_of (per row; NULL: not a shadow's).
- * One row back: admitted[], remaining[], reset_s[] per group and the
- * rows' timestamp (sql/31_prediction_batches.sql).
+ * Parameters: recorder_gparam.  One row back: admitted[], remaining[],
+ * reset_s[] per group and the rows' timestamp
+ * (sql/31_prediction_batches.sql).
  */
 static const char recorder_group_sql[] =
     "CALL app.record_prediction_batches($1::uuid[], $2::int[], "
@@ -133,7 +190,7 @@ static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
 static void	recorder_leases(struct recorder_batch *, int);
-static int	recorder_int(const char **, int *);
+static void	recorder_text(struct kore_buf *, const char *);
 static void	recorder_number(struct kore_buf *, double, int);
 static void	recorder_integer(struct kore_buf *, long);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
@@ -196,7 +253,9 @@ recorder_init(void)
 		    (size_t)app.cf.recorder_batch_max, sizeof(int));
 		batches[i].lease = kore_calloc(
 		    (size_t)app.cf.recorder_batch_max, sizeof(struct lease *));
-		for (j = 0; j < RECORDER_NARRAYS_ALL; j++) {
+		for (j = 0; j < RECORDER_NPARAMS; j++) {
+			if (!recorder_is_array[j])
+				continue;
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
 		}
@@ -208,6 +267,8 @@ recorder_init(void)
 		    sizeof(int));
 		batches[i].greset = kore_calloc(RECORDER_GROUP_ROWS,
 		    sizeof(int));
+		batches[i].gclients = kore_buf_alloc(1024);
+		batches[i].gshadow_of = kore_buf_alloc(1024);
 	}
 
 	snprintf(limit_param, sizeof(limit_param), "%d",
@@ -449,7 +510,9 @@ recorder_flush(struct recorder_batch *b)
 	int			 i, nleased;
 
 	a = b->arrays;
-	for (i = 0; i < RECORDER_NARRAYS; i++) {
+	for (i = 0; i < RECORDER_NPARAMS; i++) {
+		if (a[i] == NULL)
+			continue;
 		kore_buf_reset(a[i]);
 		kore_buf_append(a[i], "{", 1);
 	}
@@ -463,6 +526,7 @@ recorder_flush(struct recorder_batch *b)
 	b->of_groups = 0;
 	b->ng = 0;
 	b->query = recorder_sql;
+	b->nvalues = RECORDER_NPARAMS;
 	b->started = kore_time_ms();
 	b->started_us = clock_now_us();
 	ninflight++;
@@ -492,25 +556,28 @@ recorder_flush(struct recorder_batch *b)
 			nleased++;
 
 		if (b->n > 0) {
-			for (i = 0; i < RECORDER_NARRAYS; i++)
-				kore_buf_append(a[i], ",", 1);
+			for (i = 0; i < RECORDER_NPARAMS; i++) {
+				if (a[i] != NULL)
+					kore_buf_append(a[i], ",", 1);
+			}
 		}
-		kore_buf_append(a[1], row->client, strlen(row->client));
+		recorder_text(a[RECORDER_P_CLIENT], row->client);
 		recorder_row_values(a, row);
-		recorder_integer(a[RECORDER_WANT], b->want[b->n]);
+		recorder_integer(a[RECORDER_P_WANT], b->want[b->n]);
 		b->n++;
 	}
 	stats_me()->lease_admits += (uint64_t)nleased;
 
-	for (i = 0; i < RECORDER_NARRAYS; i++)
+	for (i = 0; i < RECORDER_NPARAMS; i++) {
+		if (a[i] == NULL)
+			continue;
 		kore_buf_append(a[i], "}", 1);
-	for (i = 0; i < RECORDER_NCOLUMNS; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
-	b->values[10] = model_name(model);
-	b->values[11] = model_version(model);
-	b->values[12] = limit_param;
-	b->values[13] = kore_buf_stringify(a[RECORDER_WANT], NULL);
-	b->values[14] = hold_param;
+	}
+	b->values[RECORDER_P_MODEL] = model_name(model);
+	b->values[RECORDER_P_VERSION] = model_version(model);
+	b->values[RECORDER_P_LIMIT] = limit_param;
+	b->values[RECORDER_P_LEASE_MS] = hold_param;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -518,8 +585,9 @@ recorder_flush(struct recorder_batch *b)
 }
 
 /*
- * Moves pending groups of the first one's model version into b, up to
- * RECORDER_GROUP_ROWS rows (always one whole group), and sends them.
+ * Moves pending groups of the first one's model version (and kind:
+ * answered or shadow) into b, up to RECORDER_GROUP_ROWS rows (always one
+ * whole group), and sends them.
  */
 static void
 recorder_flush_groups(struct recorder_batch *b)
@@ -527,15 +595,17 @@ recorder_flush_groups(struct recorder_batch *b)
 	struct recorder_group	*g, *next;
 	const struct model	*model;
 	struct kore_buf		**a;
-	char			 req[FIXED_BUFLEN];
-	size_t			 reqlen;
 	int			 i, k, shadow;
 
 	a = b->arrays;
-	for (i = 0; i < RECORDER_NARRAYS_ALL; i++) {
+	for (i = 0; i <= RECORDER_P_NEG; i++) {
 		kore_buf_reset(a[i]);
 		kore_buf_append(a[i], "{", 1);
 	}
+	kore_buf_reset(b->gclients);
+	kore_buf_append(b->gclients, "{", 1);
+	kore_buf_reset(b->gshadow_of);
+	kore_buf_append(b->gshadow_of, "{", 1);
 	b->busy = 1;
 	b->finished = 0;
 	b->sent = 0;
@@ -545,6 +615,7 @@ recorder_flush_groups(struct recorder_batch *b)
 	b->of_groups = 1;
 	b->ng = 0;
 	b->query = recorder_group_sql;
+	b->nvalues = RECORDER_NGPARAMS;
 	b->started = kore_time_ms();
 	b->started_us = clock_now_us();
 	ninflight++;
@@ -568,34 +639,34 @@ recorder_flush_groups(struct recorder_batch *b)
 		b->groups[b->ng] = g;
 
 		if (b->ng > 0)
-			kore_buf_append(a[RECORDER_GROUP_CLIENTS], ",", 1);
-		kore_buf_append(a[RECORDER_GROUP_CLIENTS], g->client,
-		    strlen(g->client));
-		reqlen = fixed_integer(req, sizeof(req), b->ng + 1);
+			kore_buf_append(b->gclients, ",", 1);
+		recorder_text(b->gclients, g->client);
 		for (k = 0; k < g->n; k++) {
 			if (b->n > 0) {
-				for (i = 0; i < RECORDER_NCOLUMNS; i++)
+				for (i = 0; i <= RECORDER_P_NEG; i++)
 					kore_buf_append(a[i], ",", 1);
-				kore_buf_append(a[RECORDER_SHADOW_OF], ",", 1);
+				kore_buf_append(b->gshadow_of, ",", 1);
 			}
-			kore_buf_append(a[1], req, reqlen);
+			recorder_integer(a[RECORDER_G_REQUEST], b->ng + 1);
 			recorder_row_values(a, &g->rows[k]);
-			kore_buf_append(a[RECORDER_SHADOW_OF],
-			    g->rows[k].shadow_of, strlen(g->rows[k].shadow_of));
+			recorder_text(b->gshadow_of, g->rows[k].shadow_of);
 			b->n++;
 		}
 		b->ng++;
 	}
 
-	for (i = 0; i < RECORDER_NARRAYS_ALL; i++)
+	for (i = 0; i <= RECORDER_P_NEG; i++) {
 		kore_buf_append(a[i], "}", 1);
-	for (i = 0; i < RECORDER_NARRAYS; i++)
 		b->values[i] = kore_buf_stringify(a[i], NULL);
-	b->values[11] = model_name(model);
-	b->values[12] = model_version(model);
-	b->values[13] = limit_param;
-	b->values[14] = shadow ?
-	    kore_buf_stringify(a[RECORDER_SHADOW_OF], NULL) : NULL;
+	}
+	kore_buf_append(b->gclients, "}", 1);
+	kore_buf_append(b->gshadow_of, "}", 1);
+	b->values[RECORDER_G_CLIENT] = kore_buf_stringify(b->gclients, NULL);
+	b->values[RECORDER_G_MODEL] = model_name(model);
+	b->values[RECORDER_G_VERSION] = model_version(model);
+	b->values[RECORDER_G_LIMIT] = limit_param;
+	b->values[RECORDER_G_SHADOW_OF] = shadow ?
+	    kore_buf_stringify(b->gshadow_of, NULL) : NULL;
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -604,29 +675,29 @@ recorder_flush_groups(struct recorder_batch *b)
 
 /*
  * Appends row's columns but the second (the client, or a group's request
- * index): every element is a uuid, a label or a number, nothing needs
- * array quoting.  The numbers were rounded to these decimals (model.c,
- * api_predict.c), and are written as the client saw them (fixed.c).
+ * index).  The numbers were rounded to these decimals (model.c,
+ * api_predict.c), and are written as the client saw them (fixed.c,
+ * through pgarray.c).
  */
 static void
 recorder_row_values(struct kore_buf **a, const struct recorder_row *row)
 {
-	kore_buf_append(a[0], row->id, strlen(row->id));
-	kore_buf_append(a[2], row->result.label, strlen(row->result.label));
-	recorder_number(a[3], row->result.confidence, 6);
-	recorder_number(a[4], row->inference_ms, 3);
-	recorder_integer(a[5], row->input_length);
-	recorder_number(a[6], row->result.compound, 4);
-	recorder_number(a[7], row->result.pos, 3);
-	recorder_number(a[8], row->result.neu, 3);
-	recorder_number(a[9], row->result.neg, 3);
+	recorder_text(a[RECORDER_P_ID], row->id);
+	recorder_text(a[RECORDER_P_LABEL], row->result.label);
+	recorder_number(a[RECORDER_P_CONFIDENCE], row->result.confidence, 6);
+	recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms, 3);
+	recorder_integer(a[RECORDER_P_INPUT_LENGTH], row->input_length);
+	recorder_number(a[RECORDER_P_COMPOUND], row->result.compound, 4);
+	recorder_number(a[RECORDER_P_POS], row->result.pos, 3);
+	recorder_number(a[RECORDER_P_NEU], row->result.neu, 3);
+	recorder_number(a[RECORDER_P_NEG], row->result.neg, 3);
 }
 
 /* (Re)tries to send b's statement; queued batches come back via INIT. */
 static void
 recorder_send(struct recorder_batch *b)
 {
-	switch (db_query(&b->sql, b->query, RECORDER_NPARAMS, b->values)) {
+	switch (db_query(&b->sql, b->query, b->nvalues, b->values)) {
 	case DB_OK:
 		b->sent = 1;
 		break;
@@ -704,32 +775,23 @@ static void
 recorder_read(struct recorder_batch *b)
 {
 	struct recorder_row	*row;
-	const char		*adm, *rem, *rst, *lse, *created;
+	struct kore_pgsql	*sql = &b->sql;
+	const char		*created;
 	int			 i;
 
-	if (kore_pgsql_ntuples(&b->sql) != 1 ||
-	    kore_pgsql_nfields(&b->sql) != 5)
+	if (kore_pgsql_ntuples(sql) != 1 ||
+	    kore_pgsql_nfields(sql) != RECORDER_NCOLS)
 		return;
-	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
-	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
-	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
-	lse = kore_pgsql_getvalue(&b->sql, 0, 3);
-	created = kore_pgsql_getvalue(&b->sql, 0, 4);
-	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{' || *lse++ != '{')
+	if (!pgarray_bools(kore_pgsql_getvalue(sql, 0, RECORDER_C_ADMITTED),
+	    b->admitted, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_REMAINING),
+	    b->remaining, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_RESET_S),
+	    b->reset_s, b->n) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, RECORDER_C_LEASE),
+	    b->tokens, b->n))
 		return;
-
-	for (i = 0; i < b->n; i++) {
-		if ((*adm != 't' && *adm != 'f') ||
-		    !recorder_int(&rem, &b->remaining[i]) ||
-		    !recorder_int(&rst, &b->reset_s[i]) ||
-		    !recorder_int(&lse, &b->tokens[i]))
-			return;
-		b->admitted[i] = (*adm == 't');
-		adm++;
-		if (*adm != (i + 1 < b->n ? ',' : '}'))
-			return;
-		adm++;
-	}
+	created = kore_pgsql_getvalue(sql, 0, RECORDER_C_CREATED_AT);
 	b->nresults = b->n;
 
 	for (i = 0; i < b->n; i++) {
@@ -752,29 +814,19 @@ static void
 recorder_read_groups(struct recorder_batch *b)
 {
 	struct recorder_group	*g;
-	const char		*adm, *rem, *rst, *created;
+	struct kore_pgsql	*sql = &b->sql;
+	const char		*created;
 	int			 i;
 
-	if (kore_pgsql_ntuples(&b->sql) != 1 ||
-	    kore_pgsql_nfields(&b->sql) != 4)
+	if (kore_pgsql_ntuples(sql) != 1 || kore_pgsql_nfields(sql) != 4)
 		return;
-	adm = kore_pgsql_getvalue(&b->sql, 0, 0);
-	rem = kore_pgsql_getvalue(&b->sql, 0, 1);
-	rst = kore_pgsql_getvalue(&b->sql, 0, 2);
-	created = kore_pgsql_getvalue(&b->sql, 0, 3);
-	if (*adm++ != '{' || *rem++ != '{' || *rst++ != '{')
+	if (!pgarray_bools(kore_pgsql_getvalue(sql, 0, 0), b->gadmitted,
+	    b->ng) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, 1), b->gremaining,
+	    b->ng) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, 2), b->greset, b->ng))
 		return;
-	for (i = 0; i < b->ng; i++) {
-		if ((*adm != 't' && *adm != 'f') ||
-		    !recorder_int(&rem, &b->gremaining[i]) ||
-		    !recorder_int(&rst, &b->greset[i]))
-			return;
-		b->gadmitted[i] = (*adm == 't');
-		adm++;
-		if (*adm != (i + 1 < b->ng ? ',' : '}'))
-			return;
-		adm++;
-	}
+	created = kore_pgsql_getvalue(sql, 0, 3);
 	b->nresults = b->ng;
 
 	for (i = 0; i < b->ng; i++) {
@@ -816,6 +868,21 @@ recorder_leases(struct recorder_batch *b, int ok)
 	}
 }
 
+/* Appends s as an array element (pgarray.c quotes it if it must). */
+static void
+recorder_text(struct kore_buf *a, const char *s)
+{
+	char	tmp[2 * RECORDER_TEXT_MAX + 3], *p;
+	size_t	len, cap;
+
+	len = strlen(s);
+	cap = pgarray_text_max(len);
+	p = cap <= sizeof(tmp) ? tmp : kore_malloc(cap);
+	kore_buf_append(a, p, pgarray_text(p, cap, s));
+	if (p != tmp)
+		kore_free(p);
+}
+
 /*
  * Appends v's text, rounded to decimals places.  Our numbers are always
  * finite (scores, a clock difference); should one not be, "NaN" keeps the
@@ -825,47 +892,19 @@ recorder_leases(struct recorder_batch *b, int ok)
 static void
 recorder_number(struct kore_buf *a, double v, int decimals)
 {
-	char	num[FIXED_BUFLEN];
-	size_t	n;
+	char	num[PGARRAY_NUMBER_MAX];
 
-	if (!isfinite(v) || (n = fixed_format(num, sizeof(num), v,
-	    decimals)) == 0) {
-		kore_buf_append(a, "NaN", 3);
-		return;
-	}
-	kore_buf_append(a, num, n);
+	kore_buf_append(a, num, pgarray_number(num, sizeof(num), v,
+	    decimals));
 }
 
-/* Appends v in decimal (fixed.c). */
+/* Appends v in decimal. */
 static void
 recorder_integer(struct kore_buf *a, long v)
 {
-	char	num[FIXED_BUFLEN];
+	char	num[PGARRAY_NUMBER_MAX];
 
-	kore_buf_append(a, num, fixed_integer(num, sizeof(num), v));
-}
-
-/* Reads one integer of an array's text and its ',' or '}'. */
-static int
-recorder_int(const char **pp, int *out)
-{
-	const char	*p;
-	long		 v;
-	int		 neg;
-
-	p = *pp;
-	neg = (*p == '-');
-	if (neg)
-		p++;
-	if (*p < '0' || *p > '9')
-		return (0);
-	for (v = 0; *p >= '0' && *p <= '9' && v < 1000000000L; p++)
-		v = v * 10 + (*p - '0');
-	if (*p != ',' && *p != '}')
-		return (0);
-	*out = (int)(neg ? -v : v);
-	*pp = p + 1;
-	return (1);
+	kore_buf_append(a, num, pgarray_integer(num, sizeof(num), v));
 }
 
 /*
@@ -957,10 +996,7 @@ recorder_reclaim(void)
 		b = &batches[i];
 		if (!b->busy || !b->finished)
 			continue;
-		/* A failed query has finished: skip Kore's cancel request. */
-		if (b->sql.state == KORE_PGSQL_STATE_ERROR)
-			b->sql.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&b->sql);
+		db_release(&b->sql);	/* a failed query: no cancel */
 		b->busy = 0;
 	}
 }

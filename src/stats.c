@@ -110,6 +110,23 @@ stats_status_index(int status)
 	return (STATS_NSTATUS - 1);
 }
 
+const char *stats_label_names[STATS_NLABELS] = {
+	[STATS_LABEL_POSITIVE] = "positive",
+	[STATS_LABEL_NEGATIVE] = "negative",
+	[STATS_LABEL_NEUTRAL] = "neutral",
+};
+
+/* The counter of a model's label; anything else counts as neutral. */
+enum stats_label
+stats_label_of(const char *label)
+{
+	if (strcmp(label, stats_label_names[STATS_LABEL_POSITIVE]) == 0)
+		return (STATS_LABEL_POSITIVE);
+	if (strcmp(label, stats_label_names[STATS_LABEL_NEGATIVE]) == 0)
+		return (STATS_LABEL_NEGATIVE);
+	return (STATS_LABEL_NEUTRAL);
+}
+
 /* The route label of a request path: exact match, the docs, else "other". */
 /*
  * One prediction of registry entry v (-1 or beyond STATS_VERSIONS_MAX:

@@ -44,6 +44,21 @@ enum stats_gemini {
 	STATS_NGEMINI
 };
 
+/* What a 429 refused (stats_worker.ratelimited). */
+enum stats_limited {
+	STATS_LIMITED_PREDICT,
+	STATS_LIMITED_ANALYZE,
+	STATS_NLIMITED
+};
+
+/* The model's labels (stats_worker.predictions, stats_label_of). */
+enum stats_label {
+	STATS_LABEL_POSITIVE,
+	STATS_LABEL_NEGATIVE,
+	STATS_LABEL_NEUTRAL,
+	STATS_NLABELS
+};
+
 enum stats_hist_kind {
 	STATS_HIST_MS,			/* milliseconds */
 	STATS_HIST_ROWS,		/* batch sizes */
@@ -61,12 +76,12 @@ struct stats_hist {
 struct stats_worker {
 	uint64_t		requests[STATS_NROUTES][STATS_NSTATUS];
 	struct stats_hist	request_ms[STATS_NROUTES];
-	uint64_t		predictions[3];	/* positive negative neutral */
+	uint64_t		predictions[STATS_NLABELS];
 	struct stats_hist	inference_ms;
 	struct stats_hist	db_write_ms;
 	struct stats_hist	batch_rows;
 	uint64_t		batches_failed;
-	uint64_t		ratelimited[2];	/* predict, analyze */
+	uint64_t		ratelimited[STATS_NLIMITED];
 	uint64_t		lease_admits;	/* admitted from a lease */
 	uint64_t		lease_grants;
 	uint64_t		gemini[STATS_NGEMINI];
@@ -90,6 +105,7 @@ extern const double	stats_bounds_ms[STATS_NBUCKETS];
 extern const double	stats_bounds_rows[STATS_NBUCKETS];
 extern const char	*stats_route_names[STATS_NROUTES];
 extern const char	*stats_gemini_names[STATS_NGEMINI];
+extern const char	*stats_label_names[STATS_NLABELS];
 
 int			 stats_init(int);
 struct stats_worker	*stats_me(void);
@@ -100,5 +116,6 @@ void			 stats_observe(struct stats_hist *, enum stats_hist_kind,
 int			 stats_status_index(int);
 void			 stats_version(struct stats_worker *, int, int, double);
 enum stats_route	 stats_route_of(const char *);
+enum stats_label	 stats_label_of(const char *);
 
 #endif

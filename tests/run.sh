@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the test suite, layer by layer (make test runs them all).
 #
-#   tests/run.sh            unit + sql + http
-#   tests/run.sh unit|sql|http [files...]
+#   tests/run.sh            unit + sql + http + contract
+#   tests/run.sh unit|sql|http|contract [files...]
 #
 # It starts a throw-away PostgreSQL 15 cluster on a free port under a
 # temporary directory, migrates it, and stops and removes it at the end,
@@ -71,12 +71,21 @@ run_http() {
 	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/http/test_*.py} || failed=1
 }
 
+# The original server's documented models against our real answers
+# (tests/contract/, docs/compat.md).
+run_contract() {
+	echo "== contract (the original server's schemas, real server)"
+	make --no-print-directory -s SANITIZE=1 build/san/app.so
+	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/contract/test_*.py} || failed=1
+}
+
 case "$layer" in
 unit)	run_unit ;;
 sql)	cluster_up; run_sql "$@" ;;
 http)	cluster_up; run_http "$@" ;;
-all)	run_unit; cluster_up; run_sql; run_http ;;
-*)	echo "usage: tests/run.sh [unit|sql|http] [files...]" >&2; exit 2 ;;
+contract) cluster_up; run_contract "$@" ;;
+all)	run_unit; cluster_up; run_sql; run_http; run_contract ;;
+*)	echo "usage: tests/run.sh [unit|sql|http|contract] [files...]" >&2; exit 2 ;;
 esac
 
 if [ "$failed" != 0 ]; then

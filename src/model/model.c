@@ -505,7 +505,11 @@ model_file_check(const char *path, const char *buf, size_t len,
 
 	sha256_init(&ctx);
 	sha256_update(&ctx, buf, len);
-	sha256_final(&ctx, digest);
+	if (!sha256_final(&ctx, digest)) {
+		model_error(errbuf, errlen, path, 0,
+		    "sha256 could not be computed (libcrypto failed)");
+		return (0);
+	}
 	sha256_hex(digest, got);
 	if (strcmp(got, want) != 0) {
 		model_error(errbuf, errlen, path, 0,

@@ -7,7 +7,7 @@
 #   $(BUILD)/bench/bench_model       micro-benchmark (prints, never fails)
 #   model-test, model-bench          build and run them
 #
-# MODEL_SRCS is what the server module links (libc + libm only).  The
+# MODEL_SRCS is what the server module links (libc, libm, libcrypto).  The
 # scores reproduce the Python reference bit for bit only without fused
 # multiply-add, hence -ffp-contract=off here: compile MODEL_SRCS for the
 # server with it too (GCC in ISO C mode and vader.c under clang already
@@ -21,7 +21,8 @@ MODEL_SRCS := src/model/model.c src/model/vader.c src/model/vader_lexicon.c \
 MODEL_HDRS := src/model/model.h src/model/vader.h src/model/sha256.h \
 	src/model/vader_unicode_tab.h
 MODEL_CFLAGS := -ffp-contract=off -Isrc/model
-MODEL_LIBS := -lm
+# libcrypto for sha256.c (the kore binary links it already).
+MODEL_LIBS := -lcrypto -lm
 MODEL_TEST_OPT := -O1 -g
 
 MODEL_UNIT_TESTS := $(BUILD)/tests/test_vader $(BUILD)/tests/test_vader_smoke \

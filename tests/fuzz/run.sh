@@ -6,7 +6,8 @@
 #   build/fuzz/fuzz_X FILE...              replay inputs (a crash's file)
 #
 # Targets: fuzz_request (body -> json_loadb -> every validator),
-# fuzz_model (bytes -> model_predict + invariants), fuzz_gemini (reply ->
+# fuzz_model (bytes -> model_predict + invariants), fuzz_pgarray (the
+# recorder's array text, parsed and written), fuzz_gemini (reply ->
 # error status, retry delay, reply text -> report validation).  Each run
 # reads the committed corpus tests/fuzz/corpus/<t>/ and the seeds
 # (tests/fuzz/seed.py) and writes what it finds to build/fuzz/corpus/<t>/,
@@ -24,7 +25,7 @@ case "${1:-}" in
 run|merge)	mode=$1; shift ;;
 esac
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_model fuzz_gemini)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_model fuzz_gemini fuzz_pgarray)
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
 out="$root/tests/out/fuzz"
@@ -52,7 +53,7 @@ dict() {
 
 fuzz_one() {
 	local t=$1 log="$out/$1.log" rc=0
-	mkdir -p "$work/corpus/$t" "tests/fuzz/corpus/$t"
+	mkdir -p "$work/corpus/$t" "tests/fuzz/corpus/$t" "$work/seeds/$t"
 	"$work/$t" -max_total_time="$seconds" -print_final_stats=1 \
 	    -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
 	    -dict="$(dict "$t")" -artifact_prefix="$out/$t-" \
@@ -86,7 +87,7 @@ summarize() {
 merge_one() {
 	local t=$1 new="$work/merged/$1"
 	rm -rf "$new"
-	mkdir -p "$new" "$work/corpus/$t" "tests/fuzz/corpus/$t"
+	mkdir -p "$new" "$work/corpus/$t" "tests/fuzz/corpus/$t" "$work/seeds/$t"
 	"$work/$t" -merge=1 -max_len="$(max_len "$t")" "$new" \
 	    "tests/fuzz/corpus/$t" "$work/corpus/$t" "$work/seeds/$t" \
 	    >"$out/$t-merge.log" 2>&1

@@ -30,7 +30,7 @@ MODEL = "gemini-test-model"
 BUDGET_MS = 3000
 FIELDS = {"summary", "identified_issues", "recommendations",
           "root_cause_hypothesis", "confidence_score", "generated_at",
-          "metrics_analyzed", "source", "cached"}
+          "metrics_analyzed", "comparison", "source", "cached"}
 REQUIRED = ["summary", "identified_issues", "recommendations",
             "root_cause_hypothesis", "confidence_score"]
 
@@ -204,12 +204,22 @@ ok(len(issues) == 1 and issues[0].get("issue_type") == "confidence_drop" and
 g = b.get("generated_at", "")
 ok(len(g) == 20 and g.endswith("Z") and g[10] == "T",
    "generated_at is ISO 8601 UTC", g)
-m = b.get("metrics_analyzed", {})
+m = b.get("comparison", {})
 ok(m.get("current", {}).get("total_predictions") == 20 and
    m.get("previous", {}).get("total_predictions") == 20 and
    abs(m.get("current", {}).get("average_confidence", 0) - 0.8) < 1e-9 and
    abs(m.get("changes", {}).get("average_confidence_pct", 0) + 11.1) < 1e-9,
-   "metrics_analyzed has current, previous and the changes", m)
+   "comparison has current, previous and the changes", m)
+# The original server's metrics_analyzed: the analysed window alone.
+a = b.get("metrics_analyzed", {})
+cur = m.get("current", {})
+ok(a.get("total_predictions") == 20 and
+   abs(a.get("average_confidence", 0) - 0.8) < 1e-9 and
+   a.get("sentiment_distribution") == cur.get("label_distribution") and
+   a.get("time_window_start") == cur.get("window_start") and
+   a.get("time_window_end") == cur.get("window_end") and
+   a.get("status") == b.get("status") and "current" not in a,
+   "metrics_analyzed is the current window as an AggregatedMetrics", a)
 ok(h.get("x-ratelimit-limit") is not None and
    h.get("x-ratelimit-remaining") is not None,
    "the answer carries the X-RateLimit headers", h)
@@ -493,7 +503,7 @@ ok(all(i.get("detected_at") == b.get("generated_at")
        for i in b.get("identified_issues", [])), "rules: detected_at")
 ok(b.get("recommendations") and b.get("root_cause_hypothesis") and
    0 <= b.get("confidence_score", -1) <= 1, "rules: the full report shape")
-eq(b.get("metrics_analyzed", {}).get("thresholds", {}).get(
+eq(b.get("comparison", {}).get("thresholds", {}).get(
     "min_confidence_warning"), 0.6, "rules: the thresholds table is used")
 
 sql("UPDATE app.metric_thresholds SET min_confidence_warning = 0.5, "
@@ -511,8 +521,10 @@ ok(any(i.get("issue_type") == "insufficient_data" and
        for i in b.get("identified_issues", [])),
    "rules: too few predictions is said plainly", b.get("identified_issues"))
 st, _, b, _ = analyze(np, {"model_name": "no-such-model"})
-eq(b.get("metrics_analyzed", {}).get("current", {}).get(
+eq(b.get("comparison", {}).get("current", {}).get(
     "total_predictions"), 0, "model_name filters the statistics")
+eq(b.get("metrics_analyzed", {}).get("total_predictions"), 0,
+   "model_name filters metrics_analyzed too")
 eq(b.get("model_name"), "no-such-model", "the report names the filter")
 
 # ---- validation, methods, rate limit ----------------------------------------

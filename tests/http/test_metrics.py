@@ -121,6 +121,8 @@ ok(all(v > 0 for v in labels.values()),
 # ---- GET /metrics/count -------------------------------------------------
 st, _, body = request(port, "GET", "/metrics/count")
 eq(body.get("total_predictions"), len(texts), "count = predictions recorded")
+eq(body.get("total_metrics"), len(texts), "count: total_metrics (the "
+   "original's name) = total_predictions")
 eq(body.get("total_predictions"),
    int(sql_value("SELECT count(*) FROM app.prediction_metrics")),
    "count = rows in the table")
@@ -147,6 +149,8 @@ ok(near(agg.get("p95_inference_time_ms"), pct_cont(ms, 0.95), 1e-12),
    "aggregated: P95 = percentile_cont(0.95) of the answered times",
    (agg.get("p95_inference_time_ms"), pct_cont(ms, 0.95), sorted(ms)))
 eq(agg.get("label_distribution"), labels, "aggregated: label distribution")
+eq(agg.get("sentiment_distribution"), labels, "aggregated: "
+   "sentiment_distribution (the original's name) = label_distribution")
 t = agg.get("thresholds", {})
 eq((t.get("model_name"), t.get("min_confidence_warning"),
     t.get("min_confidence_critical"), t.get("max_inference_time_warning_ms"),

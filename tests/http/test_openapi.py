@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 
@@ -437,6 +438,38 @@ for path in ["/nope", "/docs/", "/docs/nope.js", "/predict/", "/metrics",
              "/openapi.yaml", "/index.html"]:
     check("unknown path", "GET", path, 404)
 check("unknown path", "POST", "/nope", 404, body={})
+
+# ---- ambiguous framing (docs/http.md): any operation, these schemas ---------
+def framing(head):
+    """Sends a raw request head; returns (status, parsed JSON body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        s.sendall(head.encode("latin-1") + b"\r\n")
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    headpart, _, body = buf.partition(b"\r\n\r\n")
+    return int(headpart.split()[1]), json.loads(body or b"null")
+
+
+for name, head, status, schema in [
+        ("two Host lines", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n",
+         400, "ErrorBadRequest"),
+        ("Transfer-Encoding on a GET", "GET /metrics/count HTTP/1.1\r\n"
+         "Host: a\r\nTransfer-Encoding: chunked\r\n", 411,
+         "ErrorLengthRequired"),
+        ("23 header lines", "GET / HTTP/1.1\r\nHost: a\r\n" + "".join(
+            "X-%d: v\r\n" % i for i in range(22)), 431,
+         "ErrorHeaderFieldsTooLarge")]:
+    st, body = framing(head)
+    errs = schema_errors(inline(DOC["components"]["schemas"][schema]), body)
+    ok(st == status and not errs, "framing, %s: %d, a valid %s" % (
+        name, status, schema), (st, errs, body))
 
 # ---- a second server: no docs page built, limits of 1, no admin token ----
 tmp = tempfile.mkdtemp(prefix="openapi-cwd-", dir=OUT)

@@ -715,19 +715,34 @@ test_report(void)
 			stamped = 0;
 	}
 	tap_ok(stamped, "report: every issue has detected_at");
-	m = json_object_get(r, "metrics_analyzed");
+	m = json_object_get(r, "comparison");
 	tap_is_int(json_integer_value(json_object_get(json_object_get(m,
 	    "current"), "total_predictions")), 120,
-	    "report: metrics_analyzed.current");
+	    "report: comparison.current");
 	tap_is_int(json_integer_value(json_object_get(json_object_get(
 	    json_object_get(m, "previous"), "label_distribution"), "neutral")),
-	    20, "report: metrics_analyzed.previous label distribution");
+	    20, "report: comparison.previous label distribution");
 	tap_is_double(json_real_value(json_object_get(json_object_get(m,
 	    "changes"), "average_confidence_pct")), -11.5, 1e-9,
-	    "report: metrics_analyzed.changes in percent");
+	    "report: comparison.changes in percent");
 	tap_is_str(json_string_value(json_object_get(json_object_get(m,
 	    "current"), "window_end")), "2026-11-26T12:00:00Z",
 	    "report: window bounds");
+	/* metrics_analyzed: the current window, the original's shape. */
+	m = json_object_get(r, "metrics_analyzed");
+	tap_is_int(json_integer_value(json_object_get(m,
+	    "total_predictions")), 120, "report: metrics_analyzed is the "
+	    "current window");
+	tap_ok(json_equal(json_object_get(m, "sentiment_distribution"),
+	    json_object_get(json_object_get(json_object_get(r, "comparison"),
+	    "current"), "label_distribution")),
+	    "report: metrics_analyzed.sentiment_distribution");
+	tap_is_str(json_string_value(json_object_get(m, "time_window_end")),
+	    "2026-11-26T12:00:00Z", "report: metrics_analyzed.time_window_end");
+	tap_is_str(json_string_value(json_object_get(m, "status")),
+	    in.status, "report: metrics_analyzed.status");
+	tap_ok(json_object_get(m, "current") == NULL,
+	    "report: metrics_analyzed has no comparison in it");
 	tap_is_int(json_integer_value(json_object_get(r,
 	    "time_window_minutes")), 60, "report: time_window_minutes");
 	json_decref(r);
@@ -746,11 +761,13 @@ test_report(void)
 	core = analyzer_rules(&in);
 	r = analyzer_report(core, &in, "rules", "2026-11-26T12:00:00Z", 0,
 	    "not_configured", NULL);
-	m = json_object_get(json_object_get(r, "metrics_analyzed"), "current");
+	m = json_object_get(json_object_get(r, "comparison"), "current");
 	tap_ok(json_is_null(json_object_get(m, "average_confidence")) &&
 	    json_is_null(json_object_get(m, "p95_inference_time_ms")) &&
 	    json_is_null(json_object_get(json_object_get(json_object_get(r,
-	    "metrics_analyzed"), "changes"), "volume_pct")),
+	    "comparison"), "changes"), "volume_pct")) &&
+	    json_is_null(json_object_get(json_object_get(r,
+	    "metrics_analyzed"), "average_confidence")),
 	    "report: missing values are null");
 	tap_is_str(json_string_value(json_object_get(r, "model_name")),
 	    "vader", "report: model_name");

@@ -105,7 +105,7 @@ main(void)
 			k = next(&seed) % (uint64_t)(pow10[d] + 1);
 			break;
 		case 1:		/* milliseconds, up to hours */
-			k = next(&seed) % (uint64_t)1e10;
+			k = next(&seed) % UINT64_C(10000000000);
 			break;
 		case 2:		/* up to 15 digits, all %.15g keeps */
 			k = next(&seed) % UINT64_C(1000000000000000);
