@@ -331,7 +331,11 @@ bench-limits: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/limits.sh
 
-.PHONY: bench soak bench-flood bench-limits bench-deps
+bench-partitions: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/partitions.sh
+
+.PHONY: bench soak bench-flood bench-limits bench-partitions bench-deps
 
 clean:
 	rm -rf $(BUILD)

@@ -5,7 +5,9 @@
 -- rate-limit state.  modelserver_analyst may only read.  Either role is
 -- skipped when it does not exist (a deployment with other roles grants
 -- its own).  Functions run with the caller's rights (no SECURITY
--- DEFINER), so these grants are the whole story.
+-- DEFINER), except the partition maintenance of sql/31_partitions.sql:
+-- attaching and detaching partitions needs the tables' owner.  Those
+-- run for the server's role only (31 revokes them from PUBLIC).
 
 SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_app')
     AS have_app \gset
@@ -29,6 +31,13 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON app.gemini_cache, app.gemini_leases
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.model_routing TO modelserver_app;
 GRANT SELECT, INSERT ON app.model_routing_changes TO modelserver_app;
 GRANT SELECT, UPDATE ON app.routing_state TO modelserver_app;
+-- Partitions (31_partitions.sql): the janitor creates them ahead and
+-- retires old ones through the owner's functions.
+GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_app;
+GRANT EXECUTE ON FUNCTION app.partition_ensure(regclass, timestamptz,
+    timestamptz, text), app.partition_maintain(interval, integer, interval,
+    interval, boolean), app.partition_drop_detached(text)
+    TO modelserver_app;
 \endif
 
 SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_analyst')
@@ -45,4 +54,5 @@ GRANT SELECT ON app.model_routing, app.model_routing_changes,
     app.routing_state TO modelserver_analyst;
 GRANT SELECT ON app.latency_percentiles_hourly, app.label_distribution_hourly,
     app.threshold_history TO modelserver_analyst;
+GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_analyst;
 \endif

@@ -34,12 +34,14 @@
 #define APP_NAME		"modelserver"
 #define APP_VERSION		"1.0.0"
 #define APP_DB			"db"	/* name given to kore_pgsql_register */
+#define APP_OWNER_DB		"owner"	/* MAINTENANCE_DATABASE_URL, if set */
 
 /* Everything a worker needs, set up once in the parent before fork. */
 struct app {
 	struct config		 cf;
 	struct cidr_list	 trusted;	/* TRUSTED_PROXIES */
 	char			*conninfo;	/* DATABASE_URL + our options */
+	char			*owner_conninfo; /* NULL: no owner connection */
 	struct model		*model;		/* the default; NULL: none */
 	char			 model_error[512];
 	struct registry		 registry;	/* every version held */
@@ -184,6 +186,8 @@ char		*db_conninfo(const char *, const struct config *, char *,
 void		db_init(void);
 int		db_query(struct kore_pgsql *, const char *, int,
 		    const char **);
+int		db_query_on(struct kore_pgsql *, const char *, const char *,
+		    int, const char **);
 void		db_call_init(struct db_call *, struct http_request *);
 void		db_call_start(struct db_call *, const char *, int,
 		    const char **);

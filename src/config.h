@@ -44,6 +44,14 @@ struct config {
 	int		 recorder_inflight;	/* batches at once per worker */
 	int		 recorder_timeout_ms;
 
+	/* Partitions and retention (janitor.c, sql/31_partitions.sql). */
+	int		 raw_partition_s;	/* width of raw partitions */
+	int		 partitions_ahead;	/* widths created past now */
+	int		 partition_maintain_s;	/* how often */
+	int		 raw_retention_hours;	/* 0: the current one only */
+	int		 rollup_retention_days;
+	char		*maintenance_url;	/* secret: owner, for CONCURRENTLY */
+
 	/* Rate limits (ratelimit.c). */
 	int		 rate_limit_predict;	/* per client per minute */
 	int		 rate_limit_analyze;

@@ -160,6 +160,9 @@ db_init(void)
 {
 	if (!kore_pgsql_register(APP_DB, app.conninfo))
 		fatal("db: cannot register the database");
+	if (app.owner_conninfo != NULL &&
+	    !kore_pgsql_register(APP_OWNER_DB, app.owner_conninfo))
+		fatal("db: cannot register the owner's database");
 	memset(&breaker, 0, sizeof(breaker));
 }
 
@@ -173,24 +176,39 @@ int
 db_query(struct kore_pgsql *sql, const char *query, int nparams,
     const char **values)
 {
+	return (db_query_on(sql, APP_DB, query, nparams, values));
+}
+
+/*
+ * db_query() on database name: APP_DB, or APP_OWNER_DB (the janitor's
+ * owner connection).  The breaker guards APP_DB only: the owner's
+ * connection failing says nothing about the server's.  The caller checks
+ * db_breaker_open() first, so the owner's blocking connect is not tried
+ * against a database already known to be down.
+ */
+int
+db_query_on(struct kore_pgsql *sql, const char *name, const char *query,
+    int nparams, const char **values)
+{
 	int	lengths[64], formats[64];
-	int	i;
+	int	i, app_db;
 
 	if (nparams > 64)
 		fatal("db_query: %d parameters", nparams);
+	app_db = strcmp(name, APP_DB) == 0;
 
-	if (breaker.open) {
+	if (app_db && breaker.open) {
 		kore_free(sql->error);
 		sql->error = kore_strdup(breaker.reason);
 		sql->state = KORE_PGSQL_STATE_ERROR;
 		return (DB_FAIL);
 	}
 
-	if (!kore_pgsql_setup(sql, APP_DB, KORE_PGSQL_ASYNC)) {
+	if (!kore_pgsql_setup(sql, name, KORE_PGSQL_ASYNC)) {
 		if (sql->state == KORE_PGSQL_STATE_INIT)
 			return (DB_QUEUED);
-		if (sql->error == NULL ||
-		    strcmp(sql->error, "no available connection") != 0)
+		if (app_db && (sql->error == NULL ||
+		    strcmp(sql->error, "no available connection") != 0))
 			db_breaker_trip(sql->error);
 		return (DB_FAIL);
 	}

@@ -87,6 +87,10 @@ kore_parent_configure(int argc, char **argv)
 	if ((app.conninfo = db_conninfo(app.cf.database_url, &app.cf, err,
 	    sizeof(err))) == NULL)
 		fatal("configuration error: %s", err);
+	if (app.cf.maintenance_url[0] != '\0' &&
+	    (app.owner_conninfo = db_conninfo(app.cf.maintenance_url,
+	    &app.cf, err, sizeof(err))) == NULL)
+		fatal("configuration error: MAINTENANCE_%s", err);
 
 	init_models();
 

@@ -5,6 +5,9 @@
 #
 #   tests/bench/bench.sh                 three interleaved rounds (make bench)
 #   tests/bench/bench.sh --soak SECONDS  one long wrk run, RSS sampled (make soak)
+#   PAST_PARTITIONS=48 tests/bench/bench.sh  the same with 48 more hourly
+#                                        partitions of prediction_metrics
+#                                        (before now; 24 ahead exist anyway)
 #
 # It starts its own PostgreSQL (fsync and synchronous_commit on, as in
 # production) and its own server (the optimised build, rate limiter on with
@@ -29,6 +32,7 @@ CONNS=${CONNS:-64}
 BATCH_TEXTS=${BATCH_TEXTS:-100}
 BATCH_CONNS=${BATCH_CONNS:-16}
 WORKERS=${WORKERS:-2}
+PAST_PARTITIONS=${PAST_PARTITIONS:-0}
 SOAK=0
 if [ "${1:-}" = "--soak" ]; then
 	SOAK=${2:-600}
@@ -42,6 +46,11 @@ psql "$super" -X -q -c "ALTER ROLE modelserver_app SET synchronous_commit = on"
 psql "$super" -X -q -c "ALTER SYSTEM SET track_wal_io_timing = on" \
     -c "SELECT pg_reload_conf()" >/dev/null
 mid=$(psql "$super" -X -At -c "SELECT app.model_version_id('vader', '3.3.2')")
+if [ "$PAST_PARTITIONS" -gt 0 ]; then
+	psql "$super" -X -q -At -c "SELECT app.partition_ensure(
+	    'app.prediction_metrics', now() - interval '$PAST_PARTITIONS hours',
+	    now())" >/dev/null
+fi
 
 # ---- the server (rate limiter on, a limit it never reaches) ---------------
 export WORKERS RATE_LIMIT_PREDICT_PER_MINUTE=1000000000
@@ -128,6 +137,7 @@ print("%.0f us of machine time each, %.0f%% busy" % (busy * n * 1e6 / max(r, 1),
 
 echo "# machine: $(bench_machine)"
 echo "# $(kore -v | head -1 | sed 's/^/kore /'), $(psql --version), wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+echo "# prediction_metrics: $(psql "$super" -X -At -c "SELECT count(*) FROM app.partitions WHERE parent = 'app.prediction_metrics'::regclass") partitions"
 echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch max $(build/conftool get RECORDER_BATCH_MAX), delay $(build/conftool get RECORDER_DELAY_MS) ms, $(build/conftool get RECORDER_INFLIGHT) batch(es) in flight per worker, rate limiter on"
 
 # The /predict/batch body: BATCH_TEXTS different review-like texts.

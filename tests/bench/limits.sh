@@ -10,7 +10,9 @@
 #   shipped    the server as `make bench` runs it (2 workers, durable)
 #   workers1   WORKERS=1: one worker, larger batches (workersN: N workers)
 #   no_fk      the foreign key prediction_metrics -> model_versions dropped
-#              for the run (restored after): what its per-row check costs
+#              for the run (restored after): what its per-row check costs.
+#              Since migration 0007 there is none (docs/partitions.md), so
+#              this is shipped again; kept for older databases.
 #   async      synchronous_commit off for the server's role: no answer
 #              waits for a WAL flush.  NOT the product (an acknowledged row
 #              could be lost in a crash): the ceiling the flush leaves.
@@ -32,7 +34,7 @@ cd "$root"
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
-read -r -a variants <<<"${VARIANTS:-shipped workers1 no_fk async workers1+no_fk+async}"
+read -r -a variants <<<"${VARIANTS:-shipped workers1 async workers1+async}"
 
 . tests/bench/lib.sh
 bench_cluster
@@ -50,7 +52,8 @@ sql() { psql "$super" -X -q -v ON_ERROR_STOP=1 -c "$1"; }
 limits_setup() {
 	sql "ALTER ROLE modelserver_app SET synchronous_commit = on"
 	case +$1+ in *+no_fk+*)
-		sql "ALTER TABLE app.prediction_metrics DROP CONSTRAINT $fk" ;;
+		[ -z "$fk" ] ||
+		    sql "ALTER TABLE app.prediction_metrics DROP CONSTRAINT $fk" ;;
 	esac
 	case +$1+ in *+async+*)
 		sql "ALTER ROLE modelserver_app SET synchronous_commit = off" ;;
@@ -58,6 +61,7 @@ limits_setup() {
 }
 limits_restore() {
 	case +$1+ in *+no_fk+*)
+		[ -z "$fk" ] ||
 		sql "ALTER TABLE app.prediction_metrics ADD CONSTRAINT $fk
 		    FOREIGN KEY (model_version_id)
 		    REFERENCES app.model_versions (id) NOT VALID" ;;

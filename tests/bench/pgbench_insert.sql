@@ -1,6 +1,6 @@
 -- pgbench_insert.sql: the database's own limit for our write, one row
 -- per transaction: the same row /predict writes, into the same table with
--- the same indexes, constraints and foreign key.
+-- the same indexes and constraints (and partitions).
 INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
     confidence, inference_time_ms, input_length, compound, pos, neu, neg,
     client_ip)

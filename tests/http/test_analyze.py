@@ -59,6 +59,9 @@ def seed(current=20, previous=20, conf=0.8, prev_conf=0.9, ms=2.0):
         "name = 'vader' AND version = '3.3.2'), '%s', %r, %r, 10, 0.5, "
         "0.5, 0.5, 0, '10.0.0.1', now() - interval '%d minutes')"
         % (label, c, m, ago) for ago, label, c, m in rows)
+    # Partitions for the past hours (the janitor makes them ahead only).
+    sql("SELECT app.partition_ensure('app.prediction_metrics', "
+        "now() - interval '3 hours', now())")
     sql("INSERT INTO app.prediction_metrics (prediction_id, "
         "model_version_id, label, confidence, inference_time_ms, "
         "input_length, compound, pos, neu, neg, client_ip, created_at) "

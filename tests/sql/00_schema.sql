@@ -1,7 +1,7 @@
 -- 00_schema.sql: the shape of the schema, its constraints and the
 -- migration ledger.  Later files test behaviour.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 SELECT has_schema('app');
 SELECT has_table('app', 'model_versions', 'model_versions exists');
@@ -20,12 +20,13 @@ SELECT col_is_unique('app', 'model_versions', ARRAY['name', 'version'],
     '(name, version) is unique');
 
 -- prediction_metrics
-SELECT col_is_pk('app', 'prediction_metrics', 'prediction_id',
-    'prediction_id is the key');
+SELECT col_is_pk('app', 'prediction_metrics',
+    ARRAY['prediction_id', 'created_at'],
+    'the key is (prediction_id, created_at): it must hold the partition key');
 SELECT col_type_is('app', 'prediction_metrics', 'prediction_id', 'uuid',
     'prediction_id is a uuid');
-SELECT fk_ok('app', 'prediction_metrics', 'model_version_id',
-    'app', 'model_versions', 'id');
+SELECT hasnt_fk('app', 'prediction_metrics',
+    'no foreign key: dropping a partition would lock model_versions');
 SELECT col_type_is('app', 'prediction_metrics', 'confidence',
     'double precision', 'confidence is double precision');
 SELECT col_type_is('app', 'prediction_metrics', 'inference_time_ms',
@@ -42,9 +43,11 @@ SELECT columns_are('app', 'prediction_metrics', ARRAY[
     'client_ip', 'created_at', 'shadow_of'],
     'prediction_metrics has exactly its columns');
 SELECT has_index('app', 'prediction_metrics',
-    'prediction_metrics_created_at_idx', 'time-window index exists');
-SELECT has_index('app', 'prediction_metrics',
-    'prediction_metrics_model_created_at_idx', 'per-model index exists');
+    'prediction_metrics_created_at_idx', ARRAY['created_at'],
+    'a plain time index for the raw edges of a window');
+SELECT hasnt_index('app', 'prediction_metrics',
+    'prediction_metrics_model_created_at_idx',
+    'no per-model index: the raw edges are read by time');
 
 -- Constraints, on real inserts.
 INSERT INTO app.model_versions (name, version) VALUES ('t', '1.2.3');
@@ -105,16 +108,14 @@ SELECT throws_ok($$INSERT INTO app.prediction_metrics (prediction_id,
     SELECT gen_random_uuid(), model_version_id, label, confidence,
     inference_time_ms, input_length, 1.5, pos, neu, neg, client_ip
     FROM good$$, '23514', NULL, 'a compound outside -1..1 is rejected');
-SELECT throws_ok($$INSERT INTO app.prediction_metrics (prediction_id,
-    model_version_id, label, confidence, inference_time_ms, input_length,
-    compound, pos, neu, neg, client_ip)
-    SELECT gen_random_uuid(), 999999, label, confidence,
-    inference_time_ms, input_length, compound, pos, neu, neg, client_ip
-    FROM good$$, '23503', NULL, 'an unknown model version is rejected');
+SELECT throws_ok($$DELETE FROM app.model_versions WHERE name = 't'$$,
+    '23503', NULL, 'a model version is never deleted (rows hold its id)');
+SELECT throws_ok($$TRUNCATE app.model_versions CASCADE$$, '23503', NULL,
+    'nor truncated');
 SELECT throws_ok($$INSERT INTO app.prediction_metrics (prediction_id,
     model_version_id, label, confidence, inference_time_ms, input_length,
     compound, pos, neu, neg, client_ip) SELECT * FROM good$$,
-    '23505', NULL, 'a prediction_id is recorded once');
+    '23505', NULL, 'a prediction_id is recorded once at its time');
 
 -- model_version_id registers once and returns the same id.
 SELECT is(app.model_version_id('m', '2.0.0'), app.model_version_id('m', '2.0.0'),
@@ -142,7 +143,7 @@ SELECT throws_ok($$INSERT INTO app.schema_migrations (version, name, checksum)
 -- Documentation: analysts read COMMENTs in pgAdmin.
 SELECT is_empty($$
     SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'app' AND c.relkind IN ('r', 'v', 'm')
+     WHERE n.nspname = 'app' AND c.relkind IN ('r', 'p', 'v', 'm')
        AND obj_description(c.oid, 'pg_class') IS NULL$$,
     'every table and view in app has a COMMENT');
 SELECT is_empty($$
@@ -150,7 +151,7 @@ SELECT is_empty($$
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
            AND NOT a.attisdropped
-     WHERE n.nspname = 'app' AND c.relkind IN ('r', 'v', 'm')
+     WHERE n.nspname = 'app' AND c.relkind IN ('r', 'p', 'v', 'm')
        AND col_description(c.oid, a.attnum) IS NULL$$,
     'every column in app has a COMMENT');
 SELECT is_empty($$

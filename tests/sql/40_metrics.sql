@@ -25,6 +25,12 @@ SELECT plan(93);
 
 INSERT INTO app.model_versions (name, version)
 VALUES ('tm', '1.0.0'), ('tm', '2.0.0'), ('other', '1.0.0'), ('tm', '3.0.0');
+-- Rows go to a partition of their time: the fixture's, and the last two
+-- days' (rows 25 hours old below).
+SELECT app.partition_ensure('app.prediction_metrics',
+    '2030-01-01 10:00+00', '2030-01-01 13:00+00');
+SELECT app.partition_ensure('app.prediction_metrics',
+    now() - interval '26 hours', now());
 
 CREATE TEMP TABLE fx (t text, ms float8, conf float8, label text,
                       name text, version text);

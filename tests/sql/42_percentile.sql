@@ -7,6 +7,8 @@ SELECT plan(6);
 
 CREATE TEMP TABLE t0 AS SELECT timestamptz '2026-03-01 12:00:00+00' AS t;
 SELECT setseed(0.42);
+SELECT app.partition_ensure('app.prediction_metrics',
+    (SELECT t FROM t0) - interval '2 hours', (SELECT t FROM t0));
 INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
     confidence, inference_time_ms, input_length, compound, pos, neu, neg,
     client_ip, created_at)

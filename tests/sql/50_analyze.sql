@@ -41,6 +41,8 @@ SELECT throws_ok($$INSERT INTO app.gemini_cache (cache_key, report,
 -- ----------------------------------------------------------------- inputs
 
 CREATE TEMP TABLE t0 AS SELECT timestamptz '2026-01-01 12:00:00+00' AS t;
+SELECT app.partition_ensure('app.prediction_metrics',
+    (SELECT t FROM t0) - interval '3 hours', (SELECT t FROM t0) + interval '1 hour');
 INSERT INTO app.model_versions (name, version) VALUES ('vader', '3.3.2'),
     ('other', '1.0.0');
 -- Current hour: 4 vader rows (+1 of another model); previous: 2 rows.
