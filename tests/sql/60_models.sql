@@ -90,6 +90,9 @@ SELECT results_eq($$SELECT ord, admitted FROM app.predict_batch_admit(
     'clients are decided apart, results in input order');
 
 -- ---- compare_versions: exact, from the raw rows ----------------------------
+-- Partitions for the fixture rows (one of them two hours old).
+SELECT app.partition_ensure('app.prediction_metrics',
+    now() - interval '3 hours', now() + interval '1 hour') IS NOT NULL;
 INSERT INTO app.model_versions (name, version) VALUES ('cmp', '1.0.0'),
     ('cmp', '1.1.0');
 INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
