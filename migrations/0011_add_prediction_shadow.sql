@@ -13,3 +13,22 @@ COMMENT ON COLUMN app.prediction_metrics.shadow_of IS
     'prediction_id of the answered prediction of the same input, by the '
     'version that served it.  Served traffic is WHERE shadow_of IS NULL; '
     'a candidate against its baseline on the same inputs is a join on it.';
+
+-- Partitions that exist already got the column without its comment (new
+-- ones copy the parent's, INCLUDING COMMENTS): give it to them.
+DO $$
+DECLARE
+    v_part regclass;
+BEGIN
+    FOR v_part IN
+        SELECT i.inhrelid::regclass FROM pg_inherits i
+         WHERE i.inhparent = 'app.prediction_metrics'::regclass
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN %s.shadow_of IS %L', v_part,
+            col_description('app.prediction_metrics'::regclass,
+                (SELECT attnum FROM pg_attribute
+                  WHERE attrelid = 'app.prediction_metrics'::regclass
+                    AND attname = 'shadow_of')));
+    END LOOP;
+END;
+$$;
