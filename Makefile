@@ -335,7 +335,18 @@ bench-partitions: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/partitions.sh
 
-.PHONY: bench soak bench-flood bench-limits bench-partitions bench-deps
+bench-rollups: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/bench_rollups.sh
+
+# The /metrics/* queries at 1M, 100M and 1.7B predictions a day
+# (docs/rollups.md).
+bench-metrics: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/bench_metrics.sh
+
+.PHONY: bench soak bench-flood bench-limits bench-partitions bench-deps \
+    bench-rollups bench-metrics
 
 clean:
 	rm -rf $(BUILD)

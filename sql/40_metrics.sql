@@ -8,8 +8,8 @@
 -- All aggregation happens here; the server passes parameters and sends
 -- the JSON documents the *_json functions build.  Windows are half-open,
 -- [start, end), and every function that reads "now" takes p_now so tests
--- can pin the boundaries.  The aggregates are exact: P95 is
--- percentile_cont(0.95) over exactly the rows of the window.
+-- can pin the boundaries.  The aggregates are exact and read rollups
+-- plus raw edges (sql/35_rollups.sql, docs/rollups.md).
 --
 -- Functions that scan many rows set jit = off (compiling costs more than
 -- it saves on these plans: about 100 ms on a 1M-row window) and enough
@@ -68,70 +68,34 @@ RETURNS TABLE (total_predictions bigint,
                max_inference_time_ms double precision,
                p95_inference_time_ms double precision,
                positive bigint, negative bigint, neutral bigint)
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
 SET search_path = app, pg_catalog
-SET jit = off
-SET work_mem = '64MB'
-SET plan_cache_mode = force_custom_plan
 AS $$
-DECLARE
-    v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
-BEGIN
-    -- The range on created_at is what prediction_metrics_created_at_idx
-    -- serves (its INCLUDE columns make it an index-only scan); the model
-    -- filter reads model_version_id from the same index.
-    --
-    -- The exact P95 without sorting every row: the server stores
-    -- inference times rounded to the microsecond, so a window holds few
-    -- distinct values.  Grouping by value (one hash pass) gives the same
-    -- multiset as the rows; the running count over the sorted values then
-    -- finds the two order statistics percentile_cont(0.95) interpolates
-    -- between, at 0-based positions floor and ceil of 0.95 * (n - 1),
-    -- and the interpolation is PostgreSQL's own: lo + (hi - lo) * frac.
-    -- The other aggregates fold the groups' partial sums.
-    RETURN QUERY
-        WITH g AS (
-            SELECT p.inference_time_ms AS v,
-                   count(*) AS n,
-                   sum(p.confidence) AS conf_sum,
-                   count(*) FILTER (WHERE p.label = 'positive') AS pos,
-                   count(*) FILTER (WHERE p.label = 'negative') AS neg,
-                   count(*) FILTER (WHERE p.label = 'neutral') AS neu
-              FROM prediction_metrics p
-             WHERE p.created_at >= p_start AND p.created_at < p_end
-               AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids))
-             GROUP BY p.inference_time_ms
-        ), c AS (
-            SELECT g.*, sum(g.n) OVER (ORDER BY g.v) AS cum,
-                   (0.95::float8 * ((sum(g.n) OVER ()) - 1)::float8) AS pos95
-              FROM g
-        ), t AS (
-            SELECT sum(c.n)::bigint AS n,
-                   sum(c.conf_sum) AS conf_sum,
-                   sum(c.v * c.n) AS time_sum,
-                   min(c.v) AS vmin, max(c.v) AS vmax,
-                   min(c.v) FILTER (WHERE c.cum > floor(c.pos95)) AS lo,
-                   min(c.v) FILTER (WHERE c.cum > ceil(c.pos95)) AS hi,
-                   max(c.pos95) AS pos95,
-                   sum(c.pos)::bigint AS pos, sum(c.neg)::bigint AS neg,
-                   sum(c.neu)::bigint AS neu
-              FROM c
-        )
-        SELECT coalesce(t.n, 0), t.conf_sum / t.n, t.time_sum / t.n,
-               t.vmin, t.vmax,
-               t.lo + (t.hi - t.lo) * (t.pos95 - floor(t.pos95)),
-               coalesce(t.pos, 0), coalesce(t.neg, 0), coalesce(t.neu, 0)
-          FROM t;
-END;
+    -- Rollups for the whole buckets inside the window, raw rows for its
+    -- edges and above the watermark (sql/35_rollups.sql): the cost
+    -- follows the buckets, not the rows.
+    SELECT coalesce(a.total_predictions, 0), a.average_confidence,
+           a.average_inference_time_ms, a.min_inference_time_ms,
+           a.max_inference_time_ms, a.p95_inference_time_ms,
+           coalesce(a.positive, 0), coalesce(a.negative, 0),
+           coalesce(a.neutral, 0)
+      FROM (SELECT) AS one
+      LEFT JOIN rollup_aggregate(p_start, p_end,
+                    metrics_model_ids(p_model_name, p_model_version)) a
+        ON true;
 $$;
 
 COMMENT ON FUNCTION app.metrics_window(timestamptz, timestamptz, text, text) IS
     'Aggregates of the predictions with created_at in [p_start, p_end), '
     'optionally of one model name and/or version: count, average '
-    'confidence, average/min/max inference time, P95 inference time '
-    '(exact: percentile_cont(0.95)) and the count per label.  Always one '
-    'row; averages, min, max and P95 are NULL when no row matches.';
+    'confidence, average/min/max inference time, P95 inference time and '
+    'the count per label, from app.rollup_aggregate (rollups for whole '
+    'buckets, raw rows for the edges and above the watermark).  Exact: '
+    'sums are exact, P95 is percentile_cont(0.95) for latencies as the '
+    'server stores them (whole microseconds) below 2.048 ms and within '
+    '0.05 % above.  Always one row; averages, min, max and P95 are NULL '
+    'when no row matches.';
 
 CREATE OR REPLACE FUNCTION app.metrics_aggregated(
     p_window_minutes integer DEFAULT 60, p_model_name text DEFAULT NULL,
@@ -204,24 +168,50 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
+    v_w   timestamptz := (SELECT s.watermark FROM rollup_state s);
+    v_d   timestamptz := rollup_floor(v_w, interval '1 day');
+    v_h   timestamptz := rollup_floor(v_w, interval '1 hour');
+    v_m   timestamptz := rollup_floor(v_w, interval '1 minute');
 BEGIN
-    RETURN (SELECT count(*) FROM prediction_metrics p
-             WHERE v_ids IS NULL OR p.model_version_id = ANY (v_ids));
+    IF v_w IS NULL THEN		-- nothing folded yet
+        RETURN (SELECT count(*) FROM prediction_metrics p
+                 WHERE v_ids IS NULL OR p.model_version_id = ANY (v_ids));
+    END IF;
+    -- Each level up to its own watermark, then the raw rows above W.
+    RETURN coalesce((SELECT sum(r.n) FROM rollup_1d r WHERE r.bucket < v_d
+                       AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + coalesce((SELECT sum(r.n) FROM rollup_1h r
+                      WHERE r.bucket >= v_d AND r.bucket < v_h
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + coalesce((SELECT sum(r.n) FROM rollup_1m r
+                      WHERE r.bucket >= v_h AND r.bucket < v_m
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + coalesce((SELECT sum(r.n) FROM rollup_1s r
+                      WHERE r.bucket >= v_m AND r.bucket < v_w
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + (SELECT count(*) FROM prediction_metrics p
+             WHERE p.created_at >= v_w
+               AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids)));
 END;
 $$;
 
 COMMENT ON FUNCTION app.metrics_count(text, text) IS
     'Number of predictions ever recorded (exact count), optionally of one '
-    'model name and/or version.';
+    'model name and/or version: the daily rollups (kept for ever), the '
+    'finer levels up to the watermark, then the raw rows above it.';
 
 -- -------------------------------------------------------------- time series
 
-CREATE OR REPLACE FUNCTION app.metrics_timeseries(
+-- The return type gained "partial": drop and re-create.
+DROP FUNCTION IF EXISTS app.metrics_timeseries(integer, integer, text, text,
+    timestamptz);
+CREATE FUNCTION app.metrics_timeseries(
     p_window_minutes integer DEFAULT 60, p_bucket_minutes integer DEFAULT 1,
     p_model_name text DEFAULT NULL, p_model_version text DEFAULT NULL,
     p_now timestamptz DEFAULT now())
 RETURNS TABLE (bucket integer, bucket_start timestamptz,
-               bucket_end timestamptz, total_predictions bigint,
+               bucket_end timestamptz, partial boolean,
+               total_predictions bigint,
                average_confidence double precision,
                p95_inference_time_ms double precision,
                positive bigint, negative bigint, neutral bigint,
@@ -240,6 +230,7 @@ AS $$
 DECLARE
     v_bucket interval := make_interval(mins => p_bucket_minutes);
     v_start  timestamptz := p_now - make_interval(mins => p_window_minutes);
+    v_first  timestamptz;
     v_n      integer;
     v_ids    integer[] := metrics_model_ids(p_model_name, p_model_version);
 BEGIN
@@ -252,73 +243,42 @@ BEGIN
         RAISE EXCEPTION 'bucket_minutes must be between 1 and window_minutes'
             USING ERRCODE = '22023', COLUMN = 'bucket_minutes';
     END IF;
-    v_n := ceil(p_window_minutes::numeric / p_bucket_minutes)::integer;
-    IF v_n > 10000 THEN
+    IF ceil(p_window_minutes::numeric / p_bucket_minutes) > 10000 THEN
         RAISE EXCEPTION 'at most 10000 buckets (window_minutes / '
             'bucket_minutes)' USING ERRCODE = '22023',
             COLUMN = 'bucket_minutes';
     END IF;
 
-    -- Buckets end at p_now and go back; bucket i covers
-    -- [p_now - (n-i+1)*b, p_now - (n-i)*b), and the oldest is cut at the
-    -- window's start when b does not divide the window.  date_bin with
-    -- p_now as origin gives each row the start of its (uncut) bucket.
+    -- Buckets align to UTC multiples of the bucket width since the epoch
+    -- (as Prometheus and Grafana align steps): bucket i covers its
+    -- aligned interval cut to the window, so the oldest and the newest
+    -- may be partial (the newest is, unless p_now is on a boundary).
+    v_first := date_bin(v_bucket, v_start, timestamptz '1970-01-01 00:00+00');
+    v_n := ceil(extract(epoch FROM p_now - v_first) /
+                extract(epoch FROM v_bucket))::integer;
+
     RETURN QUERY
     WITH b AS (
-        SELECT g.i,
-               p_now - (v_n - g.i + 1) * v_bucket AS bin,
-               greatest(v_start, p_now - (v_n - g.i + 1) * v_bucket) AS bs,
-               p_now - (v_n - g.i) * v_bucket AS be
+        SELECT g.i, v_first + (g.i - 1) * v_bucket AS tb,
+               greatest(v_start, v_first + (g.i - 1) * v_bucket) AS bs,
+               least(p_now, v_first + g.i * v_bucket) AS be
           FROM generate_series(1, v_n) AS g(i)
-    ), g AS (
-        -- Per bucket and distinct inference time (see metrics_window for
-        -- why grouping by value gives the exact percentile_cont).
-        SELECT date_bin(v_bucket, p.created_at, p_now) AS bin,
-               p.inference_time_ms AS v,
-               count(*) AS n,
-               sum(p.confidence) AS conf_sum,
-               count(*) FILTER (WHERE p.label = 'positive') AS pos,
-               count(*) FILTER (WHERE p.label = 'negative') AS neg,
-               count(*) FILTER (WHERE p.label = 'neutral') AS neu
-          FROM prediction_metrics p
-         WHERE p.created_at >= v_start AND p.created_at < p_now
-           AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids))
-         GROUP BY 1, 2
-    ), c AS (
-        SELECT g.*,
-               sum(g.n) OVER (PARTITION BY g.bin ORDER BY g.v) AS cum,
-               0.95::float8 * ((sum(g.n) OVER (PARTITION BY g.bin)) - 1)
-                   ::float8 AS pos95
-          FROM g
-    ), q AS (
-        SELECT c.bin,
-               sum(c.n)::bigint AS n,
-               sum(c.conf_sum) AS conf_sum,
-               min(c.v) FILTER (WHERE c.cum > floor(c.pos95)) AS lo,
-               min(c.v) FILTER (WHERE c.cum > ceil(c.pos95)) AS hi,
-               max(c.pos95) AS pos95,
-               sum(c.pos)::bigint AS pos,
-               sum(c.neg)::bigint AS neg,
-               sum(c.neu)::bigint AS neu
-          FROM c
-         GROUP BY c.bin
     ), a AS (
-        SELECT q.bin, q.n, q.conf_sum, q.conf_sum / q.n AS conf,
-               q.lo + (q.hi - q.lo) * (q.pos95 - floor(q.pos95)) AS p95,
-               q.pos, q.neg, q.neu
-          FROM q
+        SELECT * FROM rollup_aggregate(v_start, p_now, v_ids, v_bucket)
     ), j AS (
-        SELECT b.i, b.bs, b.be, coalesce(a.n, 0) AS n, a.conf_sum, a.conf,
-               a.p95, coalesce(a.pos, 0) AS pos, coalesce(a.neg, 0) AS neg,
-               coalesce(a.neu, 0) AS neu
-          FROM b LEFT JOIN a ON a.bin = b.bin
+        SELECT b.i, b.bs, b.be, b.be - b.bs < v_bucket AS part,
+               coalesce(a.total_predictions, 0) AS n, a.conf_sum,
+               a.average_confidence AS conf, a.p95_inference_time_ms AS p95,
+               coalesce(a.positive, 0) AS pos, coalesce(a.negative, 0) AS neg,
+               coalesce(a.neutral, 0) AS neu
+          FROM b LEFT JOIN a ON a.tb = b.tb
     )
-    SELECT j.i, j.bs, j.be, j.n, j.conf, j.p95, j.pos, j.neg, j.neu,
+    SELECT j.i, j.bs, j.be, j.part, j.n, j.conf, j.p95, j.pos, j.neg, j.neu,
            j.n - lag(j.n) OVER w,
            j.conf - lag(j.conf) OVER w,
            j.p95 - lag(j.p95) OVER w,
            (avg(j.n) OVER w3)::double precision,
-           sum(j.conf_sum) OVER w3 / nullif(sum(j.n) OVER w3, 0)
+           (sum(j.conf_sum) OVER w3 / nullif(sum(j.n) OVER w3, 0))::float8
       FROM j
     WINDOW w AS (ORDER BY j.i),
            w3 AS (ORDER BY j.i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
@@ -330,14 +290,17 @@ COMMENT ON FUNCTION app.metrics_timeseries(integer, integer, text, text,
     timestamptz) IS
     'One row per bucket of p_bucket_minutes over the last p_window_minutes '
     'before p_now, oldest first, empty buckets included (count 0, NULL '
-    'averages).  Buckets end at p_now: bucket i covers [bucket_start, '
-    'bucket_end); the oldest is shortened when the bucket size does not '
-    'divide the window.  Per bucket: count, average confidence, exact P95 '
-    'inference time, label counts; the change against the previous bucket '
-    '(lag: count, average confidence, P95; NULL for the first bucket or '
-    'when either side is empty); and moving averages over this and the '
-    'two previous buckets (count, and confidence weighted by count).  At '
-    'most 10000 buckets; bad arguments raise 22023 naming the field.';
+    'averages).  Buckets align to UTC multiples of the bucket width since '
+    '1970-01-01 and are cut to the window: bucket i covers [bucket_start, '
+    'bucket_end), and partial says it is shorter than the width (the '
+    'newest, still filling, unless p_now is on a boundary; the oldest '
+    'when the window does not start on one).  Per bucket: count, average '
+    'confidence, P95 inference time (exact as app.metrics_window), label '
+    'counts; the change against the previous bucket (lag: count, average '
+    'confidence, P95; NULL for the first bucket or when either side is '
+    'empty); and moving averages over this and the two previous buckets '
+    '(count, and confidence weighted by count).  At most 10000 buckets '
+    'of the window''s length; bad arguments raise 22023 naming the field.';
 
 CREATE OR REPLACE FUNCTION app.metrics_timeseries_json(
     p_window_minutes integer DEFAULT 60, p_bucket_minutes integer DEFAULT 1,
@@ -359,6 +322,7 @@ AS $$
         'buckets', coalesce(json_agg(json_build_object(
             'bucket_start', metrics_iso8601(s.bucket_start),
             'bucket_end', metrics_iso8601(s.bucket_end),
+            'partial', s.partial,
             'total_predictions', s.total_predictions,
             'average_confidence', s.average_confidence,
             'p95_inference_time_ms', s.p95_inference_time_ms,
@@ -380,7 +344,8 @@ $$;
 COMMENT ON FUNCTION app.metrics_timeseries_json(integer, integer, text, text,
     timestamptz) IS
     'The body of GET /metrics/timeseries: app.metrics_timeseries as one '
-    'JSON object with a "buckets" array, oldest first.';
+    'JSON object with a "buckets" array, oldest first; each bucket says '
+    'whether it is partial (shorter than bucket_minutes).';
 
 -- --------------------------------------------------------------- comparison
 

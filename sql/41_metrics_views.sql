@@ -3,34 +3,34 @@
 -- replaced, so a column can change its type or go away; nothing in the
 -- schema depends on them.
 --
--- They use the same definitions as the server (half-open windows, exact
--- P95 with percentile_cont(0.95), the status rule of app.metrics_status).
+-- They use the same definitions as the server (half-open windows, P95
+-- as percentile_cont(0.95), the status rule of app.metrics_status) and
+-- read the rollups (sql/35_rollups.sql), not every raw row.
 
 DROP VIEW IF EXISTS app.metrics_per_minute;
 CREATE VIEW app.metrics_per_minute AS
-SELECT date_trunc('minute', p.created_at) AS minute,
+SELECT a.tb AS minute,
        v.name AS model_name,
        v.version AS model_version,
-       count(*) AS total_predictions,
-       avg(p.confidence) AS average_confidence,
-       avg(p.inference_time_ms) AS average_inference_time_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY p.inference_time_ms)
-           AS p95_inference_time_ms,
-       max(p.inference_time_ms) AS max_inference_time_ms,
-       count(*) FILTER (WHERE p.label = 'positive') AS positive,
-       count(*) FILTER (WHERE p.label = 'negative') AS negative,
-       count(*) FILTER (WHERE p.label = 'neutral') AS neutral
-  FROM app.prediction_metrics p
-  JOIN app.model_versions v ON v.id = p.model_version_id
- -- A range on created_at itself, so the index bounds the scan; a filter
- -- on "minute" alone could not use it.
- WHERE p.created_at >= date_trunc('minute', now()) - interval '24 hours'
- GROUP BY 1, 2, 3;
+       a.total_predictions,
+       a.average_confidence,
+       a.average_inference_time_ms,
+       a.p95_inference_time_ms,
+       a.max_inference_time_ms,
+       a.positive,
+       a.negative,
+       a.neutral
+  -- Minute rollups, and for the newest minutes the 1 s rollups and raw
+  -- rows above the watermark (sql/35_rollups.sql).
+  FROM app.rollup_aggregate(app.rollup_floor(now(), interval '1 minute')
+           - interval '24 hours', now(), NULL, interval '1 minute', true) a
+  JOIN app.model_versions v ON v.id = a.model_version_id;
 
 COMMENT ON VIEW app.metrics_per_minute IS
     'Per calendar minute (UTC-aligned) and model version, the last 24 '
     'hours (the current minute is partial): count, confidence, latency '
-    '(average, exact P95, max) and labels.  Minutes without predictions '
+    '(average, exact P95, max) and labels, from the rollups '
+    '(app.rollup_1m) plus the raw rows not folded yet.  Minutes without predictions '
     'have no row; use app.metrics_timeseries() for gap-free buckets and '
     'app.metrics_window() for other ranges.';
 COMMENT ON COLUMN app.metrics_per_minute.minute IS
@@ -46,8 +46,8 @@ COMMENT ON COLUMN app.metrics_per_minute.average_confidence IS
 COMMENT ON COLUMN app.metrics_per_minute.average_inference_time_ms IS
     'Mean inference time in ms.';
 COMMENT ON COLUMN app.metrics_per_minute.p95_inference_time_ms IS
-    'Exact 95th percentile of the inference time in ms '
-    '(percentile_cont(0.95)).';
+    '95th percentile of the inference time in ms: percentile_cont(0.95) '
+    'exactly below 2.048 ms, within 0.05 % above (docs/rollups.md).';
 COMMENT ON COLUMN app.metrics_per_minute.max_inference_time_ms IS
     'Slowest inference in ms.';
 COMMENT ON COLUMN app.metrics_per_minute.positive IS
@@ -59,28 +59,40 @@ COMMENT ON COLUMN app.metrics_per_minute.neutral IS
 
 DROP VIEW IF EXISTS app.metrics_per_model_version;
 CREATE VIEW app.metrics_per_model_version AS
+WITH span AS (
+    -- All time: from the first daily rollup (or raw row) to past the
+    -- newest raw row.
+    SELECT coalesce(least((SELECT min(bucket) FROM app.rollup_1d),
+                          (SELECT min(bucket) FROM app.rollup_1h),
+                          (SELECT min(created_at) FROM app.prediction_metrics)),
+                    now()) AS s,
+           greatest(now(), (SELECT max(created_at) FROM app.prediction_metrics))
+               + interval '1 microsecond' AS e
+), a AS (
+    SELECT r.* FROM span, app.rollup_aggregate(span.s, span.e, NULL, NULL,
+                                               true) r
+)
 SELECT v.name AS model_name,
        v.version AS model_version,
-       count(p.prediction_id) AS total_predictions,
-       min(p.created_at) AS first_prediction_at,
-       max(p.created_at) AS last_prediction_at,
-       avg(p.confidence) AS average_confidence,
-       avg(p.inference_time_ms) AS average_inference_time_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY p.inference_time_ms)
-           AS p95_inference_time_ms,
-       count(*) FILTER (WHERE p.label = 'positive') AS positive,
-       count(*) FILTER (WHERE p.label = 'negative') AS negative,
-       count(*) FILTER (WHERE p.label = 'neutral') AS neutral
+       coalesce(a.total_predictions, 0) AS total_predictions,
+       app.rollup_first(v.id) AS first_prediction_at,
+       app.rollup_last(v.id) AS last_prediction_at,
+       a.average_confidence,
+       a.average_inference_time_ms,
+       a.p95_inference_time_ms,
+       coalesce(a.positive, 0) AS positive,
+       coalesce(a.negative, 0) AS negative,
+       coalesce(a.neutral, 0) AS neutral
   FROM app.model_versions v
-  LEFT JOIN app.prediction_metrics p ON p.model_version_id = v.id
- GROUP BY v.id, v.name, v.version;
+  LEFT JOIN a ON a.model_version_id = v.id;
 
 COMMENT ON VIEW app.metrics_per_model_version IS
     'All-time summary per registered model version (versions without '
     'predictions included, with count 0): count, first and last '
-    'prediction, confidence, latency (average, exact P95) and labels.  '
-    'Reads every prediction: for recent figures use metrics_per_minute or '
-    'app.metrics_window().';
+    'prediction, confidence, latency (average, P95) and labels.  Reads the '
+    'daily and hourly rollups (kept for ever and ROLLUP_RETENTION_DAYS) '
+    'plus the finer levels and raw rows of the newest day, not every '
+    'prediction.';
 COMMENT ON COLUMN app.metrics_per_model_version.model_name IS
     'Model name (model_versions.name).';
 COMMENT ON COLUMN app.metrics_per_model_version.model_version IS
@@ -88,15 +100,19 @@ COMMENT ON COLUMN app.metrics_per_model_version.model_version IS
 COMMENT ON COLUMN app.metrics_per_model_version.total_predictions IS
     'Predictions ever recorded by this version.';
 COMMENT ON COLUMN app.metrics_per_model_version.first_prediction_at IS
-    'created_at of its first prediction; NULL without predictions.';
+    'created_at of its first prediction (app.rollup_first: exact while '
+    'its raw row is kept, else the start of the finest rollup bucket '
+    'holding it); NULL without predictions.';
 COMMENT ON COLUMN app.metrics_per_model_version.last_prediction_at IS
-    'created_at of its latest prediction; NULL without predictions.';
+    'created_at of its latest prediction (app.rollup_last, as '
+    'first_prediction_at); NULL without predictions.';
 COMMENT ON COLUMN app.metrics_per_model_version.average_confidence IS
     'Mean confidence (0..1).';
 COMMENT ON COLUMN app.metrics_per_model_version.average_inference_time_ms IS
     'Mean inference time in ms.';
 COMMENT ON COLUMN app.metrics_per_model_version.p95_inference_time_ms IS
-    'Exact 95th percentile of the inference time in ms.';
+    '95th percentile of the inference time in ms (exact below 2.048 ms, '
+    'within 0.05 % above).';
 COMMENT ON COLUMN app.metrics_per_model_version.positive IS
     'Predictions labelled positive.';
 COMMENT ON COLUMN app.metrics_per_model_version.negative IS

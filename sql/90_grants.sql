@@ -38,6 +38,11 @@ GRANT EXECUTE ON FUNCTION app.partition_ensure(regclass, timestamptz,
     timestamptz, text), app.partition_maintain(interval, integer, interval,
     interval, boolean), app.partition_drop_detached(text)
     TO modelserver_app;
+-- Rollups (35_rollups.sql): the janitor's fold writes them and moves the
+-- watermark; backfill rebuilds (delete + insert) a range.
+GRANT SELECT, INSERT, DELETE ON app.rollup_1s, app.rollup_1m, app.rollup_1h,
+    app.rollup_1d TO modelserver_app;
+GRANT SELECT, UPDATE ON app.rollup_state TO modelserver_app;
 \endif
 
 SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'modelserver_analyst')
@@ -55,4 +60,6 @@ GRANT SELECT ON app.model_routing, app.model_routing_changes,
 GRANT SELECT ON app.latency_percentiles_hourly, app.label_distribution_hourly,
     app.threshold_history TO modelserver_analyst;
 GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_analyst;
+GRANT SELECT ON app.rollup_1s, app.rollup_1m, app.rollup_1h, app.rollup_1d,
+    app.rollup_state TO modelserver_analyst;
 \endif

@@ -50,6 +50,7 @@ struct config {
 	int		 partition_maintain_s;	/* how often */
 	int		 raw_retention_hours;	/* 0: the current one only */
 	int		 rollup_retention_days;
+	int		 rollup_fold_ms;	/* 0: rollups not folded */
 	char		*maintenance_url;	/* secret: owner, for CONCURRENTLY */
 
 	/* Rate limits (ratelimit.c). */

@@ -51,6 +51,7 @@ struct janitor_stmt {
 static u_int64_t	janitor_prune_every(void);
 static u_int64_t	janitor_partitions_every(void);
 static u_int64_t	janitor_retire_every(void);
+static u_int64_t	janitor_rollup_every(void);
 static int		janitor_partitions_params(char [][JANITOR_PARAM_LEN]);
 static int		janitor_retire_params(char [][JANITOR_PARAM_LEN]);
 static void		janitor_partitions_row(struct kore_pgsql *, int);
@@ -75,6 +76,9 @@ static struct janitor_job	janitor_jobs[] = {
 	    "$3::interval, $4::interval, $5::boolean)",
 	    janitor_partitions_every, janitor_partitions_params,
 	    janitor_partitions_row, 0 },
+	/* Raw rows below a safe watermark into the rollups (35_rollups.sql). */
+	{ "rollup_fold", APP_DB, "SELECT app.rollup_fold()",
+	    janitor_rollup_every, NULL, NULL, 0 },
 	{ "partitions_retire", APP_OWNER_DB,
 	    "SELECT partition_name, statement "
 	    "FROM app.partition_expired($1::interval, $2::interval)",
@@ -140,6 +144,12 @@ janitor_retire_every(void)
 	if (app.owner_conninfo == NULL)
 		return (0);
 	return ((u_int64_t)app.cf.partition_maintain_s * 1000);
+}
+
+static u_int64_t
+janitor_rollup_every(void)
+{
+	return ((u_int64_t)app.cf.rollup_fold_ms);
 }
 
 /* Raw width, partitions ahead, both retentions, detach here or not. */
@@ -255,18 +265,27 @@ janitor_tick(void *arg, u_int64_t now)
 		return;
 	}
 
+	/*
+	 * The most overdue job runs: a job due on every tick (the rollup
+	 * fold) must not keep the others from their turn.
+	 */
+	job = NULL;
 	for (i = 0; i < JANITOR_NJOBS; i++) {
-		job = &janitor_jobs[i];
-		if ((every = job->every_ms()) == 0 || now < job->next_at)
+		if (janitor_jobs[i].every_ms() == 0 ||
+		    now < janitor_jobs[i].next_at)
 			continue;
-		job->next_at = now + every;
-		janitor_job = job;
-		janitor_np = job->params != NULL ? job->params(janitor_pbuf) : 0;
-		for (k = 0; k < janitor_np; k++)
-			janitor_pv[k] = janitor_pbuf[k];
-		janitor_start();
-		return;
+		if (job == NULL || janitor_jobs[i].next_at < job->next_at)
+			job = &janitor_jobs[i];
 	}
+	if (job == NULL)
+		return;
+	every = job->every_ms();
+	job->next_at = now + every;
+	janitor_job = job;
+	janitor_np = job->params != NULL ? job->params(janitor_pbuf) : 0;
+	for (k = 0; k < janitor_np; k++)
+		janitor_pv[k] = janitor_pbuf[k];
+	janitor_start();
 }
 
 /* Sends the running job's statement, or the queued one. */

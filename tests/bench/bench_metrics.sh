@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# bench_metrics.sh: how fast the /metrics/* queries answer on big tables.
+# bench_metrics.sh: how fast the /metrics/* queries answer at any volume.
 #
 #   tests/bench/bench_metrics.sh [RUNS]       (default 7 runs per query)
 #
 # Starts a throw-away PostgreSQL 15 cluster (tests/lib/pgcluster.sh, the
-# same settings as the test suite), migrates it, loads synthetic rows with
-# generate_series and times each endpoint's query with psql's \timing
-# (client round trip, result discarded): one warm-up run, then RUNS runs;
-# it prints the median, min and max.  Scenarios, cumulative:
-#   1M   1,000,000 rows, all of them inside the 60-minute window (the
-#        worst case for the aggregate: every row is read and sorted)
-#   10M  9,000,000 older rows added over the previous 30 days, so the
-#        table holds 10M and the window still 1M; then a 5-minute window
-#        (~83k rows)
-# The window is pinned (p_now = the load time) so the rows stay in it.
-# The cluster is stopped and removed at the end, pass or fail.  It never
-# fails on slowness: the figures are for reading, not for a threshold.
-# Each header shows the load average: other work on the machine shows up
-# as a wide min..max spread.
+# same settings as the test suite), migrates it and, for each volume
+# (1 million, 100 million and 1.7 billion predictions a day: 11.6, 1,157
+# and 19,676 a second, nine in ten for one model version, one in ten for
+# another), builds what a server that has run for two days at that rate
+# holds (docs/rollups.md):
+#   - the old part generated directly as rollups, in their partitions:
+#     1 min, 1 h and 1 day rows over 49 hours, 1 s rows over the 6 hours
+#     the queries' edges touch (histograms drawn from the latency
+#     distribution of tests/bench/bench_model.sh: 2 us plus an
+#     exponential tail of mean 20 us, 0.05 % of 2-60 ms);
+#   - real raw rows (in time order, as the server writes them), in their
+#     hourly partitions, for the recent edge (the
+#     last 60 s) and around each window start (+-2 s), folded with
+#     app.rollup_backfill, the watermark 1.6 s behind "now" as the
+#     janitor leaves it (ROLLUP_FOLD_MS=500), so each query also reads
+#     the raw rows above it.
+# "now" is pinned at a fractional second so every window has raw edges.
+# Then it times each endpoint's query with psql's \timing (client round
+# trip): one warm-up, RUNS runs, the median, min and max; and prints the
+# ratio of the largest to the smallest volume, bytes per raw row and
+# rollup bytes per day.  It never fails on slowness: the figures are for
+# reading.  Each header shows the load average: others' work on the
+# machine shows up as a wide min..max spread.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,48 +58,74 @@ q1() {	# q1 SQL: one value
 
 echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' \
     /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ {printf "%.0f GiB", \
-    $2 / 1048576}' /proc/meminfo) RAM"
+    $2 / 1048576}' /proc/meminfo) RAM; load average at start:" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(psql "$super" -X -At -c "SELECT version()" | cut -d, -f1);" \
-    "shared_buffers $(psql "$super" -X -At -c "SHOW shared_buffers")," \
-    "work_mem $(psql "$super" -X -At -c "SHOW work_mem") (the window" \
-    "functions set 64MB and jit off themselves)"
+    "shared_buffers $(psql "$super" -X -At -c "SHOW shared_buffers")"
 echo "# $runs runs per query after one warm-up; times in ms (client round trip)"
 
-t0=$(psql "$super" -X -At -c "SELECT now()")
+# "now" for every query: a fractional second, so windows have raw edges.
+T=$(q1 "SELECT date_trunc('second', now())")
+now="('$T'::timestamptz + interval '0.6 s')"
+W="('$T'::timestamptz - interval '1 s')"
 
-# Inference times as the server writes them: milliseconds rounded to the
-# microsecond.  VADER takes 1-15 us per text (tests/bench/bench_model.sh),
-# so the synthetic times are 2 us + an exponential tail (mean 20 us), a few
-# hundred distinct values.  The last scenario redoes the 1M-row aggregate
-# with 0..50 ms (~50,000 distinct values), the adversarial case for the
-# grouped P95 (see app.metrics_window).
-LATENCY_EXPR="round((0.002 + 0.02 * -ln(1 - random()))::numeric, 3)"
-WIDE_EXPR="round((random() * random() * 50)::numeric, 3)"
-
-# load N START_EXPR SPAN_EXPR: N rows with created_at = START + i/N * SPAN,
-# one model version in ten is 'vader 3.4.0', the rest 'vader 3.3.2'.
-load() {
-	local n=$1 start=$2 span=$3 s
-	s=$(date +%s.%N)
-	q "INSERT INTO app.prediction_metrics (prediction_id,
-	    model_version_id, label, confidence, inference_time_ms,
-	    input_length, compound, pos, neu, neg, client_ip, created_at)
-	   SELECT gen_random_uuid(),
-	          CASE WHEN i % 10 = 0 THEN v2 ELSE v1 END,
-	          (ARRAY['positive', 'negative', 'neutral'])[1 + i % 3],
-	          random(), $LATENCY_EXPR,
-	          1 + i % 1000, 0, 0, 1, 0, '10.0.0.1',
-	          $start + (i::float8 / $n) * $span
-	     FROM generate_series(0, $n - 1) AS i,
-	          app.model_version_id('vader', '3.3.2') AS v1,
-	          app.model_version_id('vader', '3.4.0') AS v2"
-	q "VACUUM ANALYZE app.prediction_metrics"
-	printf '# loaded %s rows in %.1f s (incl. VACUUM ANALYZE)\n' "$n" \
-	    "$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
-}
+# Histogram templates: for a bucket of n predictions, drawn (n <= 20000)
+# or as expected counts with random rounding (larger n), then HDR-indexed.
+q "CREATE SCHEMA bench;
+CREATE TABLE bench.tpl (lvl int, model int, variant int, n bigint,
+    ts bigint, tmin bigint, tmax bigint, idx int[], cnt bigint[]);
+CREATE FUNCTION bench.latencies(p_n bigint) RETURNS TABLE (us bigint, c bigint)
+LANGUAGE sql VOLATILE AS \$\$
+    SELECT x.us, count(*) FROM (
+        SELECT CASE WHEN random() < 0.0005
+                    THEN 2000 + (random() * 58000)::bigint
+                    ELSE 2 + floor(-20 * ln(1 - random()))::bigint END AS us
+          FROM generate_series(1, p_n) WHERE p_n <= 20000) x GROUP BY 1
+    UNION ALL
+    SELECT k, floor(p_n * 0.9995 * (exp(-(k - 2) / 20.0) -
+                    exp(-(k - 1) / 20.0)) + random())::bigint
+      FROM generate_series(2, 700) AS k WHERE p_n > 20000
+    UNION ALL
+    SELECT 2000 + (random() * 58000)::bigint,
+           floor(p_n * 0.0005 / 64 + random())::bigint
+      FROM generate_series(1, 64) WHERE p_n > 20000
+\$\$;
+CREATE FUNCTION bench.tpl_make(p_lvl int, p_model int, p_rate float8,
+    p_width float8) RETURNS void LANGUAGE sql AS \$\$
+    INSERT INTO bench.tpl
+    SELECT p_lvl, p_model, v, sum(h.c), sum(h.c * h.us), min(h.us), max(h.us),
+           array_agg(h.i ORDER BY h.i), array_agg(h.c ORDER BY h.i)
+      FROM generate_series(0, 7) AS v
+     CROSS JOIN LATERAL (
+           SELECT app.rollup_hist_index(l.us) AS i, sum(l.c)::bigint AS c,
+                  min(l.us) AS us
+             FROM bench.latencies(floor(p_rate * p_width + random())::bigint) l
+            WHERE l.c > 0 GROUP BY 1) h
+     GROUP BY v
+\$\$;
+CREATE FUNCTION bench.fill(p_lvl int, p_from timestamptz, p_to timestamptz)
+RETURNS void LANGUAGE plpgsql AS \$\$
+DECLARE
+    v_tbl regclass;
+    v_w   interval;
+BEGIN
+    SELECT tbl, width INTO v_tbl, v_w FROM app.rollup_levels() WHERE lvl = p_lvl;
+    EXECUTE format(\$f\$
+        INSERT INTO %s
+        SELECT b.b, t.model, t.n, t.n * 45 / 100, t.n * 30 / 100,
+               t.n - t.n * 45 / 100 - t.n * 30 / 100, t.n * 550000, t.ts,
+               t.tmin, t.tmax, t.idx, t.cnt
+          FROM generate_series(app.rollup_floor(\$1, \$3),
+                   \$2 - interval '1 us', \$3) WITH ORDINALITY AS b(b, i)
+          JOIN bench.tpl t ON t.lvl = \$4 AND t.variant = mod(b.i, 8)
+         WHERE t.n > 0
+        ON CONFLICT DO NOTHING\$f\$, v_tbl) USING p_from, p_to, v_w, p_lvl;
+END;
+\$\$;"
 
 # bench NAME SQL: RUNS timed runs (after a warm-up) of SQL; prints
-# "NAME  median  min  max".
+# "NAME  median  min  max" and records the median in $out.
+out=$(mktemp)
 bench() {
 	local name=$1 sql=$2 i script
 	script="\\timing on"$'\n'
@@ -100,71 +135,134 @@ bench() {
 	psql "$super" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f - \
 	    <<<"$script" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
 	    tail -n +2 | sort -n |
-	    awk -v name="$name" '{ t[NR] = $1 } END {
+	    awk -v name="$name" -v vol="$vol" -v out="$out" '{ t[NR] = $1 } END {
 		m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-		printf "%-58s %9.1f %9.1f %9.1f\n", name, m, t[1], t[NR] }'
+		printf "%-44s %9.1f %9.1f %9.1f\n", name, m, t[1], t[NR]
+		printf "%s\t%s\t%.2f\n", vol, name, m >> out }'
 }
 
-header() {
+# volume NAME ROWS_PER_DAY
+volume() {
+	local name=$1 perday=$2 rate s e
+	vol=$name
+	rate=$(awk -v d="$perday" 'BEGIN { printf "%.6f", d / 86400 }')
+	s=$(date +%s.%N)
+	q "TRUNCATE app.prediction_metrics, app.rollup_1s, app.rollup_1m,
+	    app.rollup_1h, app.rollup_1d, bench.tpl;
+	   UPDATE app.rollup_state SET watermark = NULL"
+	# The templates, per level and model (9 in 10 for v1).
+	q "SELECT bench.tpl_make(l.lvl, m.id, $rate * m.share,
+	        extract(epoch FROM l.width))
+	     FROM app.rollup_levels() l,
+	          (VALUES (app.model_version_id('vader', '3.3.2'), 0.9),
+	                  (app.model_version_id('vader', '3.4.0'), 0.1))
+	              AS m(id, share)"
+	# Partitions, then the old part as rollups.
+	q "SELECT app.partition_ensure(p, $now - interval '50 hours',
+	        $now + interval '1 hour')
+	     FROM unnest(ARRAY['app.prediction_metrics', 'app.rollup_1s',
+	                 'app.rollup_1m', 'app.rollup_1h']::regclass[]) AS p"
+	q "SELECT bench.fill(4, $now - interval '49 hours', app.rollup_floor($W, '1 day'));
+	   SELECT bench.fill(3, app.rollup_floor($now - interval '49 hours', '1 day'),
+	                     app.rollup_floor($W, '1 hour'));
+	   SELECT bench.fill(2, app.rollup_floor($now - interval '49 hours', '1 hour'),
+	                     app.rollup_floor($W, '1 minute'));
+	   SELECT bench.fill(1, $now - interval '49 hours', $now - interval '47 hours');
+	   SELECT bench.fill(1, $now - interval '25 hours', $now - interval '23 hours');
+	   SELECT bench.fill(1, $now - interval '2 hours', $now - interval '60 s')"
+	# Raw rows: the last 60 s up to now, and +-2 s around each window start.
+	q "INSERT INTO app.prediction_metrics (prediction_id, model_version_id,
+	    label, confidence, inference_time_ms, input_length, compound, pos,
+	    neu, neg, client_ip, created_at)
+	   SELECT gen_random_uuid(),
+	          CASE WHEN random() < 0.9 THEN v1 ELSE v2 END,
+	          (ARRAY['positive', 'negative', 'neutral'])[1 + floor(random() * 3)::int],
+	          round(random()::numeric, 6)::float8,
+	          round((0.002 + 0.02 * -ln(1 - random()))::numeric, 3)::float8,
+	          100, 0, 0, 1, 0, '10.0.0.1',
+	          r.a + (g.i::float8 / g.n) * (r.b - r.a)
+	     FROM app.model_version_id('vader', '3.3.2') AS v1,
+	          app.model_version_id('vader', '3.4.0') AS v2,
+	          (VALUES ($now - interval '60 s', $now),
+	                  ($now - interval '60 min 2 s', $now - interval '59 min 58 s'),
+	                  ($now - interval '24 h 2 s', $now - interval '23 h 59 min 58 s'),
+	                  ($now - interval '48 h 2 s', $now - interval '47 h 59 min 58 s'))
+	              AS r(a, b),
+	          LATERAL (SELECT greatest(1, ($rate * extract(epoch FROM
+	              r.b - r.a))::bigint) AS n) c,
+	          LATERAL (SELECT i, c.n FROM generate_series(0, c.n - 1) AS i) g
+	    -- in time order, as the server writes them
+	    ORDER BY r.a, g.i"
+	q "UPDATE app.rollup_state SET watermark = $W"
+	e=$(date +%s.%N)
+	q "VACUUM ANALYZE"
+	s2=$(date +%s.%N)
+	q "SELECT count(*) FROM (VALUES ($now - interval '60 s', $now),
+	        ($now - interval '60 min 2 s', $now - interval '59 min 58 s'),
+	        ($now - interval '24 h 2 s', $now - interval '23 h 59 min 58 s'),
+	        ($now - interval '48 h 2 s', $now - interval '47 h 59 min 58 s'))
+	        AS r(a, b), app.rollup_backfill(r.a, r.b)"
+	e2=$(date +%s.%N)
+	q "VACUUM ANALYZE"
 	echo
-	echo "## $1 (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-	printf '%-58s %9s %9s %9s\n' "query (endpoint)" median min max
-}
-
-now="'$t0'::timestamptz"
-
-all_queries() {	# the endpoints' queries, p_now pinned
-	bench "app.metrics_aggregated(60)       POST /metrics/aggregated" \
+	echo "## $name predictions a day ($(printf "%.1f" "$rate")/s; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+	printf '# generated in %.1f s; the raw edges folded by rollup_backfill in %.0f ms\n' \
+	    "$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }')" \
+	    "$(awk -v a="$s2" -v b="$e2" 'BEGIN { print (b - a) * 1000 }')"
+	echo "# $(q1 "SELECT format('raw rows %s (%s above the watermark); rollup rows: 1 s %s, 1 min %s, 1 h %s, 1 day %s; histogram entries per 1 min row %s',
+	    (SELECT count(*) FROM app.prediction_metrics),
+	    (SELECT count(*) FROM app.prediction_metrics WHERE created_at >= $W),
+	    (SELECT count(*) FROM app.rollup_1s), (SELECT count(*) FROM app.rollup_1m),
+	    (SELECT count(*) FROM app.rollup_1h), (SELECT count(*) FROM app.rollup_1d),
+	    (SELECT round(avg(cardinality(hist_idx))) FROM app.rollup_1m))")"
+	echo "# $(q1 "WITH raw AS (
+	        SELECT sum(pg_total_relation_size(p.partition)) AS b
+	          FROM app.partitions p WHERE p.parent = 'app.prediction_metrics'::regclass),
+	      lv AS (SELECT l.lvl, coalesce((SELECT sum(pg_total_relation_size(p.partition))
+	                 FROM app.partitions p WHERE p.parent = l.tbl),
+	                 pg_total_relation_size(l.tbl)) AS b
+	               FROM app.rollup_levels() l)
+	    SELECT format('bytes per raw row %s; rollup bytes per day: 1 s %s, 1 min %s, 1 h %s, 1 day %s',
+	        round((SELECT b FROM raw) / (SELECT count(*) FROM app.prediction_metrics)),
+	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 1) * 24 / 6)::bigint),
+	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 2) * 24 / 49)::bigint),
+	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 3) * 24 / 49)::bigint),
+	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 4) / 3)::bigint))")"
+	printf '%-44s %9s %9s %9s\n' "query (endpoint)" median min max
+	bench "aggregated(1440)  POST /metrics/aggregated" \
+	    "SELECT app.metrics_aggregated(1440, NULL, NULL, $now)"
+	bench "aggregated(60)" \
 	    "SELECT app.metrics_aggregated(60, NULL, NULL, $now)"
-	bench "  same, model_version 3.4.0 (10% of the rows)" \
+	bench "aggregated(60), model 3.4.0" \
 	    "SELECT app.metrics_aggregated(60, 'vader', '3.4.0', $now)"
-	bench "app.metrics_window(w-60min, w)   (analyzer's input)" \
-	    "SELECT * FROM app.metrics_window($now - interval '60 min', $now)"
-	bench "app.metrics_timeseries_json(60,1)  GET /metrics/timeseries" \
+	bench "timeseries(1440, 60)  GET /metrics/timeseries" \
+	    "SELECT app.metrics_timeseries_json(1440, 60, NULL, NULL, $now)"
+	bench "timeseries(60, 1)" \
 	    "SELECT app.metrics_timeseries_json(60, 1, NULL, NULL, $now)"
-	bench "app.metrics_timeseries_json(60,10)" \
-	    "SELECT app.metrics_timeseries_json(60, 10, NULL, NULL, $now)"
-	bench "app.metrics_compare(60)          (analyzer, 2 windows)" \
-	    "SELECT * FROM app.metrics_compare(60, NULL, $now)"
-	bench "metrics_count()                  GET /metrics/count" \
+	bench "count  GET /metrics/count" \
 	    "SELECT app.metrics_count()"
-	bench "app.thresholds_json()            GET /metrics/thresholds" \
-	    "SELECT app.thresholds_json(NULL)"
+	bench "compare(1440)  (analyzer's input)" \
+	    "SELECT * FROM app.metrics_compare(1440, NULL, $now)"
 }
 
-load 1000000 "$now - interval '60 min'" "interval '60 min' - interval '1 us'"
-header "1M rows in the table, all 1M in the 60-minute window"
-echo "# distinct inference times in the window: $(q1 "SELECT count(DISTINCT inference_time_ms) FROM app.prediction_metrics")"
-all_queries
-
-load 9000000 "$now - interval '60 min' - interval '30 days'" \
-    "interval '30 days'"
-header "10M rows in the table, 1M in the 60-minute window"
-all_queries
-header "10M rows in the table, 5-minute window (~83k rows)"
-bench "app.metrics_aggregated(5)        POST /metrics/aggregated" \
-    "SELECT app.metrics_aggregated(5, NULL, NULL, $now)"
-bench "app.metrics_timeseries_json(5,1) GET /metrics/timeseries" \
-    "SELECT app.metrics_timeseries_json(5, 1, NULL, NULL, $now)"
-
-header "10M rows, the 1M in the window with 0..50 ms times (~50k distinct)"
-q "UPDATE app.prediction_metrics SET inference_time_ms = $WIDE_EXPR
-    WHERE created_at >= $now - interval '60 min'"
-q "VACUUM ANALYZE app.prediction_metrics"
-echo "# distinct inference times in the window: $(q1 "SELECT count(DISTINCT inference_time_ms) FROM app.prediction_metrics WHERE created_at >= $now - interval '60 min'")"
-bench "app.metrics_aggregated(60)       POST /metrics/aggregated" \
-    "SELECT app.metrics_aggregated(60, NULL, NULL, $now)"
-bench "app.metrics_timeseries_json(60,1)  GET /metrics/timeseries" \
-    "SELECT app.metrics_timeseries_json(60, 1, NULL, NULL, $now)"
+# BENCH_VOLUMES (e.g. "1M") runs only those; BENCH_KEEP=1 leaves the
+# cluster running after the last one (its URL printed) for EXPLAIN.
+for v in ${BENCH_VOLUMES:-1M 100M 1.7B}; do
+	case $v in
+	1M)	volume 1M 1000000 ;;
+	100M)	volume 100M 100000000 ;;
+	1.7B)	volume 1.7B 1700000000 ;;
+	esac
+done
+if [ -n "${BENCH_KEEP:-}" ]; then
+	echo "# kept: $super (stop: tests/lib/pgcluster.sh stop $dir)"
+	trap - EXIT
+fi
 
 echo
-echo "## plan of the 60-minute aggregate on 10M rows (inside metrics_window)"
-psql "$super" -X -At -c "SET jit = off; SET work_mem = '64MB';
-    EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)
-    SELECT count(*), avg(confidence), avg(inference_time_ms),
-           min(inference_time_ms), max(inference_time_ms),
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY inference_time_ms),
-           count(*) FILTER (WHERE label = 'positive')
-      FROM app.prediction_metrics
-     WHERE created_at >= $now - interval '60 min' AND created_at < $now" |
-    sed 's/^/#   /'
+echo "## ratio of the medians, 1.7B / 1M predictions a day"
+awk -F'\t' '$1 == "1M" { a[$2] = $3 } $1 == "1.7B" { b[$2] = $3; o[++n] = $2 }
+    END { for (i = 1; i <= n; i++)
+	printf "%-44s %9.2f\n", o[i], (a[o[i]] > 0 ? b[o[i]] / a[o[i]] : 0) }' "$out"
+rm -f "$out"
+echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -95,7 +95,11 @@ def sql_value(query, role="super"):
 
 def reset_data():
     """Empties the tables the tests write (the schema stays)."""
-    sql("TRUNCATE app.prediction_metrics, app.rate_limits")
+    # The rollups go with the raw rows (a running janitor folds again
+    # from the first row written after this).
+    sql("TRUNCATE app.prediction_metrics, app.rate_limits, app.rollup_1s, "
+        "app.rollup_1m, app.rollup_1h, app.rollup_1d; "
+        "UPDATE app.rollup_state SET watermark = NULL, folded_at = NULL")
     sql("DELETE FROM app.model_routing")       # the split (docs/models.md)
     sql("TRUNCATE app.gemini_cache, app.gemini_leases")
     # Thresholds back to the migration's defaults, then no history.
@@ -104,6 +108,13 @@ def reset_data():
         "min_confidence_critical = 0.4, max_inference_time_warning_ms = 200, "
         "max_inference_time_critical_ms = 500; "
         "TRUNCATE app.metric_threshold_changes")
+
+
+def rollup_backfill(hours=48):
+    """Rebuilds the rollups of the last hours (after rows were written by
+    SQL with an older created_at, below the watermark)."""
+    sql("SELECT count(*) FROM app.rollup_backfill(now() - interval "
+        "'%d hours', now())" % hours)
 
 
 def pg(*args):

@@ -1,0 +1,795 @@
+-- 35_rollups.sql: the rollups of prediction_metrics (tables in
+-- migrations/0008_create_rollups.sql): how they are folded, rebuilt and
+-- read.  Re-applied after every migrate (CREATE OR REPLACE).
+-- docs/rollups.md has the design and the exactness argument.
+--
+--   app.rollup_fold()        the janitor's job: raw rows below a safe
+--                            watermark into 1 s rows, closed minutes, hours
+--                            and days into the coarser levels
+--   app.rollup_backfill(from, to)   rebuilds a range from the raw rows
+--   app.rollup_parts(start, end, ids, bucket)   what every read uses: the
+--                            rollup rows and raw rows that make up a window
+--                            exactly, each once
+--   app.rollup_quantile(values, counts, q)   percentile_cont over a
+--                            histogram
+--
+-- Levels: 1 s, 1 min, 1 h, 1 day, each bucket aligned to UTC.  Level g
+-- holds every bucket below date_bin(g, watermark); a window is served by
+-- the coarsest level whose bucket fits inside it (and inside its
+-- timeseries bucket), the rest by raw rows: its fractional edges and
+-- everything at or above the watermark.
+
+-- ------------------------------------------------------------- histogram
+
+-- HDR index of a latency in microseconds: the value itself below 2048,
+-- above it 1024 sub-buckets per power of two, so a bucket's width is at
+-- most 1/1024 of its lower bound.
+-- One expression (no FROM), so the planner inlines it into the fold's
+-- scan instead of calling a function per row.  width_bucket over the
+-- powers of two is floor(log2(us)) + 1, exactly (integer comparisons).
+CREATE OR REPLACE FUNCTION app.rollup_hist_index(p_us bigint)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_us < 2048 THEN p_us::integer
+           ELSE ((width_bucket(p_us, ARRAY[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024,
+              2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288,
+              1048576, 2097152, 4194304, 8388608, 16777216, 33554432,
+              67108864, 134217728, 268435456, 536870912, 1073741824,
+              2147483648, 4294967296, 8589934592, 17179869184, 34359738368,
+              68719476736, 137438953472, 274877906944, 549755813888,
+              1099511627776, 2199023255552, 4398046511104, 8796093022208,
+              17592186044416, 35184372088832, 70368744177664,
+              140737488355328, 281474976710656, 562949953421312,
+              1125899906842624, 2251799813685248, 4503599627370496,
+              9007199254740992, 18014398509481984, 36028797018963968,
+              72057594037927936, 144115188075855872, 288230376151711744,
+              576460752303423488, 1152921504606846976, 2305843009213693952,
+              4611686018427387904]::bigint[]) - 11) * 1024
+                 + (p_us >> (width_bucket(p_us, ARRAY[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024,
+              2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288,
+              1048576, 2097152, 4194304, 8388608, 16777216, 33554432,
+              67108864, 134217728, 268435456, 536870912, 1073741824,
+              2147483648, 4294967296, 8589934592, 17179869184, 34359738368,
+              68719476736, 137438953472, 274877906944, 549755813888,
+              1099511627776, 2199023255552, 4398046511104, 8796093022208,
+              17592186044416, 35184372088832, 70368744177664,
+              140737488355328, 281474976710656, 562949953421312,
+              1125899906842624, 2251799813685248, 4503599627370496,
+              9007199254740992, 18014398509481984, 36028797018963968,
+              72057594037927936, 144115188075855872, 288230376151711744,
+              576460752303423488, 1152921504606846976, 2305843009213693952,
+              4611686018427387904]::bigint[]) - 11)))::integer
+           END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_hist_index(bigint) IS
+    'HDR histogram index of a latency in microseconds: the value itself '
+    'below 2048 us (exact), above it 1024 sub-buckets per power of two '
+    '(relative width <= 1/1024).  Inverse: app.rollup_hist_value().';
+
+-- The value a histogram bucket stands for, in milliseconds: exact below
+-- 2048 us (idx / 1000.0 is the very double the server stored), else the
+-- middle of the bucket (at most 0.05 % from any value in it).
+CREATE OR REPLACE FUNCTION app.rollup_hist_value(p_idx integer)
+RETURNS double precision
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_idx < 2048 THEN p_idx / 1000.0::float8
+           ELSE (((p_idx - (p_idx / 1024 - 1) * 1024)::bigint
+                  << (p_idx / 1024 - 1))
+                 + ((1::bigint << (p_idx / 1024 - 1)) - 1) / 2.0::float8)
+                / 1000.0::float8
+           END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_hist_value(integer) IS
+    'The latency (ms) that histogram bucket p_idx stands for: exactly the '
+    'stored value below 2048 us, else the bucket''s midpoint.';
+
+-- percentile_cont(p_q) over a multiset given as distinct values
+-- (ascending) and their counts, computed as PostgreSQL does: the values
+-- at 0-based positions floor and ceil of p_q * (n - 1), interpolated
+-- lo + (hi - lo) * frac.
+CREATE OR REPLACE FUNCTION app.rollup_quantile(
+    p_values double precision[], p_counts bigint[], p_q double precision)
+RETURNS double precision
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    v_n    bigint := 0;
+    v_pos  double precision;
+    v_lo_k double precision;
+    v_hi_k double precision;
+    v_cum  bigint := 0;
+    v_lo   double precision;
+    v_len  integer := coalesce(cardinality(p_values), 0);
+    i      integer;
+BEGIN
+    FOR i IN 1 .. v_len LOOP
+        v_n := v_n + p_counts[i];
+    END LOOP;
+    IF v_n = 0 THEN
+        RETURN NULL;
+    END IF;
+    v_pos := p_q * (v_n - 1);
+    v_lo_k := floor(v_pos);
+    v_hi_k := ceil(v_pos);
+    FOR i IN 1 .. v_len LOOP
+        v_cum := v_cum + p_counts[i];
+        IF v_lo IS NULL AND v_cum > v_lo_k THEN
+            v_lo := p_values[i];
+        END IF;
+        IF v_cum > v_hi_k THEN
+            RETURN v_lo + (p_values[i] - v_lo) * (v_pos - v_lo_k);
+        END IF;
+    END LOOP;
+    RETURN NULL;	-- unreachable: cum reaches n > hi_k
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_quantile(double precision[], bigint[],
+    double precision) IS
+    'percentile_cont(p_q) of the multiset p_values[i] x p_counts[i] '
+    '(p_values ascending and distinct); NULL when it is empty.';
+
+-- ------------------------------------------------------------ the levels
+
+-- The levels, finest first: their table and bucket width.
+CREATE OR REPLACE FUNCTION app.rollup_levels()
+RETURNS TABLE (lvl integer, tbl regclass, width interval)
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    VALUES (1, 'app.rollup_1s'::regclass, interval '1 second'),
+           (2, 'app.rollup_1m'::regclass, interval '1 minute'),
+           (3, 'app.rollup_1h'::regclass, interval '1 hour'),
+           (4, 'app.rollup_1d'::regclass, interval '1 day');
+$$;
+
+COMMENT ON FUNCTION app.rollup_levels() IS
+    'The rollup levels, finest first: table and bucket width.';
+
+CREATE OR REPLACE FUNCTION app.rollup_floor(p_ts timestamptz, p_w interval)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT date_bin(p_w, p_ts, timestamptz '2000-01-01 00:00+00');
+$$;
+
+CREATE OR REPLACE FUNCTION app.rollup_ceil(p_ts timestamptz, p_w interval)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN b = p_ts THEN b ELSE b + p_w END
+      FROM (SELECT date_bin(p_w, p_ts, timestamptz '2000-01-01 00:00+00')
+                   AS b) s;
+$$;
+
+COMMENT ON FUNCTION app.rollup_floor(timestamptz, interval) IS
+    'Start of the UTC-aligned bucket of width p_w holding p_ts.';
+COMMENT ON FUNCTION app.rollup_ceil(timestamptz, interval) IS
+    'p_ts if it is a bucket boundary of width p_w, else the next one.';
+
+-- ------------------------------------------------------------ partitions
+
+-- The rollup partitions covering [p_from, p_to), through the generic
+-- partition maintenance (its app.partition_policy rows are in 0008).
+CREATE OR REPLACE FUNCTION app.rollup_partitions(
+    p_from timestamptz, p_to timestamptz)
+RETURNS integer
+LANGUAGE sql
+SET search_path = app, pg_catalog
+AS $$
+    SELECT coalesce(sum(partition_ensure(l.tbl, p_from, p_to)), 0)::integer
+      FROM rollup_levels() l
+     WHERE l.tbl IN (SELECT pp.parent FROM partition_policy pp);
+$$;
+
+COMMENT ON FUNCTION app.rollup_partitions(timestamptz, timestamptz) IS
+    'Creates the missing partitions of the partitioned rollup levels '
+    'covering [p_from, p_to) (app.partition_ensure); returns how many.';
+
+-- ----------------------------------------------------------- building
+
+-- Rebuilds level p_lvl for the buckets in [p_from, p_to) (both aligned
+-- to the level) from the next finer level (raw rows for 1 s).  Deletes
+-- what was there first, so it can run again.  Returns the rows written.
+CREATE OR REPLACE FUNCTION app.rollup_build(
+    p_lvl integer, p_from timestamptz, p_to timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+SET jit = off
+SET work_mem = '64MB'
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    v_tbl regclass;
+    v_w   interval;
+    v_src regclass;
+    v_n   bigint;
+BEGIN
+    IF p_from >= p_to THEN
+        RETURN 0;
+    END IF;
+    SELECT l.tbl, l.width INTO v_tbl, v_w FROM rollup_levels() l
+     WHERE l.lvl = p_lvl;
+    SELECT l.tbl INTO v_src FROM rollup_levels() l WHERE l.lvl = p_lvl - 1;
+    EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2',
+        v_tbl) USING p_from, p_to;
+    IF p_lvl = 1 THEN
+        -- Group by HDR index first: min, max and the sums come from the
+        -- exact values before they are bucketed.
+        INSERT INTO rollup_1s (bucket, model_version_id, n, positive,
+            negative, neutral, conf_sum_micro, time_sum_us, time_min_us,
+            time_max_us, hist_idx, hist_cnt)
+        SELECT g.b, g.m, sum(g.c), sum(g.pos), sum(g.neg), sum(g.neu),
+               sum(g.cs), sum(g.ts), min(g.tmin), max(g.tmax),
+               array_agg(g.i ORDER BY g.i), array_agg(g.c ORDER BY g.i)
+          FROM (SELECT date_bin('1 second', p.created_at,
+                           timestamptz '2000-01-01 00:00+00') AS b,
+                       p.model_version_id AS m,
+                       rollup_hist_index(x.us) AS i,
+                       count(*) AS c,
+                       count(*) FILTER (WHERE p.label = 'positive') AS pos,
+                       count(*) FILTER (WHERE p.label = 'negative') AS neg,
+                       count(*) FILTER (WHERE p.label = 'neutral') AS neu,
+                       sum(round(p.confidence * 1e6)::bigint) AS cs,
+                       sum(x.us) AS ts, min(x.us) AS tmin, max(x.us) AS tmax
+                  FROM prediction_metrics p
+                 CROSS JOIN LATERAL (SELECT round(p.inference_time_ms *
+                                          1000)::bigint AS us) x
+                 WHERE p.created_at >= p_from AND p.created_at < p_to
+                 GROUP BY 1, 2, 3) g
+         GROUP BY g.b, g.m;
+    ELSE
+        EXECUTE format($q$
+        INSERT INTO %1$s (bucket, model_version_id, n, positive, negative,
+            neutral, conf_sum_micro, time_sum_us, time_min_us, time_max_us,
+            hist_idx, hist_cnt)
+        WITH s AS (
+            SELECT date_bin($3, r.bucket, timestamptz '2000-01-01 00:00+00')
+                       AS b, r.model_version_id AS m,
+                   sum(r.n) AS n, sum(r.positive) AS pos,
+                   sum(r.negative) AS neg, sum(r.neutral) AS neu,
+                   sum(r.conf_sum_micro) AS cs, sum(r.time_sum_us) AS ts,
+                   min(r.time_min_us) AS tmin, max(r.time_max_us) AS tmax
+              FROM %2$s r WHERE r.bucket >= $1 AND r.bucket < $2
+             GROUP BY 1, 2
+        ), h AS (
+            SELECT date_bin($3, r.bucket, timestamptz '2000-01-01 00:00+00')
+                       AS b, r.model_version_id AS m, u.i,
+                   sum(u.c)::bigint AS c
+              FROM %2$s r, unnest(r.hist_idx, r.hist_cnt) AS u(i, c)
+             WHERE r.bucket >= $1 AND r.bucket < $2
+             GROUP BY 1, 2, 3
+        ), ha AS (
+            SELECT h.b, h.m, array_agg(h.i ORDER BY h.i) AS hi,
+                   array_agg(h.c ORDER BY h.i) AS hc
+              FROM h GROUP BY h.b, h.m
+        )
+        SELECT s.b, s.m, s.n, s.pos, s.neg, s.neu, s.cs, s.ts, s.tmin,
+               s.tmax, ha.hi, ha.hc
+          FROM s JOIN ha ON ha.b = s.b AND ha.m = s.m$q$, v_tbl, v_src)
+        USING p_from, p_to, v_w;
+    END IF;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_build(integer, timestamptz, timestamptz) IS
+    'Rebuilds rollup level p_lvl (app.rollup_levels) for the buckets in '
+    '[p_from, p_to) from the next finer level (the raw rows for 1 s): '
+    'deletes them, then inserts the aggregates.  Internal to '
+    'app.rollup_fold and app.rollup_backfill.';
+
+-- ---------------------------------------------------------------- fold
+
+-- The janitor's job.  W, the new watermark, is a whole second at most
+-- now() - p_margin such that every transaction that might still write a
+-- row below it has ended: each transaction of a role that may insert
+-- predictions (in this database) that was open when W was chosen is
+-- waited for, by its virtual transaction id in pg_locks (visible to
+-- every role, unlike pg_stat_activity.xact_start).  A transaction
+-- started after that point stamps its rows with created_at = its start
+-- >= W (a row's default created_at is now(), the transaction's start),
+-- so none can fall below W; the next statement's snapshot sees every row
+-- below W.  Those rows are aggregated into 1 s rows and the watermark
+-- moves in the same transaction, so readers see either both or neither.
+-- Then the minutes, hours and days that W closed are folded from the
+-- level below.  One caller at a time (the others return at once).
+CREATE OR REPLACE FUNCTION app.rollup_fold(
+    p_margin interval DEFAULT interval '100 milliseconds',
+    p_wait interval DEFAULT interval '200 milliseconds',
+    p_max_span interval DEFAULT interval '10 minutes')
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+SET jit = off
+AS $$
+DECLARE
+    v_w     timestamptz;
+    v_c     timestamptz;
+    v_base  timestamptz;
+    v_raw   timestamptz;
+    v_vx    text[];
+    v_until timestamptz;
+    v_l     record;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310442160) THEN
+        RETURN NULL;
+    END IF;
+    SELECT s.watermark INTO v_w FROM rollup_state s;
+    v_c := rollup_floor(clock_timestamp() - p_margin, interval '1 second');
+    IF v_w IS NOT NULL AND v_c <= v_w THEN
+        RETURN v_w;
+    END IF;
+
+    v_vx := rollup_writers();
+    v_until := clock_timestamp() + p_wait;
+    WHILE EXISTS (SELECT FROM pg_locks l
+                   WHERE l.locktype = 'virtualxid' AND l.granted
+                     AND l.virtualxid = ANY (v_vx)) LOOP
+        IF clock_timestamp() > v_until THEN
+            RETURN v_w;		-- still open: the next run tries again
+        END IF;
+        PERFORM pg_sleep(0.002);
+    END LOOP;
+
+    -- A fresh snapshot from here on: every row below v_c is visible.
+    -- Raw rows start at v_raw (empty stretches are skipped); the coarser
+    -- levels resume at their own watermark, floor(v_base).
+    IF v_w IS NULL THEN
+        SELECT rollup_floor(min(p.created_at), interval '1 second')
+          INTO v_base FROM prediction_metrics p;
+        IF v_base IS NULL THEN
+            RETURN NULL;	-- no rows yet: nothing to fold
+        END IF;
+    ELSE
+        v_base := v_w;
+    END IF;
+    SELECT rollup_floor(min(p.created_at), interval '1 second') INTO v_raw
+      FROM prediction_metrics p WHERE p.created_at >= v_base;
+    v_raw := least(coalesce(v_raw, v_c), v_c);
+    -- Bounded work per run: a backlog is caught up over several runs.
+    v_c := least(v_c, rollup_floor(v_raw + p_max_span, interval '1 second'));
+    IF v_c <= v_base THEN
+        RETURN v_w;
+    END IF;
+
+    -- The partition job keeps partitions ahead of now; a catch-up of old
+    -- rows may need older ones.
+    IF v_base < now() - interval '1 hour' THEN
+        PERFORM rollup_partitions(rollup_floor(v_base, interval '1 day'), v_c);
+    END IF;
+    PERFORM rollup_build(1, v_raw, v_c);
+    FOR v_l IN SELECT * FROM rollup_levels() WHERE lvl > 1 ORDER BY lvl LOOP
+        PERFORM rollup_build(v_l.lvl, rollup_floor(v_base, v_l.width),
+                             rollup_floor(v_c, v_l.width));
+    END LOOP;
+    UPDATE rollup_state SET watermark = v_c, folded_at = clock_timestamp();
+    RETURN v_c;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_fold(interval, interval, interval) IS
+    'The janitor''s rollup job: moves app.rollup_state.watermark to a '
+    'whole second <= now() - p_margin below which no open transaction can '
+    'still add a row (it waits up to p_wait for the transactions that '
+    'could), folding the raw rows in between into app.rollup_1s and the '
+    'closed minutes, hours and days into the coarser levels; at most '
+    'p_max_span per call.  One caller at a time (others return NULL '
+    'at once).  Returns the watermark.';
+
+-- The virtual transaction ids of the other sessions of this database
+-- whose role may insert predictions: those the fold waits for.
+CREATE OR REPLACE FUNCTION app.rollup_writers()
+RETURNS text[]
+LANGUAGE sql
+VOLATILE
+SET search_path = app, pg_catalog
+AS $$
+    SELECT coalesce(array_agg(l.virtualxid), '{}')
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'virtualxid' AND l.granted
+       AND l.virtualxid = l.virtualtransaction
+       AND l.pid <> pg_backend_pid()
+       AND a.datname = current_database()
+       AND coalesce(a.backend_type, 'client backend') = 'client backend'
+       AND coalesce(has_table_privilege(a.usesysid,
+               'app.prediction_metrics', 'INSERT'), true);
+$$;
+
+COMMENT ON FUNCTION app.rollup_writers() IS
+    'Virtual transaction ids of the open transactions (other sessions of '
+    'this database, roles that may insert predictions) that '
+    'app.rollup_fold waits for before it moves the watermark.';
+
+-- Folds everything up to now (the end of a migrate; after a long stop):
+-- as many app.rollup_fold runs as it takes, each bounded.
+CREATE OR REPLACE FUNCTION app.rollup_catch_up(
+    p_span interval DEFAULT interval '1 hour')
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_prev timestamptz;
+    v_w    timestamptz;
+BEGIN
+    LOOP
+        v_w := rollup_fold(interval '100 milliseconds',
+                           interval '2 seconds', p_span);
+        EXIT WHEN v_w IS NULL OR v_w IS NOT DISTINCT FROM v_prev;
+        v_prev := v_w;
+    END LOOP;
+    RETURN v_w;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_catch_up(interval) IS
+    'Runs app.rollup_fold until the watermark stops moving (it is near '
+    'now, or open transactions hold it back); returns it.';
+
+-- ------------------------------------------------------------- backfill
+
+CREATE OR REPLACE FUNCTION app.rollup_backfill(
+    p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (level interval, range_start timestamptz,
+               range_end timestamptz, rows_written bigint)
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+SET jit = off
+AS $$
+DECLARE
+    v_w    timestamptz;
+    v_l    record;
+    v_lo   timestamptz;
+    v_hi   timestamptz;
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
+        RAISE EXCEPTION 'rollup_backfill: need p_from <= p_to'
+            USING ERRCODE = '22023';
+    END IF;
+    -- Waits for a fold in progress; the janitor skips while this runs.
+    PERFORM pg_advisory_xact_lock(7310442160);
+    SELECT s.watermark INTO v_w FROM rollup_state s;
+    IF v_w IS NULL THEN
+        RETURN;		-- nothing folded: every read uses the raw rows
+    END IF;
+    PERFORM rollup_partitions(rollup_floor(p_from, interval '1 day'),
+                              least(p_to, v_w));
+    FOR v_l IN SELECT * FROM rollup_levels() ORDER BY lvl LOOP
+        -- Only buckets below the level's watermark exist; the range
+        -- grows to whole buckets of each level, rebuilt from the level
+        -- below (which covers them: it was rebuilt first).
+        v_lo := rollup_floor(p_from, v_l.width);
+        v_hi := least(rollup_ceil(p_to, v_l.width),
+                      rollup_floor(v_w, v_l.width));
+        CONTINUE WHEN v_lo >= v_hi;
+        level := v_l.width;
+        range_start := v_lo;
+        range_end := v_hi;
+        rows_written := rollup_build(v_l.lvl, v_lo, v_hi);
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_backfill(timestamptz, timestamptz) IS
+    'Rebuilds the rollups of [p_from, p_to) from the raw rows, e.g. after '
+    'a bulk load of old rows, a restore or a manual fix of '
+    'app.prediction_metrics: the 1 s rows of the range, then the '
+    'minutes, hours and days that touch it, each from the level below.  '
+    'Idempotent; only below the watermark (above it every read uses the '
+    'raw rows anyway).  The raw rows of the whole range must still exist: '
+    'a range whose raw partitions were dropped would lose its rollups.  '
+    'Returns per level the range rebuilt and the rows written.';
+
+-- ------------------------------------------------------------- reading
+
+-- The pieces that make up [p_start, p_end) exactly, each row once:
+-- rollup rows of the coarsest level whose bucket fits (inside the window,
+-- below the watermark, and, with p_bucket, inside one timeseries bucket
+-- of that width aligned to the UTC epoch), and raw rows for the rest,
+-- grouped by latency.  tb is the timeseries bucket (p_start without
+-- p_bucket); a rollup row carries its histogram (hidx, hcnt), a raw
+-- group its latency v.  Sums are exact numerics: confidence and time_ms.
+CREATE OR REPLACE FUNCTION app.rollup_parts(
+    p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
+    p_bucket interval DEFAULT NULL)
+RETURNS TABLE (tb timestamptz, model_version_id integer, n bigint,
+               positive bigint, negative bigint, neutral bigint,
+               conf_sum numeric, time_sum numeric,
+               time_min double precision, time_max double precision,
+               hidx integer[], hcnt bigint[], v double precision)
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+SET jit = off
+SET work_mem = '64MB'
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    v_w     timestamptz;
+    v_top   timestamptz;	-- min(end, watermark): rollups below it
+    v_lv    record;
+    v_pw    interval;		-- the parent level's width
+    v_lo    timestamptz;
+    v_hi    timestamptz;
+    v_plo   timestamptz;
+    v_phi   timestamptz;
+    v_rlo   timestamptz;	-- raw: [p_start, v_rlo) and [v_rhi, p_end)
+    v_rhi   timestamptz;
+    v_r     tstzrange[] := '{}';
+    v_whole boolean;
+    v_rng   tstzrange;
+    v_o     timestamptz := timestamptz '1970-01-01 00:00+00';
+BEGIN
+    IF p_start >= p_end THEN
+        RETURN;
+    END IF;
+    SELECT s.watermark INTO v_w FROM rollup_state s;
+    v_top := CASE WHEN v_w IS NOT NULL THEN least(p_end, v_w) END;
+    v_rlo := p_end;
+    v_rhi := p_end;
+
+    IF v_top IS NOT NULL AND v_top > p_start THEN
+        FOR v_lv IN SELECT l.lvl, l.tbl, l.width,
+                           lead(l.width) OVER (ORDER BY l.lvl) AS pw
+                      FROM rollup_levels() l ORDER BY l.lvl LOOP
+            v_pw := v_lv.pw;
+            v_lo := rollup_ceil(p_start, v_lv.width);
+            v_hi := rollup_floor(v_top, v_lv.width);
+            EXIT WHEN v_lo >= v_hi;
+            IF v_lv.lvl = 1 THEN
+                v_rlo := v_lo;
+                v_rhi := v_hi;
+            END IF;
+            -- Where this level serves: at the edges the parent cannot
+            -- cover, or everywhere when the timeseries buckets do not
+            -- nest in the parent's (then a filter decides per row).
+            v_whole := v_pw IS NULL;
+            IF NOT v_whole THEN
+                v_plo := rollup_ceil(p_start, v_pw);
+                v_phi := rollup_floor(v_top, v_pw);
+                v_whole := v_plo >= v_phi OR (p_bucket IS NOT NULL AND
+                    date_bin(v_pw, v_o + p_bucket, v_o) <> v_o + p_bucket);
+            END IF;
+            IF v_whole THEN
+                v_r := ARRAY[tstzrange(v_lo, v_hi)];
+            ELSE
+                v_r := ARRAY[tstzrange(v_lo, v_plo), tstzrange(v_phi, v_hi)];
+            END IF;
+            FOREACH v_rng IN ARRAY v_r LOOP
+                CONTINUE WHEN isempty(v_rng);
+                RETURN QUERY EXECUTE format($q$
+                    SELECT CASE WHEN $4 IS NULL THEN $8
+                                ELSE date_bin($4, r.bucket, $5) END,
+                           r.model_version_id, r.n, r.positive, r.negative,
+                           r.neutral, r.conf_sum_micro * 0.000001,
+                           r.time_sum_us * 0.001,
+                           r.time_min_us / 1000.0::float8,
+                           r.time_max_us / 1000.0::float8,
+                           r.hist_idx, r.hist_cnt, NULL::float8
+                      FROM %s r
+                     WHERE r.bucket >= $1 AND r.bucket < $2
+                       AND ($3::integer[] IS NULL OR
+                            r.model_version_id = ANY ($3))
+                       -- inside one timeseries bucket
+                       AND ($4 IS NULL OR date_bin($4, r.bucket, $5) =
+                            date_bin($4, r.bucket + $6 - interval '1 us', $5))
+                       -- and not covered by the parent level
+                       AND NOT ($7::interval IS NOT NULL
+                            AND date_bin($7, r.bucket, $5) >= $8
+                            AND date_bin($7, r.bucket, $5) + $7 <= $9
+                            AND ($4 IS NULL OR
+                                 date_bin($4, date_bin($7, r.bucket, $5), $5)
+                                 = date_bin($4, date_bin($7, r.bucket, $5)
+                                   + $7 - interval '1 us', $5)))$q$,
+                    v_lv.tbl)
+                USING lower(v_rng), upper(v_rng), p_ids, p_bucket, v_o,
+                      v_lv.width, v_pw, p_start, v_top;
+            END LOOP;
+        END LOOP;
+    END IF;
+
+    -- Raw rows: the fractional start and everything from the watermark.
+    IF v_rlo >= v_rhi THEN
+        v_r := ARRAY[tstzrange(p_start, p_end)];
+    ELSE
+        v_r := ARRAY[tstzrange(p_start, v_rlo), tstzrange(v_rhi, p_end)];
+    END IF;
+    FOREACH v_rng IN ARRAY v_r LOOP
+        CONTINUE WHEN isempty(v_rng);
+        RETURN QUERY
+            SELECT CASE WHEN p_bucket IS NULL THEN p_start
+                        ELSE date_bin(p_bucket, p.created_at, v_o) END,
+                   p.model_version_id, count(*),
+                   count(*) FILTER (WHERE p.label = 'positive'),
+                   count(*) FILTER (WHERE p.label = 'negative'),
+                   count(*) FILTER (WHERE p.label = 'neutral'),
+                   -- Exact either way: integer millionths (cheap) for
+                   -- values on the server's grid, numeric for others.
+                   coalesce(sum(round(p.confidence * 1e6)::bigint) FILTER (
+                       WHERE p.confidence * 1e6 = round(p.confidence * 1e6))
+                       * 0.000001, 0)
+                   + coalesce(sum(p.confidence::numeric) FILTER (
+                       WHERE p.confidence * 1e6 <> round(p.confidence * 1e6)), 0),
+                   p.inference_time_ms::numeric * count(*),
+                   p.inference_time_ms, p.inference_time_ms,
+                   NULL::integer[], NULL::bigint[], p.inference_time_ms
+              FROM prediction_metrics p
+             WHERE p.created_at >= lower(v_rng) AND p.created_at < upper(v_rng)
+               AND (p_ids IS NULL OR p.model_version_id = ANY (p_ids))
+             GROUP BY 1, 2, p.inference_time_ms;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_parts(timestamptz, timestamptz, integer[],
+    interval) IS
+    'The rows that make up [p_start, p_end) exactly, each prediction '
+    'once: rollup rows (histogram in hidx/hcnt) of the coarsest level '
+    'that fits, and raw rows grouped by latency (v) for the fractional '
+    'edges and above the watermark; p_ids filters models (NULL: all).  '
+    'With p_bucket, tb is the epoch-aligned bucket of that width each '
+    'row belongs to, and no rollup row straddles one (else tb = p_start).  What every '
+    'metrics read aggregates.';
+
+-- Aggregates of rollup_parts per tb (and per model with p_by_model):
+-- the figures every read reports.  The merged latency histogram comes
+-- out too (hist_values ascending, hist_counts) for other percentiles.
+CREATE OR REPLACE FUNCTION app.rollup_aggregate(
+    p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
+    p_bucket interval DEFAULT NULL, p_by_model boolean DEFAULT false)
+RETURNS TABLE (tb timestamptz, model_version_id integer,
+               total_predictions bigint, conf_sum numeric,
+               average_confidence double precision,
+               average_inference_time_ms double precision,
+               min_inference_time_ms double precision,
+               max_inference_time_ms double precision,
+               p95_inference_time_ms double precision,
+               positive bigint, negative bigint, neutral bigint,
+               hist_values double precision[], hist_counts bigint[])
+LANGUAGE sql
+STABLE
+SET search_path = app, pg_catalog
+SET jit = off
+SET work_mem = '64MB'
+AS $$
+    WITH p AS MATERIALIZED (
+        SELECT r.tb, CASE WHEN p_by_model THEN r.model_version_id
+                          ELSE -1 END AS m,
+               r.n, r.positive, r.negative, r.neutral, r.conf_sum,
+               r.time_sum, r.time_min, r.time_max, r.hidx, r.hcnt, r.v
+          FROM rollup_parts(p_start, p_end, p_ids, p_bucket) r
+    ), hi AS (
+        -- Histograms merged on the integer index first: the values
+        -- (and the float grouping) only for the distinct indexes.
+        SELECT p.tb, p.m, u.i, sum(u.c)::bigint AS n
+          FROM p, unnest(p.hidx, p.hcnt) AS u(i, c)
+         WHERE p.hidx IS NOT NULL
+         GROUP BY p.tb, p.m, u.i
+    ), vals AS (
+        SELECT p.tb, p.m, p.v, p.n FROM p WHERE p.v IS NOT NULL
+        UNION ALL
+        SELECT hi.tb, hi.m, rollup_hist_value(hi.i), hi.n FROM hi
+    ), g AS (
+        SELECT vals.tb, vals.m, vals.v, sum(vals.n)::bigint AS n
+          FROM vals GROUP BY vals.tb, vals.m, vals.v
+    ), h AS (
+        SELECT g.tb, g.m, array_agg(g.v ORDER BY g.v) AS hv,
+               array_agg(g.n ORDER BY g.v) AS hn
+          FROM g GROUP BY g.tb, g.m
+    ), t AS (
+        SELECT p.tb, p.m, sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
+               sum(p.time_sum) AS ts, min(p.time_min) AS tmin,
+               max(p.time_max) AS tmax, sum(p.positive)::bigint AS pos,
+               sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu
+          FROM p GROUP BY p.tb, p.m
+    )
+    SELECT t.tb, nullif(t.m, -1), t.n, t.cs, (t.cs / t.n)::float8,
+           (t.ts / t.n)::float8, t.tmin, t.tmax,
+           -- Clamped to [min, max]: changes nothing where the histogram
+           -- is exact, and keeps a midpoint inside the data elsewhere.
+           least(greatest(rollup_quantile(h.hv, h.hn, 0.95), t.tmin), t.tmax),
+           t.pos, t.neg, t.neu, h.hv, h.hn
+      FROM t JOIN h ON h.tb = t.tb AND h.m = t.m;
+$$;
+
+COMMENT ON FUNCTION app.rollup_aggregate(timestamptz, timestamptz,
+    integer[], interval, boolean) IS
+    'app.rollup_parts aggregated per timeseries bucket tb (= p_start '
+    'without p_bucket) and, with p_by_model, per model version (else '
+    'model_version_id is NULL); no row where nothing matches.  Count, '
+    'exact sums and averages, min, max, P95 (exactly percentile_cont(0.95) '
+    'for latencies below 2.048 ms as the server stores them, within '
+    '0.05 % above; app.rollup_quantile over hist_values/hist_counts gives '
+    'any other percentile alike) and the label counts.';
+
+-- The first and the last prediction of a model version, to the finest
+-- level that still holds them: exact while its raw rows are kept.
+CREATE OR REPLACE FUNCTION app.rollup_first(p_id integer)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_lo timestamptz := '-infinity';
+    v_hi timestamptz := 'infinity';
+    v_t  timestamptz;
+    v_l  record;
+BEGIN
+    -- Coarse to fine: the oldest rows live longest in the coarse levels.
+    FOR v_l IN SELECT * FROM rollup_levels() ORDER BY lvl DESC LOOP
+        EXECUTE format('SELECT min(bucket) FROM %s WHERE model_version_id '
+            '= $1 AND bucket >= $2 AND bucket < $3', v_l.tbl)
+            INTO v_t USING p_id, v_lo, v_hi;
+        IF v_t IS NOT NULL THEN
+            v_lo := v_t;
+            v_hi := v_t + v_l.width;
+        END IF;
+    END LOOP;
+    RETURN coalesce((SELECT min(p.created_at) FROM prediction_metrics p
+                      WHERE p.model_version_id = p_id
+                        AND p.created_at >= v_lo AND p.created_at < v_hi),
+                    nullif(v_lo, '-infinity'));
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION app.rollup_last(p_id integer)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_w  timestamptz := (SELECT s.watermark FROM rollup_state s);
+    v_t  timestamptz;
+    v_l  record;
+BEGIN
+    -- Raw rows above the watermark are the newest; else the finest
+    -- level holding the version has its last bucket.
+    v_t := (SELECT max(p.created_at) FROM prediction_metrics p
+             WHERE p.model_version_id = p_id
+               AND p.created_at >= coalesce(v_w, '-infinity'));
+    IF v_t IS NOT NULL OR v_w IS NULL THEN
+        RETURN v_t;
+    END IF;
+    FOR v_l IN SELECT * FROM rollup_levels() ORDER BY lvl LOOP
+        EXECUTE format('SELECT max(bucket) FROM %s WHERE model_version_id '
+            '= $1', v_l.tbl) INTO v_t USING p_id;
+        IF v_t IS NOT NULL THEN
+            RETURN coalesce((SELECT max(p.created_at)
+                               FROM prediction_metrics p
+                              WHERE p.model_version_id = p_id
+                                AND p.created_at >= v_t
+                                AND p.created_at < v_t + v_l.width), v_t);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_first(integer) IS
+    'created_at of the first prediction of model version p_id: exact '
+    'while its raw row is kept, else the start of the finest rollup '
+    'bucket that still holds it; NULL without predictions.';
+COMMENT ON FUNCTION app.rollup_last(integer) IS
+    'created_at of the latest prediction of model version p_id, as '
+    'app.rollup_first: exact while its raw row is kept.';
+
+-- The end of every migrate folds the raw rows already there (an upgraded
+-- database answers from rollups at once).  An empty database stays
+-- unfolded until its first row.
+SELECT app.rollup_catch_up();
