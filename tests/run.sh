@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the test suite, layer by layer (make test runs them all).
 #
-#   tests/run.sh            unit + sql + http + contract
-#   tests/run.sh unit|sql|http|contract [files...]
+#   tests/run.sh            unit + sql + http + contract + containers
+#   tests/run.sh unit|sql|http|contract|containers [files...]
 #
 # It starts a throw-away PostgreSQL 15 cluster on a free port under a
 # temporary directory, migrates it, and stops and removes it at the end,
@@ -79,13 +79,22 @@ run_contract() {
 	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/contract/test_*.py} || failed=1
 }
 
+# The image and compose with Podman (skips itself where Podman cannot run).
+run_containers() {
+	echo "== containers (the image, docker-compose on Podman)"
+	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+	    ${@:-tests/containers/test_*.py} || failed=1
+}
+
 case "$layer" in
 unit)	run_unit ;;
 sql)	cluster_up; run_sql "$@" ;;
 http)	cluster_up; run_http "$@" ;;
 contract) cluster_up; run_contract "$@" ;;
-all)	run_unit; cluster_up; run_sql; run_http; run_contract ;;
-*)	echo "usage: tests/run.sh [unit|sql|http|contract] [files...]" >&2; exit 2 ;;
+containers) run_containers "$@" ;;
+all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_containers ;;
+*)	echo "usage: tests/run.sh [unit|sql|http|contract|containers]" \
+	    "[files...]" >&2; exit 2 ;;
 esac
 
 if [ "$failed" != 0 ]; then

@@ -1,6 +1,7 @@
 """test_docker.py: docker/ checked without a container engine.
 
-There is no engine on these machines, so this checks what can be checked:
+tests/containers/test_compose.py builds and runs it all with Podman where
+Podman can run; this checks, on any machine, what needs no engine:
 
 - Compose: Debian's docker-compose renders docker/docker-compose.yml from
   a .env made the way `make compose-up` makes it (envsecrets.sh), and
@@ -8,7 +9,8 @@ There is no engine on these machines, so this checks what can be checked:
   published port binds 127.0.0.1; no secret is written in compose, the
   Dockerfile or servers.json; every setting of src/config.c reaches the
   server container with .env.example's default.
-- The Dockerfile builds with `make all` and starts docker/entrypoint.sh,
+- The Dockerfile builds with `make all` in a build stage; the image has
+  no compiler, npm or -dev package, and starts docker/entrypoint.sh,
   which runs `make migrate` then `make serve`.
 - The containers' scripts run for real, here: docker/initdb/10-roles.sh
   creates the roles in a new cluster (as the postgres image would); the
@@ -260,40 +262,65 @@ ok(not [f for _, _, fs in os.walk(DOCKER) for f in fs
         if "pgpass" in f and not f.endswith(".sh")],
    "no pgpass file is committed under docker/")
 
-# ---- Dockerfile: Debian, unprivileged, the Makefile targets ----------------
+# ---- Dockerfile: Debian, two stages, unprivileged, the Makefile targets ---
 lines = []
 for line in re.sub(r"\\\n", " ", dockerfile).splitlines():
     if line.strip() and not line.lstrip().startswith("#"):
         lines.append(line.strip())
 instr = [(l.split(None, 1)[0].upper(), l.split(None, 1)[1]) for l in lines]
-eq(instr[0], ("FROM", "debian:bookworm-slim"), "FROM debian:bookworm-slim")
-runs = " ; ".join(a for i, a in instr if i == "RUN")
-ok(re.search(r"apt-get install\b[^;]*\bkore\b", runs) and
-   "--no-install-recommends" in runs and "rm -rf /var/lib/apt/lists" in runs,
-   "kore and the libraries come from Debian (apt-get, no recommends, "
-   "lists removed)")
-ok(re.search(r"\bmake\b[^;&]*\ball\b", runs),
-   "the module is built with `make all`", runs)
-user = [a for i, a in instr if i == "USER"]
+froms = [i for i, (k, _) in enumerate(instr) if k == "FROM"]
+eq([instr[i][1] for i in froms],
+   ["debian:bookworm-slim AS build", "debian:bookworm-slim"],
+   "two stages FROM debian:bookworm-slim: build, then the image")
+stages = [instr[a:b] for a, b in zip(froms, froms[1:] + [len(instr)])]
+
+
+def stage_runs(st):
+    return " ; ".join(a for i, a in st if i == "RUN")
+
+
+def stage_pkgs(st):
+    m = re.search(r"apt-get install[^;&]*", stage_runs(st))
+    return [p for p in (m.group(0).split()[2:] if m else [])
+            if not p.startswith("-")]
+
+
+runs = stage_runs(instr)
+ok(all(re.search(r"apt-get install\b", stage_runs(st)) and
+       "--no-install-recommends" in stage_runs(st) and
+       "rm -rf /var/lib/apt/lists" in stage_runs(st) for st in stages),
+   "both stages install from Debian (apt-get, no recommends, lists "
+   "removed)")
+ok("kore" in stage_pkgs(stages[0]),
+   "kore and the libraries come from Debian", stage_pkgs(stages[0]))
+ok(re.search(r"\bmake\b[^;&]*\ball\b", stage_runs(stages[0])),
+   "the build stage builds with `make all`", stage_runs(stages[0]))
+final = stages[-1]
+user = [a for i, a in final if i == "USER"]
 ok(user and user[-1].split(":")[0] not in ("0", "root"),
    "the container runs as an unprivileged user", user)
-ok(any(i == "HEALTHCHECK" and "/health" in a for i, a in instr),
+ok(any(i == "HEALTHCHECK" and "/health" in a for i, a in final),
    "HEALTHCHECK requests /health")
-cmd = [a for i, a in instr if i == "CMD"]
+cmd = [a for i, a in final if i == "CMD"]
 eq(cmd, ['["docker/entrypoint.sh"]'], "CMD is docker/entrypoint.sh")
-copied = [a.split()[:-1] for i, a in instr if i == "COPY"]
-sources = [s for c in copied for s in c if not s.startswith("--")]
+# COPY from the build context (not --from=build: the built files).
+copied = [a.split()[:-1] for i, a in instr
+          if i == "COPY" and not a.startswith("--from")]
+sources = [s for c in copied for s in c]
 ok(sources and all(os.path.exists(os.path.join(ROOT, s)) for s in sources)
    and not any(s in (".", "./", ".env") for s in sources),
    "COPY takes named paths that exist (never the whole tree, never .env)",
    sources)
-dests = [(a.split()[:-1], a.split()[-1]) for i, a in instr if i == "COPY"]
+dests = [(a.split()[:-1], a.split()[-1]) for i, a in instr
+         if i == "COPY" and not a.startswith("--from")]
 ok(all(d == "./" or (len(c) == 1 and d == c[0]) for c, d in dests),
    "COPY keeps the repository's layout under WORKDIR /app", dests)
 ign = [l.strip() for l in read(os.path.join(ROOT, ".dockerignore"))
        .splitlines() if l.strip() and not l.startswith("#")]
-ok(ign[:1] == ["*"] and all(("!" + s.rstrip("/")) in
-                            [i.rstrip("/") for i in ign] for s in sources),
+allowed = [i[1:].rstrip("/") for i in ign if i.startswith("!")]
+ok(ign[:1] == ["*"] and all(any(s.rstrip("/") == a or
+                                s.startswith(a + "/") for a in allowed)
+                            for s in sources),
    ".dockerignore sends only what COPY takes", ign)
 ep = [l for l in read(ENTRYPOINT).splitlines()
       if l.strip() and not l.lstrip().startswith("#")]
@@ -305,14 +332,23 @@ makefile = read(os.path.join(ROOT, "Makefile"))
 ok(all(re.search(r"^%s:" % t, makefile, re.M)
        for t in ("all", "migrate", "serve", "compose-up")),
    "the Makefile has the targets all, migrate, serve and compose-up")
-pkgs = re.search(r"apt-get install[^;&]*", runs).group(0).split()[2:]
-pkgs = [p for p in pkgs if not p.startswith("-")]
-need = {"kore", "gcc", "make", "postgresql-client-15", "curl", "tini"}
-ok(need <= set(pkgs), "the image has the compiler and make (make all), "
-   "psql (make migrate), curl (HEALTHCHECK) and tini",
-   sorted(need - set(pkgs)))
-eq([a for i, a in instr if i == "ENTRYPOINT"], ['["/usr/bin/tini", "--"]'],
+build_pkgs, pkgs = stage_pkgs(stages[0]), stage_pkgs(final)
+need = {"kore", "gcc", "make"}
+ok(need <= set(build_pkgs), "the build stage has kore, the compiler and "
+   "make (make all)", sorted(need - set(build_pkgs)))
+need = {"make", "postgresql-client-15", "python3-minimal", "curl", "tini"}
+ok(need <= set(pkgs) and not [p for p in pkgs if p.endswith("-dev") or
+                              p in ("gcc", "kore", "npm", "nodejs")],
+   "the image has make and psql (make migrate, make serve), curl "
+   "(HEALTHCHECK) and tini, and no compiler, npm or -dev package",
+   (sorted(need - set(pkgs)), pkgs))
+ok(any(i == "COPY" and a.startswith("--from=build /usr/bin/kore ")
+       for i, a in final),
+   "kore's binary comes from the build stage (its package needs -dev "
+   "packages)")
+eq([a for i, a in final if i == "ENTRYPOINT"], ['["/usr/bin/tini", "--"]'],
    "tini is PID 1: it forwards docker stop's SIGTERM and reaps")
+pkgs = sorted(set(build_pkgs + pkgs))
 r = run(["apt-cache", "policy"] + pkgs)
 unknown = re.findall(r"^(\S+):\n\s+Installed: \S+\n\s+Candidate: \(none\)",
                      r.stdout, re.M)
@@ -378,7 +414,8 @@ for c in copied:
         target = os.path.join(app, s.rstrip("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if os.path.isdir(os.path.join(ROOT, s)):
-            shutil.copytree(os.path.join(ROOT, s), target)
+            shutil.copytree(os.path.join(ROOT, s), target,
+                            dirs_exist_ok=True)
         else:
             shutil.copy2(os.path.join(ROOT, s), target)
 t0 = time.time()
@@ -464,22 +501,37 @@ if up:
         ["pgrep", "-s", str(proc.pid)]).stdout.split() if int(p) != proc.pid]
     kore = [p for p in pids if read("/proc/%d/comm" % p).startswith("kore")]
     uids = set()
-    environ = b""
     for p in kore:
         for line in read("/proc/%d/status" % p).splitlines():
             if line.startswith("Uid:"):
                 uids.update(int(x) for x in line.split()[1:])
-        if os.getuid() == 0:
-            with open("/proc/%d/environ" % p, "rb") as f:
-                environ += f.read()
     ok(len(kore) >= 3 and uids == {uid},
        "kore's parent and workers run as uid %d only" % uid,
        (kore, uids))
-    owner_pw = env["MODELSERVER_PASSWORD"].encode()
-    if os.getuid() == 0:
-        ok(environ and b"MIGRATE_DATABASE_URL" not in environ and
-           owner_pw not in environ,
-           "the server's environment holds no owner URL or password")
+
+    # Kore writes its process titles over its environment (it reads as
+    # NULs in /proc/PID/environ), so what `make serve` is started with is
+    # checked instead, through a make that records its arguments and
+    # environment.
+    fake = os.path.join(tmp, "fakebin")
+    os.makedirs(fake)
+    record = os.path.join(tmp, "make.record")
+    with open(os.path.join(fake, "make"), "w") as f:
+        f.write('#!/bin/sh\nprintf "make %s\\n" "$*" >>"$RECORD"\n'
+                'env >>"$RECORD"\n')
+    os.chmod(os.path.join(fake, "make"), 0o755)
+    owner_pw = env["MODELSERVER_PASSWORD"]
+    r = run(["sh", ENTRYPOINT],
+            env={"PATH": fake + ":/usr/bin:/bin", "RECORD": record,
+                 "DATABASE_URL": senv["DATABASE_URL"],
+                 "MIGRATE_DATABASE_URL": senv["MIGRATE_DATABASE_URL"]})
+    calls = re.split(r"^make ", read(record), flags=re.M)[1:] \
+        if os.path.exists(record) else []
+    eq([(c.split("\n", 1)[0], owner_pw in c) for c in calls],
+       [("--no-print-directory migrate", True),
+        ("--no-print-directory -o all serve", False)],
+       "the entrypoint migrates with the owner's URL, then starts the "
+       "server without it in its environment")
 
     # A second `make migrate`, as a restarted container runs it.
     e2, args2 = as_container(["make", "--no-print-directory", "migrate"])
