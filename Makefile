@@ -264,7 +264,7 @@ san: $(BUILD)/san/app.so
 # under ASan + UBSan.  To add one: list the name in UNIT_NAMES and its
 # sources below.  (The model's tests come from src/model/model.mk.)
 UNIT_NAMES	:= config schema cidr uuid schema_metrics gemini analyzer lease \
-		   fixed json_out balance pgarray compat
+		   fixed json_out balance pgarray compat registry
 UNIT_SRCS_config := src/config.c
 UNIT_SRCS_schema := src/schema.c
 UNIT_LIBS_schema := -ljansson
@@ -273,6 +273,9 @@ UNIT_SRCS_uuid	:= src/uuid.c
 UNIT_SRCS_lease	:= src/lease.c
 UNIT_SRCS_fixed	:= src/fixed.c
 UNIT_SRCS_balance := src/balance.c
+UNIT_SRCS_registry := src/registry.c $(MODEL_SRCS)
+UNIT_LIBS_registry := $(MODEL_LIBS)
+$(BUILD)/tests/test_registry: UNIT_CFLAGS += $(MODEL_CFLAGS) -Isrc
 UNIT_SRCS_compat := src/compat.c
 UNIT_LIBS_compat := -ljansson
 UNIT_SRCS_json_out := src/json_out.c src/fixed.c

@@ -25,6 +25,12 @@ GRANT SELECT, INSERT ON app.metric_threshold_changes TO modelserver_app;
 -- leases are the server's own state, purged as they expire.
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.gemini_cache, app.gemini_leases
     TO modelserver_app;
+-- Routing (11_routing.sql): the server changes the split (PUT
+-- /models/{name}/routing) and polls the generation; the trigger writes
+-- the history and bumps the generation as the caller.
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.model_routing TO modelserver_app;
+GRANT SELECT, INSERT ON app.model_routing_changes TO modelserver_app;
+GRANT SELECT, UPDATE ON app.routing_state TO modelserver_app;
 -- Partitions (31_partitions.sql): the janitor creates them ahead and
 -- retires old ones through the owner's functions.
 GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_app;
@@ -49,6 +55,8 @@ GRANT SELECT ON app.metric_thresholds, app.metric_threshold_changes,
     app.metrics_per_minute, app.metrics_per_model_version,
     app.metrics_status_last_hour TO modelserver_analyst;
 GRANT SELECT ON app.gemini_cache TO modelserver_analyst;
+GRANT SELECT ON app.model_routing, app.model_routing_changes,
+    app.routing_state TO modelserver_analyst;
 GRANT SELECT ON app.latency_percentiles_hourly, app.label_distribution_hourly,
     app.threshold_history TO modelserver_analyst;
 GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_analyst;

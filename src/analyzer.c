@@ -40,6 +40,10 @@
 #define ANALYZER_VOLUME_DROP_MEDIUM	80.0
 #define ANALYZER_TVD_LOW		0.10
 #define ANALYZER_TVD_MEDIUM		0.20
+/* Candidate against baseline: confidence lower by, P95 times, agreement. */
+#define ANALYZER_CMP_CONF		0.05
+#define ANALYZER_CMP_P95		1.5
+#define ANALYZER_CMP_AGREEMENT		0.8
 #define ANALYZER_TVD_HIGH		0.35
 
 enum analyzer_severity {
@@ -86,6 +90,10 @@ static json_t	*analyzer_window_json(const struct analyzer_window *);
 static json_t	*analyzer_aggregated_json(const struct analyzer_window *,
 		    const char *);
 static json_t	*analyzer_opt(int, double);
+static int	analyzer_comparison_parse(const json_t *,
+		    struct analyzer_comparison *, char *, size_t);
+static void	analyzer_comparison_rules(const struct analyzer_inputs *,
+		    json_t *, json_t *, enum analyzer_severity *);
 
 /*
  * Reads the JSON of app.analyze_inputs() into in, rounding statistics:
@@ -152,7 +160,8 @@ analyzer_inputs_parse(const json_t *root, struct analyzer_inputs *in,
 	    !have)
 		goto badthr;
 	in->thr.p95_critical_ms = v;
-	return (1);
+	return (analyzer_comparison_parse(json_object_get(root, "comparison"),
+	    &in->cmp, err, errlen));
 
 badthr:
 	snprintf(err, errlen, "thresholds are incomplete");
@@ -235,6 +244,15 @@ analyzer_cache_input(const struct analyzer_inputs *in, const char *model,
 	analyzer_appendf(&b, "|thr=%.6g,%.6g,%.6g,%.6g",
 	    in->thr.confidence_warning, in->thr.confidence_critical,
 	    in->thr.p95_warning_ms, in->thr.p95_critical_ms);
+	if (in->cmp.have) {
+		analyzer_appendf(&b, "|cmp=%s,%s,%lld,%.3f|cand=",
+		    in->cmp.candidate_version, in->cmp.baseline_version,
+		    in->cmp.pairs, in->cmp.have_agreement ?
+		    in->cmp.agreement : -1.0);
+		analyzer_append_window(&b, &in->cmp.candidate);
+		analyzer_appendf(&b, "|base=");
+		analyzer_append_window(&b, &in->cmp.baseline);
+	}
 	if (b.oom) {
 		free(b.p);
 		return (NULL);
@@ -279,6 +297,24 @@ analyzer_prompt(const struct analyzer_inputs *in)
 	    "critical.\n\n", in->thr.confidence_warning,
 	    in->thr.confidence_critical, in->thr.p95_warning_ms,
 	    in->thr.p95_critical_ms);
+	if (in->cmp.have) {
+		analyzer_appendf(&b, "A candidate version is being compared "
+		    "with its baseline over the current window: candidate "
+		    "version %s, baseline version %s.\n",
+		    in->cmp.candidate_version, in->cmp.baseline_version);
+		analyzer_prompt_window(&b, "Candidate version",
+		    &in->cmp.candidate);
+		analyzer_prompt_window(&b, "Baseline version",
+		    &in->cmp.baseline);
+		analyzer_appendf(&b, "On %lld inputs scored by both (the "
+		    "candidate as a shadow), the labels agreed %s.\n"
+		    "Say whether the candidate is fit to take more traffic, "
+		    "and report each way it is worse than the baseline as an "
+		    "issue whose issue_type starts with candidate_.\n\n",
+		    in->cmp.pairs, analyzer_fmt(a, sizeof(a),
+		    in->cmp.have_agreement, in->cmp.agreement * 100,
+		    "%.1f%%"));
+	}
 	analyzer_appendf(&b,
 	    "Answer with one JSON object with these fields:\n"
 	    "- summary: at most three sentences on the model's health.\n"
@@ -578,6 +614,9 @@ analyzer_rules(const struct analyzer_inputs *in)
 		    prev->negative, prev->neutral);
 	}
 
+	if (in->cmp.have)
+		analyzer_comparison_rules(in, issues, recs, &worst);
+
 	/* Recommendations, one per kind of issue. */
 	if (cur->total < ANALYZER_MIN_PREDICTIONS)
 		json_array_append_new(recs, json_sprintf("Collect more traffic "
@@ -600,8 +639,10 @@ analyzer_rules(const struct analyzer_inputs *in)
 		    "recent predictions: the label mix changed, a sign of data "
 		    "drift or of a new client."));
 	if (json_array_size(recs) == 0)
-		json_array_append_new(recs, json_string("No action needed; "
-		    "keep monitoring."));
+		json_array_append_new(recs, json_string(in->cmp.have ?
+		    "The candidate matches its baseline: its share of the "
+		    "traffic can grow; keep monitoring." :
+		    "No action needed; keep monitoring."));
 
 	/* The most likely cause, from the combination. */
 	if (cur->total == 0)
@@ -780,6 +821,123 @@ analyzer_window_parse(const json_t *o, struct analyzer_window *w, char *err,
 bad:
 	snprintf(err, errlen, "%s window has a bad value", name);
 	return (0);
+}
+
+/* The optional "comparison" of the inputs (absent: cmp->have 0). */
+static int
+analyzer_comparison_parse(const json_t *o, struct analyzer_comparison *cmp,
+    char *err, size_t errlen)
+{
+	const json_t	*cv, *bv;
+	double		 v;
+
+	memset(cmp, 0, sizeof(*cmp));
+	if (o == NULL || json_is_null(o))
+		return (1);
+	cv = json_object_get(o, "candidate_version");
+	bv = json_object_get(o, "baseline_version");
+	if (!json_is_object(o) || !json_is_string(cv) || !json_is_string(bv) ||
+	    json_string_length(cv) >= sizeof(cmp->candidate_version) ||
+	    json_string_length(bv) >= sizeof(cmp->baseline_version)) {
+		snprintf(err, errlen, "comparison has no versions");
+		return (0);
+	}
+	analyzer_copy_str(cmp->candidate_version,
+	    sizeof(cmp->candidate_version), cv);
+	analyzer_copy_str(cmp->baseline_version,
+	    sizeof(cmp->baseline_version), bv);
+	if (!analyzer_window_parse(json_object_get(o, "candidate"),
+	    &cmp->candidate, err, errlen, "candidate") ||
+	    !analyzer_window_parse(json_object_get(o, "baseline"),
+	    &cmp->baseline, err, errlen, "baseline"))
+		return (0);
+	if (!analyzer_count(o, "pairs", &cmp->pairs) ||
+	    !analyzer_num(o, "label_agreement", &v, &cmp->have_agreement)) {
+		snprintf(err, errlen, "comparison has a bad value");
+		return (0);
+	}
+	cmp->agreement = analyzer_round_dec(v, 3);
+	if (cmp->pairs == 0)
+		cmp->have_agreement = 0;
+	cmp->have = 1;
+	return (1);
+}
+
+/*
+ * The candidate against its baseline, both with enough rows: lower
+ * confidence, slower P95, another label mix, disagreement on the same
+ * inputs.  Adds issues and their recommendations.
+ */
+static void
+analyzer_comparison_rules(const struct analyzer_inputs *in, json_t *issues,
+    json_t *recs, enum analyzer_severity *worst)
+{
+	const struct analyzer_comparison	*k = &in->cmp;
+	const struct analyzer_window		*c = &k->candidate;
+	const struct analyzer_window		*b = &k->baseline;
+	double					 tvd;
+	int					 found;
+
+	found = 0;
+	if (c->total < ANALYZER_MIN_PREDICTIONS ||
+	    b->total < ANALYZER_MIN_PREDICTIONS) {
+		analyzer_issue(issues, worst, "candidate_insufficient_data",
+		    SEV_LOW, "Candidate %s has %lld and baseline %s %lld "
+		    "predictions in the window; at least %d each are needed "
+		    "to compare them.", k->candidate_version, c->total,
+		    k->baseline_version, b->total, ANALYZER_MIN_PREDICTIONS);
+		json_array_append_new(recs, json_string("Send the candidate "
+		    "more traffic (a weight or a shadow) before comparing."));
+		return;
+	}
+	if (c->have_confidence && b->have_confidence &&
+	    b->avg_confidence - c->avg_confidence >= ANALYZER_CMP_CONF) {
+		found = 1;
+		analyzer_issue(issues, worst, "candidate_lower_confidence",
+		    SEV_MEDIUM, "Candidate %s averages confidence %.3f against "
+		    "%.3f for baseline %s.", k->candidate_version,
+		    c->avg_confidence, b->avg_confidence, k->baseline_version);
+	}
+	if (c->have_p95 && b->have_p95 && b->p95_ms > 0 &&
+	    c->p95_ms >= b->p95_ms * ANALYZER_CMP_P95) {
+		found = 1;
+		analyzer_issue(issues, worst, "candidate_slower", SEV_MEDIUM,
+		    "Candidate %s has a P95 inference time of %.6g ms against "
+		    "%.6g ms for baseline %s.", k->candidate_version,
+		    c->p95_ms, b->p95_ms, k->baseline_version);
+	}
+	tvd = (fabs((double)c->positive / (double)c->total -
+	    (double)b->positive / (double)b->total) +
+	    fabs((double)c->negative / (double)c->total -
+	    (double)b->negative / (double)b->total) +
+	    fabs((double)c->neutral / (double)c->total -
+	    (double)b->neutral / (double)b->total)) / 2;
+	if (tvd >= ANALYZER_TVD_LOW) {
+		found = 1;
+		analyzer_issue(issues, worst, "candidate_label_shift",
+		    tvd >= ANALYZER_TVD_MEDIUM ? SEV_MEDIUM : SEV_LOW,
+		    "Candidate %s labels differently from baseline %s: total "
+		    "variation distance %.3f (positive/negative/neutral "
+		    "%lld/%lld/%lld against %lld/%lld/%lld).",
+		    k->candidate_version, k->baseline_version,
+		    analyzer_round_dec(tvd, 3), c->positive, c->negative,
+		    c->neutral, b->positive, b->negative, b->neutral);
+	}
+	if (k->have_agreement && k->pairs >= ANALYZER_MIN_PREDICTIONS &&
+	    k->agreement < ANALYZER_CMP_AGREEMENT) {
+		found = 1;
+		analyzer_issue(issues, worst, "candidate_disagrees",
+		    k->agreement < ANALYZER_CMP_AGREEMENT / 2 ? SEV_HIGH :
+		    SEV_MEDIUM, "On %lld inputs scored by both, candidate %s "
+		    "and baseline %s gave the same label %.1f%% of the time.",
+		    k->pairs, k->candidate_version, k->baseline_version,
+		    k->agreement * 100);
+	}
+	if (found)
+		json_array_append_new(recs, json_string("Keep the candidate's "
+		    "share of the traffic small until the differences from "
+		    "the baseline are understood (PUT /models/{name}/routing "
+		    "to roll back)."));
 }
 
 /* A number or null (*have = 0) field; 0 for any other type. */

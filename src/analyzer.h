@@ -48,6 +48,23 @@ struct analyzer_thresholds {
 	double		p95_critical_ms;
 };
 
+/*
+ * A candidate model version against its baseline over the current window
+ * (the request's candidate_version); have 0 when not asked.
+ */
+#define ANALYZER_VERSION_MAX	32
+
+struct analyzer_comparison {
+	int			have;
+	char			candidate_version[ANALYZER_VERSION_MAX];
+	char			baseline_version[ANALYZER_VERSION_MAX];
+	struct analyzer_window	candidate;
+	struct analyzer_window	baseline;
+	long long		pairs;		/* shadowed inputs */
+	double			agreement;	/* label agreement on them */
+	int			have_agreement;
+};
+
 /* model_name "" means every model. */
 struct analyzer_inputs {
 	int				window_minutes;
@@ -56,6 +73,7 @@ struct analyzer_inputs {
 	struct analyzer_window		cur;
 	struct analyzer_window		prev;
 	struct analyzer_thresholds	thr;
+	struct analyzer_comparison	cmp;
 };
 
 /* Current against previous; have_ 0 when there is no baseline. */

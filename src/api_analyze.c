@@ -106,6 +106,8 @@ struct analyze_state {
 	char			 client[INET6_ADDRSTRLEN];
 	int			 window_minutes;
 	char			 model_name[SCHEMA_MODEL_NAME_MAX + 1];
+	char			 candidate[REGISTRY_VERSION_MAX];  /* "": none */
+	char			 baseline[REGISTRY_VERSION_MAX];
 	int			 limit;
 	int			 remaining;
 	int			 reset_s;
@@ -160,6 +162,18 @@ static const char analyze_sql_admit[] =
 /* $1 window minutes, $2 model name or NULL: the inputs in column 3. */
 static const char analyze_sql_inputs[] =
     "SELECT NULL, NULL, NULL, app.analyze_inputs($1::int, $2)";
+
+/* The same, with a candidate against its baseline: $5, $6 versions. */
+static const char analyze_sql_load_compare[] =
+    "SELECT r.admitted, r.remaining, r.reset_s, "
+    "CASE WHEN r.admitted > 0 THEN app.analyze_compare_inputs($3::int, $4, "
+    "$5, $6) END "
+    "FROM app.rate_limit_take('analyze', $1::inet, 1, $2::int) r";
+
+/* $1 window minutes, $2 model, $3 candidate, $4 baseline (standby). */
+static const char analyze_sql_compare_inputs[] =
+    "SELECT NULL, NULL, NULL, app.analyze_compare_inputs($1::int, $2, $3, "
+    "$4)";
 
 /* $1 inputs, $2 owner, $3 lease ms, $4 egress limit, $5 hold ms. */
 static const char analyze_sql_claim[] =
@@ -246,6 +260,7 @@ analyze_start(struct http_request *req)
 {
 	struct analyze_state	*st;
 	struct schema_analyze	 in;
+	struct registry_entry	*def;
 	json_t			*body, *details;
 	char			 limit[16], window[16];
 
@@ -275,6 +290,21 @@ analyze_start(struct http_request *req)
 	if (in.model_name != NULL)
 		snprintf(st->model_name, sizeof(st->model_name), "%s",
 		    in.model_name);
+	if (in.candidate_version != NULL) {
+		/* A comparison is of one model: the default one if unnamed. */
+		if (st->model_name[0] == '\0' &&
+		    (def = registry_default(&app.registry, NULL)) != NULL)
+			snprintf(st->model_name, sizeof(st->model_name), "%s",
+			    def->name);
+		snprintf(st->candidate, sizeof(st->candidate), "%s",
+		    in.candidate_version);
+		if (in.baseline_version != NULL)
+			snprintf(st->baseline, sizeof(st->baseline), "%s",
+			    in.baseline_version);
+		else if ((def = routing_default(st->model_name)) != NULL)
+			snprintf(st->baseline, sizeof(st->baseline), "%s",
+			    def->version);
+	}
 	json_decref(body);
 	json_decref(details);
 
@@ -291,6 +321,10 @@ analyze_start(struct http_request *req)
 	snprintf(window, sizeof(window), "%d", st->window_minutes);
 	if (db_analytics()) {
 		analyze_query(st, analyze_sql_admit, 2, st->client, limit);
+	} else if (st->candidate[0] != '\0') {
+		analyze_query(st, analyze_sql_load_compare, 6, st->client,
+		    limit, window, st->model_name, st->candidate,
+		    st->baseline[0] != '\0' ? st->baseline : st->candidate);
 	} else {
 		analyze_query(st, analyze_sql_load, 4, st->client, limit,
 		    window, st->model_name[0] != '\0' ? st->model_name : NULL);
@@ -311,7 +345,7 @@ analyze_loaded(struct http_request *req)
 	json_t			*inputs;
 	json_error_t		 jerr;
 	char			 err[128], window[16];
-	const char		*v[2];
+	const char		*v[4];
 
 	if (!st->admitted) {
 		if (st->call.col[0] == NULL || st->call.col[1] == NULL ||
@@ -333,9 +367,19 @@ analyze_loaded(struct http_request *req)
 			snprintf(window, sizeof(window), "%d",
 			    st->window_minutes);
 			v[0] = window;
-			v[1] = st->model_name[0] != '\0' ? st->model_name :
-			    NULL;
-			db_call_start_ro(&st->call, analyze_sql_inputs, 2, v);
+			if (st->candidate[0] != '\0') {
+				v[1] = st->model_name;
+				v[2] = st->candidate;
+				v[3] = st->baseline[0] != '\0' ?
+				    st->baseline : st->candidate;
+				db_call_start_ro(&st->call,
+				    analyze_sql_compare_inputs, 4, v);
+			} else {
+				v[1] = st->model_name[0] != '\0' ?
+				    st->model_name : NULL;
+				db_call_start_ro(&st->call, analyze_sql_inputs,
+				    2, v);
+			}
 		}
 	}
 	if (st->call.busy)

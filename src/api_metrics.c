@@ -531,6 +531,13 @@ metrics_authorized(struct http_request *req)
 	return (1);
 }
 
+/* metrics_authorized for the other admin routes (PUT .../routing). */
+int
+api_metrics_authorized(struct http_request *req)
+{
+	return (metrics_authorized(req));
+}
+
 /*
  * Compares a token from the client with the secret in time that depends
  * only on the client's token length: no early exit, so the time does not

@@ -16,9 +16,11 @@
 #include "json_out.h"
 
 struct predict_state {
-	struct api_state	head;
-	struct recorder_row	row;
-	int			include_metrics;
+	struct api_state	 head;
+	struct recorder_row	 row;
+	int			 include_metrics;
+	const struct model	*shadow;	/* NULL: no shadow */
+	struct recorder_row	 shadow_row;	/* its result, unsent */
 };
 
 static int	predict_start(struct http_request *);
@@ -26,6 +28,8 @@ static int	predict_answer(struct http_request *, struct predict_state *);
 static void	predict_body(struct http_request *, struct predict_state *);
 static void	predict_onfree(struct http_request *);
 static double	predict_round(double, double);
+static int	predict_score(const struct model *, const char *, size_t,
+		    struct recorder_row *);
 static void	predict_count(const struct recorder_row *);
 
 int
@@ -51,10 +55,10 @@ predict_start(struct http_request *req)
 {
 	struct predict_state	*st;
 	struct schema_predict	 in;
-	struct model_result	 res;
-	struct timespec		 t0, t1;
+	struct registry_entry	*ver, *shadow;
+	char			 client[INET6_ADDRSTRLEN];
 	json_t			*body, *details;
-	double			 ms;
+	const char		*field, *why;
 
 	body = NULL;
 	details = NULL;
@@ -79,32 +83,34 @@ predict_start(struct http_request *req)
 		    "model_unavailable", "the model is not loaded", NULL);
 		goto done;
 	}
+	ratelimit_client(req, client, sizeof(client));
+	if ((ver = routing_pick(in.model, in.model_version, in.routing_key !=
+	    NULL ? in.routing_key : client, &shadow, &field, &why)) == NULL) {
+		http_json_error(req, 422, "validation_failed",
+		    "the request names no loaded model version",
+		    json_pack("[{s:s,s:s}]", "field", field, "message", why));
+		goto done;
+	}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!model_predict(app.model, in.text, in.len, &res)) {
+	st = http_json_state(req, sizeof(*st), predict_onfree);
+	if (!predict_score(ver->model, in.text, in.len, &st->row)) {
 		http_json_error(req, 422, "validation_failed",
 		    "the text cannot be scored", json_pack("[{s:s,s:s}]",
 		    "field", "text", "message", "must be valid UTF-8 text"));
 		goto done;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-
-	st = http_json_state(req, sizeof(*st), predict_onfree);
 	st->include_metrics = in.include_metrics;
 	st->row.req = req;
-	st->row.result = res;
-	/* What the client sees is what is stored: round both once. */
-	st->row.result.confidence = predict_round(res.confidence, 1e6);
-	st->row.inference_ms = predict_round(ms, 1e3);
-	/* Under the microsecond the clock resolves: the original's
-	 * clients take a time > 0 (docs/compat.md). */
-	if (st->row.inference_ms < 0.001)
-		st->row.inference_ms = 0.001;
 	st->row.input_length = in.codepoints;
-	uuid_v7_now(st->row.id);
-	ratelimit_client(req, st->row.client, sizeof(st->row.client));
+	memcpy(st->row.client, client, sizeof(client));
+	/* The shadow scores the same text now; its row goes after ours. */
+	if (shadow != NULL && predict_score(shadow->model, in.text, in.len,
+	    &st->shadow_row)) {
+		st->shadow = shadow->model;
+		st->shadow_row.input_length = in.codepoints;
+		memcpy(st->shadow_row.shadow_of, st->row.id,
+		    sizeof(st->row.id));
+	}
 
 	json_decref(body);
 	body = NULL;
@@ -158,9 +164,40 @@ predict_answer(struct http_request *req, struct predict_state *st)
 	}
 
 	predict_count(row);
+	if (st->shadow != NULL)
+		recorder_submit_shadow(st->shadow, row->client, &st->shadow_row,
+		    1);
 	ratelimit_headers(req, row->limit, row->remaining, row->reset_s);
 	predict_body(req, st);
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * Scores text with m into row (result, timing, a new id), rounded once:
+ * what the client sees is what is stored.  0: the text cannot be scored.
+ */
+static int
+predict_score(const struct model *m, const char *text, size_t len,
+    struct recorder_row *row)
+{
+	struct timespec	t0, t1;
+	double		ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!model_predict(m, text, len, &row->result))
+		return (0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	row->model = m;
+	row->result.confidence = predict_round(row->result.confidence, 1e6);
+	row->inference_ms = predict_round(ms, 1e3);
+	/* Under the microsecond the clock resolves: the original's clients
+	 * take a time > 0 (docs/compat.md). */
+	if (row->inference_ms < 0.001)
+		row->inference_ms = 0.001;
+	uuid_v7_now(row->id);
+	return (1);
 }
 
 /*
@@ -185,7 +222,7 @@ predict_body(struct http_request *req, struct predict_state *st)
 	json_out_fixed(&o, "confidence", row->result.confidence, 6);
 	json_out_fixed(&o, "inference_time_ms", row->inference_ms, 3);
 	json_out_str(&o, "timestamp", row->created_at);
-	json_out_str(&o, "model_version", model_version(app.model));
+	json_out_str(&o, "model_version", model_version(row->model));
 	json_out_str(&o, "prediction_id", row->id);
 	if (st->include_metrics) {
 		/* The original server's PredictionMetric, then our scores. */
@@ -196,8 +233,8 @@ predict_body(struct http_request *req, struct predict_state *st)
 		json_out_fixed(&o, "inference_time_ms", row->inference_ms, 3);
 		json_out_int(&o, "input_length", row->input_length);
 		json_out_str(&o, "timestamp", row->created_at);
-		json_out_str(&o, "model_version", model_version(app.model));
-		json_out_str(&o, "model_name", model_name(app.model));
+		json_out_str(&o, "model_version", model_version(row->model));
+		json_out_str(&o, "model_name", model_name(row->model));
 		json_out_fixed(&o, "compound", row->result.compound, 4);
 		json_out_fixed(&o, "pos", row->result.pos, 3);
 		json_out_fixed(&o, "neu", row->result.neu, 3);
@@ -234,4 +271,6 @@ predict_count(const struct recorder_row *row)
 	sw = stats_me();
 	sw->predictions[stats_label_of(row->result.label)]++;
 	stats_observe(&sw->inference_ms, STATS_HIST_MS, row->inference_ms);
+	stats_version(sw, registry_index(&app.registry, row->model),
+	    stats_label_of(row->result.label), row->inference_ms);
 }

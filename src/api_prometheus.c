@@ -29,7 +29,7 @@ api_prometheus_get(struct http_request *req)
 	char			 lbl[320], ename[140], eversion[140];
 	u_int64_t		 n, now;
 	u_int32_t		 conns;
-	int			 r, s, i;
+	int			 r, s, i, v;
 
 	if (!gate_method(req, HTTP_METHOD_GET))
 		return (KORE_RESULT_OK);
@@ -83,20 +83,37 @@ api_prometheus_get(struct http_request *req)
 		    &t.request_ms[r], STATS_HIST_MS);
 	}
 
+	/* Every loaded version, served or not yet (shadows not counted). */
 	prom_head(b, "modelserver_predictions_total", "counter",
-	    "Predictions recorded (answered 200), by model and label.");
-	for (i = 0; i < STATS_NLABELS; i++) {
-		kore_buf_appendf(b, "modelserver_predictions_total{model=\"%s\","
-		    "version=\"%s\",label=\"%s\"} %llu\n", mname, mversion,
-		    stats_label_names[i], (unsigned long long)t.predictions[i]);
+	    "Predictions recorded (answered 200), by model version and "
+	    "label.");
+	for (v = 0; v < (int)app.registry.n && v < STATS_VERSIONS_MAX; v++) {
+		if (app.registry.v[v].model == NULL)
+			continue;
+		prom_escape(app.registry.v[v].name, ename, sizeof(ename));
+		prom_escape(app.registry.v[v].version, eversion,
+		    sizeof(eversion));
+		for (i = 0; i < STATS_NLABELS; i++) {
+			kore_buf_appendf(b, "modelserver_predictions_total{"
+			    "model=\"%s\",version=\"%s\",label=\"%s\"} "
+			    "%llu\n", ename, eversion, stats_label_names[i],
+			    (unsigned long long)t.version_predictions[v][i]);
+		}
 	}
 
 	prom_head(b, "modelserver_inference_duration_seconds", "histogram",
-	    "Time of the model call alone.");
-	snprintf(lbl, sizeof(lbl), "model=\"%s\",version=\"%s\"", mname,
-	    mversion);
-	prom_hist(b, "modelserver_inference_duration_seconds", lbl,
-	    &t.inference_ms, STATS_HIST_MS);
+	    "Time of the model call alone, by model version.");
+	for (v = 0; v < (int)app.registry.n && v < STATS_VERSIONS_MAX; v++) {
+		if (app.registry.v[v].model == NULL)
+			continue;
+		prom_escape(app.registry.v[v].name, ename, sizeof(ename));
+		prom_escape(app.registry.v[v].version, eversion,
+		    sizeof(eversion));
+		snprintf(lbl, sizeof(lbl), "model=\"%s\",version=\"%s\"",
+		    ename, eversion);
+		prom_hist(b, "modelserver_inference_duration_seconds", lbl,
+		    &t.version_inference_ms[v], STATS_HIST_MS);
+	}
 
 	prom_head(b, "modelserver_db_write_duration_seconds", "histogram",
 	    "Time to commit one batch of prediction rows.");
@@ -167,6 +184,16 @@ api_prometheus_get(struct http_request *req)
 		}
 	}
 
+	prom_head(b, "modelserver_routing_generation", "gauge",
+	    "The app.routing_state generation each worker applies (routing.c; "
+	    "0 before its first load).");
+	for (i = 1; all != NULL && i <= all->nworkers &&
+	    i <= STATS_WORKERS_MAX; i++) {
+		kore_buf_appendf(b, "modelserver_routing_generation"
+		    "{worker=\"%d\"} %lld\n", i,
+		    (long long)all->w[i].routing_generation);
+	}
+
 	http_response_header(req, "content-type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	http_response_header(req, "cache-control", "no-store");
@@ -216,6 +243,17 @@ prom_sum(struct stats_worker *t)
 		}
 		for (s = 0; s < STATS_NLABELS; s++)
 			t->predictions[s] += w->predictions[s];
+		for (k = 0; k < STATS_VERSIONS_MAX; k++) {
+			for (s = 0; s < STATS_NLABELS; s++)
+				t->version_predictions[k][s] +=
+				    w->version_predictions[k][s];
+			h = &t->version_inference_ms[k];
+			src = &w->version_inference_ms[k];
+			for (s = 0; s < STATS_NBUCKETS; s++)
+				h->buckets[s] += src->buckets[s];
+			h->count += src->count;
+			h->sum += src->sum;
+		}
 		for (s = 0; s < STATS_NLIMITED; s++)
 			t->ratelimited[s] += w->ratelimited[s];
 		for (s = 0; s < STATS_NGEMINI; s++)

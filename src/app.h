@@ -25,6 +25,7 @@
 #include "cidr.h"
 #include "clock.h"
 #include "config.h"
+#include "registry.h"
 #include "schema.h"
 #include "stats.h"
 #include "uuid.h"
@@ -43,8 +44,9 @@ struct app {
 	char			*conninfo;	/* DATABASE_URL + our options */
 	char			*analytics_conninfo;	/* or NULL */
 	char			*owner_conninfo; /* NULL: no owner connection */
-	struct model		*model;		/* NULL: not loaded */
+	struct model		*model;		/* the default; NULL: none */
 	char			 model_error[512];
+	struct registry		 registry;	/* every version held */
 	time_t			 started;
 	int			 draining;	/* worker is shutting down */
 };
@@ -86,7 +88,9 @@ struct recorder_row {
 
 	/* What is written. */
 	char				 id[UUID_STRLEN];
+	char				 shadow_of[UUID_STRLEN];	/* "" */
 	char				 client[INET6_ADDRSTRLEN];
+	const struct model		*model;		/* that answered */
 	struct model_result		 result;
 	double				 inference_ms;
 	long				 input_length;
@@ -94,6 +98,32 @@ struct recorder_row {
 	/* The outcome, once state is RECORDER_DONE. */
 	int				 status;	/* 200 429 503 500 */
 	int				 unknown;	/* 503: may be stored */
+	int				 limit;
+	int				 remaining;
+	int				 reset_s;
+	char				 created_at[40];
+};
+
+/*
+ * One /predict/batch waiting for its rows (recorder.c): all of them are
+ * committed in one transaction, or none.  rows[] holds what is written
+ * (their own state and outcome fields are unused); the outcome is the
+ * group's.
+ */
+struct recorder_group {
+	struct http_request		*req;
+	TAILQ_ENTRY(recorder_group)	 list;
+	struct recorder_batch		*batch;
+	int				 slot;
+	enum recorder_state		 state;
+	const struct model		*model;
+	char				 client[INET6_ADDRSTRLEN];
+	int				 n;
+	struct recorder_row		*rows;		/* [n] */
+	int				 shadow;	/* rows of a shadow */
+
+	int				 status;	/* 200 429 503 500 */
+	int				 unknown;
 	int				 limit;
 	int				 remaining;
 	int				 reset_s;
@@ -193,6 +223,33 @@ int		recorder_busy(void);
 void		recorder_stop(void);
 void		recorder_submit(struct recorder_row *);
 void		recorder_cancel(struct recorder_row *);
+void		recorder_submit_group(struct recorder_group *);
+void		recorder_cancel_group(struct recorder_group *);
+void		recorder_submit_shadow(const struct model *, const char *,
+		    const struct recorder_row *, int);
+
+/* routing.c */
+void		routing_init(void);
+void		routing_stop(void);
+void		routing_refresh(void);
+int		routing_rescan(struct registry_change *);
+long long	routing_generation(void);
+struct registry_entry *routing_pick(const char *, const char *,
+		    const char *, struct registry_entry **, const char **,
+		    const char **);
+int		routing_share(const struct registry_entry *);
+int		routing_is_shadow(const struct registry_entry *);
+struct registry_entry *routing_default(const char *);
+
+/* api_models.c */
+int		api_models_list(struct http_request *);
+int		api_models_get(struct http_request *);
+
+/* api_routing.c */
+int		api_routing_put(struct http_request *);
+
+/* api_reload.c */
+int		api_models_reload(struct http_request *);
 
 /* api_health.c */
 int		api_health_root(struct http_request *);
@@ -202,11 +259,18 @@ int		api_health_notfound(struct http_request *);
 /* api_predict.c */
 int		api_predict_post(struct http_request *);
 
+/* api_predict_batch.c */
+int		api_predict_batch_post(struct http_request *);
+
 /* api_metrics.c */
 int		api_metrics_aggregated(struct http_request *);
 int		api_metrics_count(struct http_request *);
 int		api_metrics_thresholds(struct http_request *);
 int		api_metrics_timeseries(struct http_request *);
+int		api_metrics_authorized(struct http_request *);
+
+/* api_compare.c */
+int		api_metrics_compare(struct http_request *);
 
 /* api_prometheus.c */
 int		api_prometheus_get(struct http_request *);

@@ -65,6 +65,9 @@ static const struct config_var config_vars[] = {
 	    0, 600000 },
 
 	{ "MODEL_DIR", CONFIG_STR, CF(model_dir), "src/model/vader", 0, 0 },
+	{ "MODELS_DIR", CONFIG_STR, CF(models_dir), "", 0, 0 },
+	{ "ROUTING_POLL_MS", CONFIG_INT, CF(routing_poll_ms), "250", 20,
+	    10000 },
 	{ "MODEL_REQUIRED", CONFIG_BOOL, CF(model_required), "true", 0, 1 },
 
 	{ "RECORDER_BATCH_MAX", CONFIG_INT, CF(recorder_batch_max),

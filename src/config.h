@@ -35,6 +35,8 @@ struct config {
 
 	/* The model. */
 	char		*model_dir;
+	char		*models_dir;	/* "": MODEL_DIR alone */
+	int		 routing_poll_ms;
 	int		 model_required;	/* 0: start degraded without it */
 
 	/* Group commit of /predict rows (recorder.c). */

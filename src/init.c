@@ -26,7 +26,8 @@
  * Syscalls glibc 2.36 needs that Kore's filter lacks (found with
  * seccomp_tracing): stat for the access log's localtime() and libcurl's CA
  * file; clone3 is refused so pthread_create falls back to clone (task
- * threads); rseq for new threads; the rest for libcurl's resolver.
+ * threads); rseq for new threads; the rest for libcurl's resolver, and
+ * getdents64 for reading MODELS_DIR again (POST /models/reload).
  */
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -52,9 +53,13 @@ KORE_SECCOMP_FILTER("modelserver",
 	KORE_SYSCALL_ALLOW_ARG(socket, 0, AF_NETLINK),
 	KORE_SYSCALL_ALLOW(bind),
 	KORE_SYSCALL_ALLOW(recvmsg),
+	/* Hot reload lists MODELS_DIR in the worker (registry_rescan). */
+	KORE_SYSCALL_ALLOW(getdents64),
 )
 
 struct app	app;
+
+static void	init_models(void);
 
 void
 kore_parent_configure(int argc, char **argv)
@@ -91,18 +96,7 @@ kore_parent_configure(int argc, char **argv)
 	    &app.cf, err, sizeof(err))) == NULL)
 		fatal("configuration error: MAINTENANCE_%s", err);
 
-	app.model = model_load(app.cf.model_dir, app.model_error,
-	    sizeof(app.model_error));
-	if (app.model == NULL) {
-		if (app.cf.model_required)
-			fatal("model: %s", app.model_error);
-		kore_log(LOG_ERR, "model not loaded, serving degraded "
-		    "(MODEL_REQUIRED=false): %s", app.model_error);
-	} else {
-		kore_log(LOG_NOTICE, "model loaded name=%s version=%s dir=%s",
-		    model_name(app.model), model_version(app.model),
-		    app.cf.model_dir);
-	}
+	init_models();
 
 	/* The API docs' files, read once and shared by every worker. */
 	api_docs_load();
@@ -142,7 +136,62 @@ init(int state)
 	db_init();
 	recorder_init();
 	janitor_init();
+	routing_init();
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * Loads every model version (MODELS_DIR, else the one of MODEL_DIR) and
+ * picks the default.  With MODEL_REQUIRED a version that fails its checks
+ * stops the start: what was deployed is what serves.
+ */
+static void
+init_models(void)
+{
+	const struct registry_entry	*bad;
+	struct registry_entry		*def;
+	size_t				 i;
+	int				 ok;
+
+	if (app.cf.models_dir[0] != '\0') {
+		ok = registry_scan(&app.registry, app.cf.models_dir,
+		    app.model_error, sizeof(app.model_error));
+		if (ok && (bad = registry_first_error(&app.registry)) != NULL) {
+			snprintf(app.model_error, sizeof(app.model_error),
+			    "%s", bad->error);
+			ok = !app.cf.model_required;
+		}
+		if (ok && app.registry.n == 0) {
+			snprintf(app.model_error, sizeof(app.model_error),
+			    "%s:0: no <name>/<version> directory",
+			    app.cf.models_dir);
+			ok = 0;
+		}
+	} else {
+		ok = registry_add_dir(&app.registry, app.cf.model_dir,
+		    app.model_error, sizeof(app.model_error));
+	}
+	if (!ok && app.cf.model_required)
+		fatal("model: %s", app.model_error);
+
+	for (i = 0; i < app.registry.n; i++) {
+		if (app.registry.v[i].model == NULL) {
+			kore_log(LOG_ERR, "model not loaded name=%s version=%s "
+			    "error=\"%s\"", app.registry.v[i].name,
+			    app.registry.v[i].version, app.registry.v[i].error);
+			continue;
+		}
+		kore_log(LOG_NOTICE, "model loaded name=%s version=%s "
+		    "sha256=%s dir=%s", app.registry.v[i].name,
+		    app.registry.v[i].version,
+		    model_sha256(app.registry.v[i].model),
+		    app.registry.v[i].dir);
+	}
+	if ((def = registry_default(&app.registry, NULL)) != NULL)
+		app.model = def->model;
+	else
+		kore_log(LOG_ERR, "model not loaded, serving degraded "
+		    "(MODEL_REQUIRED=false): %s", app.model_error);
 }
 
 /*
@@ -183,4 +232,5 @@ kore_worker_teardown(void)
 	/* Kore frees idle connections only: release the busy ones. */
 	recorder_stop();
 	janitor_stop();
+	routing_stop();
 }

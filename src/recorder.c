@@ -26,6 +26,13 @@
  * to hold a lease (lease.c) is admitted here from it; when every row of a
  * batch was, the statement skips the decision altogether.
  *
+ * POST /predict/batch hands over a group of rows (recorder_submit_group)
+ * that must commit together: groups queue on their own list and leave in
+ * statements of their own, app.record_prediction_batches(), which admits
+ * each group whole or not at all and inserts every admitted row in one
+ * transaction.  When both lists wait, free slots alternate between them.
+ * A statement names one model version: rows of others wait for the next.
+ *
  * Kore's callback-bound queries call back re-entrantly (from inside
  * kore_pgsql_continue() and kore_pgsql_cleanup()), so a finished batch's
  * slot is only reclaimed from a timer, never inside its own callback.
@@ -47,6 +54,7 @@
 #define RECORDER_INFLIGHT_MAX	8
 #define RECORDER_WATCHDOG_MS	20
 #define RECORDER_TEXT_MAX	64	/* longer id, client or label: malloc */
+#define RECORDER_GROUP_ROWS	1024	/* rows of groups per statement */
 
 /* The statement's parameters, $1..$15 in order (recorder_sql). */
 enum recorder_param {
@@ -76,6 +84,23 @@ enum recorder_col {
 	RECORDER_C_LEASE,		/* integer[]: tokens granted */
 	RECORDER_C_CREATED_AT,		/* the rows' timestamp */
 	RECORDER_NCOLS
+};
+
+/*
+ * The parameters of a statement of groups (recorder_group_sql), $1..$15.
+ * Its arrays use the buffers of the row statement's (same index) but for
+ * shadow_of, which has its own.
+ */
+enum recorder_gparam {
+	RECORDER_G_ID,			/* $1 uuid[], per row */
+	RECORDER_G_REQUEST,		/* $2 int[]: the row's group, 1-based */
+	RECORDER_G_LABEL,		/* $3..$10 as the row statement's */
+	RECORDER_G_CLIENT = RECORDER_P_NEG + 1,	/* $11 inet[], per group */
+	RECORDER_G_MODEL,		/* $12 */
+	RECORDER_G_VERSION,		/* $13 */
+	RECORDER_G_LIMIT,		/* $14 */
+	RECORDER_G_SHADOW_OF,		/* $15 uuid[] per row, or NULL */
+	RECORDER_NGPARAMS
 };
 
 /* Which parameters are arrays: one element per row. */
@@ -113,6 +138,18 @@ struct recorder_batch {
 	struct lease		**lease;	/* [batch_max], or NULL */
 	struct kore_buf		 *arrays[RECORDER_NPARAMS];  /* or NULL */
 	const char		 *values[RECORDER_NPARAMS];
+	const char		 *query;
+	int			  nvalues;
+
+	/* A statement of groups (POST /predict/batch) instead of rows. */
+	int			  of_groups;
+	int			  ng;
+	struct recorder_group	**groups;	/* [GROUP_ROWS]; NULL: gone */
+	int			 *gadmitted;
+	int			 *gremaining;
+	int			 *greset;
+	struct kore_buf		 *gclients;
+	struct kore_buf		 *gshadow_of;
 };
 
 /*
@@ -129,10 +166,26 @@ static const char recorder_sql[] =
     "$9::float8[], $10::float8[], $11, $12, $13::int, $14::int[], "
     "$15::int, NULL, NULL, NULL, NULL, NULL)";
 
+/*
+ * Parameters: recorder_gparam.  One row back: admitted[], remaining[],
+ * reset_s[] per group and the rows' timestamp
+ * (sql/31_prediction_batches.sql).
+ */
+static const char recorder_group_sql[] =
+    "CALL app.record_prediction_batches($1::uuid[], $2::int[], "
+    "$3::text[], $4::float8[], $5::float8[], $6::int[], $7::float8[], "
+    "$8::float8[], $9::float8[], $10::float8[], $11::inet[], $12, $13, "
+    "$14::int, $15::uuid[], NULL, NULL, NULL, NULL)";
+
 static void	recorder_arm(void);
 static void	recorder_tick(void *, u_int64_t);
 static void	recorder_watchdog(void *, u_int64_t);
 static void	recorder_flush(struct recorder_batch *);
+static void	recorder_flush_groups(struct recorder_batch *);
+static void	recorder_flush_next(struct recorder_batch *);
+static void	recorder_read_groups(struct recorder_batch *);
+static void	recorder_row_values(struct kore_buf **,
+		    const struct recorder_row *);
 static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
@@ -146,6 +199,10 @@ static struct recorder_batch	*recorder_free_slot(void);
 
 static TAILQ_HEAD(, recorder_row)	 pending;
 static int				 npending;
+static TAILQ_HEAD(, recorder_group)	 gpending;
+static int				 ngpending;	/* groups */
+static int				 ngrows;	/* their rows */
+static int				 groups_next;	/* alternation */
 static struct recorder_batch		 batches[RECORDER_INFLIGHT_MAX];
 static int				 inflight;	/* slots in use */
 static int				 ninflight;	/* unfinished */
@@ -162,6 +219,9 @@ recorder_init(void)
 
 	TAILQ_INIT(&pending);
 	npending = 0;
+	TAILQ_INIT(&gpending);
+	ngpending = 0;
+	ngrows = 0;
 	ninflight = 0;
 	flush_timer = NULL;
 
@@ -199,6 +259,16 @@ recorder_init(void)
 			batches[i].arrays[j] = kore_buf_alloc(
 			    (size_t)app.cf.recorder_batch_max * 40);
 		}
+		batches[i].groups = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(struct recorder_group *));
+		batches[i].gadmitted = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(int));
+		batches[i].gremaining = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(int));
+		batches[i].greset = kore_calloc(RECORDER_GROUP_ROWS,
+		    sizeof(int));
+		batches[i].gclients = kore_buf_alloc(1024);
+		batches[i].gshadow_of = kore_buf_alloc(1024);
 	}
 
 	snprintf(limit_param, sizeof(limit_param), "%d",
@@ -232,7 +302,7 @@ recorder_stop(void)
 int
 recorder_busy(void)
 {
-	return (npending > 0 || ninflight > 0);
+	return (npending > 0 || ngpending > 0 || ninflight > 0);
 }
 
 /* Queues row (its request sleeps until row->state is RECORDER_DONE). */
@@ -252,6 +322,71 @@ recorder_submit(struct recorder_row *row)
 		return;
 	}
 	recorder_arm();
+}
+
+/*
+ * Queues a group (its request sleeps until group->state is RECORDER_DONE):
+ * all its rows go in one statement.
+ */
+void
+recorder_submit_group(struct recorder_group *g)
+{
+	struct recorder_batch	*b;
+
+	g->state = RECORDER_QUEUED;
+	TAILQ_INSERT_TAIL(&gpending, g, list);
+	ngpending++;
+	ngrows += g->n;
+
+	if (ngrows >= RECORDER_GROUP_ROWS &&
+	    (b = recorder_free_slot()) != NULL) {
+		recorder_flush_groups(b);
+		return;
+	}
+	recorder_arm();
+}
+
+/*
+ * Records rows of a shadow version (copied: the caller keeps its own),
+ * each row's shadow_of naming the answered prediction.  Nobody waits:
+ * the group is the recorder's and freed when its statement ends.  Not
+ * rate limited (the answered request was).
+ */
+void
+recorder_submit_shadow(const struct model *model, const char *client,
+    const struct recorder_row *rows, int n)
+{
+	struct recorder_group	*g;
+
+	g = kore_calloc(1, sizeof(*g));
+	g->rows = kore_calloc((size_t)n, sizeof(*rows));
+	memcpy(g->rows, rows, (size_t)n * sizeof(*rows));
+	g->n = n;
+	g->model = model;
+	g->shadow = 1;
+	snprintf(g->client, sizeof(g->client), "%s", client);
+	recorder_submit_group(g);
+}
+
+/* recorder_cancel for a group. */
+void
+recorder_cancel_group(struct recorder_group *g)
+{
+	switch (g->state) {
+	case RECORDER_QUEUED:
+		TAILQ_REMOVE(&gpending, g, list);
+		ngpending--;
+		ngrows -= g->n;
+		break;
+	case RECORDER_SENT:
+		if (g->batch != NULL)
+			g->batch->groups[g->slot] = NULL;
+		break;
+	default:
+		break;
+	}
+	g->batch = NULL;
+	g->state = RECORDER_NEW;
 }
 
 /*
@@ -283,7 +418,7 @@ recorder_arm(void)
 {
 	u_int64_t	delay;
 
-	if (flush_timer != NULL || npending == 0)
+	if (flush_timer != NULL || (npending == 0 && ngpending == 0))
 		return;
 	delay = ninflight == 0 ? 0 : (u_int64_t)app.cf.recorder_delay_ms;
 	flush_timer = kore_timer_add(recorder_tick, delay, NULL,
@@ -300,9 +435,23 @@ recorder_tick(void *arg, u_int64_t now)
 	flush_timer = NULL;		/* one-shot: Kore frees it */
 
 	recorder_reclaim();
-	while (npending > 0 && (b = recorder_free_slot()) != NULL)
-		recorder_flush(b);
+	while ((npending > 0 || ngpending > 0) &&
+	    (b = recorder_free_slot()) != NULL)
+		recorder_flush_next(b);
 	/* Rows left over go when a batch completes (it re-arms us). */
+}
+
+/* Fills b from one list; when both wait, they take turns. */
+static void
+recorder_flush_next(struct recorder_batch *b)
+{
+	if (ngpending > 0 && (npending == 0 || groups_next)) {
+		groups_next = 0;
+		recorder_flush_groups(b);
+	} else {
+		groups_next = 1;
+		recorder_flush(b);
+	}
 }
 
 /*
@@ -355,7 +504,8 @@ recorder_watchdog(void *arg, u_int64_t now)
 static void
 recorder_flush(struct recorder_batch *b)
 {
-	struct recorder_row	*row;
+	struct recorder_row	*row, *next;
+	const struct model	*model;
 	struct kore_buf		**a;
 	int			 i, nleased;
 
@@ -373,13 +523,25 @@ recorder_flush(struct recorder_batch *b)
 	b->unknown = 0;
 	b->n = 0;
 	b->nresults = 0;
+	b->of_groups = 0;
+	b->ng = 0;
+	b->query = recorder_sql;
+	b->nvalues = RECORDER_NPARAMS;
 	b->started = kore_time_ms();
 	b->started_us = clock_now_us();
 	ninflight++;
 	nleased = 0;
 
-	while (b->n < app.cf.recorder_batch_max &&
-	    (row = TAILQ_FIRST(&pending)) != NULL) {
+	/*
+	 * One model version per statement (it names one): the first row's.
+	 * Rows of other versions keep their place for the next batch.
+	 */
+	model = TAILQ_FIRST(&pending)->model;
+	for (row = TAILQ_FIRST(&pending); row != NULL &&
+	    b->n < app.cf.recorder_batch_max; row = next) {
+		next = TAILQ_NEXT(row, list);
+		if (row->model != model)
+			continue;
 		TAILQ_REMOVE(&pending, row, list);
 		npending--;
 		row->state = RECORDER_SENT;
@@ -399,24 +561,8 @@ recorder_flush(struct recorder_batch *b)
 					kore_buf_append(a[i], ",", 1);
 			}
 		}
-		/*
-		 * The numbers were rounded to these decimals (model.c,
-		 * api_predict.c), and are written as the client saw them
-		 * (fixed.c, through pgarray.c).
-		 */
-		recorder_text(a[RECORDER_P_ID], row->id);
 		recorder_text(a[RECORDER_P_CLIENT], row->client);
-		recorder_text(a[RECORDER_P_LABEL], row->result.label);
-		recorder_number(a[RECORDER_P_CONFIDENCE],
-		    row->result.confidence, 6);
-		recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms,
-		    3);
-		recorder_integer(a[RECORDER_P_INPUT_LENGTH], row->input_length);
-		recorder_number(a[RECORDER_P_COMPOUND], row->result.compound,
-		    4);
-		recorder_number(a[RECORDER_P_POS], row->result.pos, 3);
-		recorder_number(a[RECORDER_P_NEU], row->result.neu, 3);
-		recorder_number(a[RECORDER_P_NEG], row->result.neg, 3);
+		recorder_row_values(a, row);
 		recorder_integer(a[RECORDER_P_WANT], b->want[b->n]);
 		b->n++;
 	}
@@ -428,8 +574,8 @@ recorder_flush(struct recorder_batch *b)
 		kore_buf_append(a[i], "}", 1);
 		b->values[i] = kore_buf_stringify(a[i], NULL);
 	}
-	b->values[RECORDER_P_MODEL] = model_name(app.model);
-	b->values[RECORDER_P_VERSION] = model_version(app.model);
+	b->values[RECORDER_P_MODEL] = model_name(model);
+	b->values[RECORDER_P_VERSION] = model_version(model);
 	b->values[RECORDER_P_LIMIT] = limit_param;
 	b->values[RECORDER_P_LEASE_MS] = hold_param;
 
@@ -438,11 +584,120 @@ recorder_flush(struct recorder_batch *b)
 	recorder_send(b);
 }
 
+/*
+ * Moves pending groups of the first one's model version (and kind:
+ * answered or shadow) into b, up to RECORDER_GROUP_ROWS rows (always one
+ * whole group), and sends them.
+ */
+static void
+recorder_flush_groups(struct recorder_batch *b)
+{
+	struct recorder_group	*g, *next;
+	const struct model	*model;
+	struct kore_buf		**a;
+	int			 i, k, shadow;
+
+	a = b->arrays;
+	for (i = 0; i <= RECORDER_P_NEG; i++) {
+		kore_buf_reset(a[i]);
+		kore_buf_append(a[i], "{", 1);
+	}
+	kore_buf_reset(b->gclients);
+	kore_buf_append(b->gclients, "{", 1);
+	kore_buf_reset(b->gshadow_of);
+	kore_buf_append(b->gshadow_of, "{", 1);
+	b->busy = 1;
+	b->finished = 0;
+	b->sent = 0;
+	b->unknown = 0;
+	b->n = 0;
+	b->nresults = 0;
+	b->of_groups = 1;
+	b->ng = 0;
+	b->query = recorder_group_sql;
+	b->nvalues = RECORDER_NGPARAMS;
+	b->started = kore_time_ms();
+	b->started_us = clock_now_us();
+	ninflight++;
+
+	/* One version, and shadow rows apart (they skip the rate limit). */
+	model = TAILQ_FIRST(&gpending)->model;
+	shadow = TAILQ_FIRST(&gpending)->shadow;
+	for (g = TAILQ_FIRST(&gpending); g != NULL; g = next) {
+		next = TAILQ_NEXT(g, list);
+		if (g->model != model || g->shadow != shadow)
+			continue;
+		if (b->ng > 0 && b->n + g->n > RECORDER_GROUP_ROWS)
+			break;
+		TAILQ_REMOVE(&gpending, g, list);
+		ngpending--;
+		ngrows -= g->n;
+		g->state = RECORDER_SENT;
+		g->batch = b;
+		g->slot = b->ng;
+		g->limit = app.cf.rate_limit_predict;
+		b->groups[b->ng] = g;
+
+		if (b->ng > 0)
+			kore_buf_append(b->gclients, ",", 1);
+		recorder_text(b->gclients, g->client);
+		for (k = 0; k < g->n; k++) {
+			if (b->n > 0) {
+				for (i = 0; i <= RECORDER_P_NEG; i++)
+					kore_buf_append(a[i], ",", 1);
+				kore_buf_append(b->gshadow_of, ",", 1);
+			}
+			recorder_integer(a[RECORDER_G_REQUEST], b->ng + 1);
+			recorder_row_values(a, &g->rows[k]);
+			recorder_text(b->gshadow_of, g->rows[k].shadow_of);
+			b->n++;
+		}
+		b->ng++;
+	}
+
+	for (i = 0; i <= RECORDER_P_NEG; i++) {
+		kore_buf_append(a[i], "}", 1);
+		b->values[i] = kore_buf_stringify(a[i], NULL);
+	}
+	kore_buf_append(b->gclients, "}", 1);
+	kore_buf_append(b->gshadow_of, "}", 1);
+	b->values[RECORDER_G_CLIENT] = kore_buf_stringify(b->gclients, NULL);
+	b->values[RECORDER_G_MODEL] = model_name(model);
+	b->values[RECORDER_G_VERSION] = model_version(model);
+	b->values[RECORDER_G_LIMIT] = limit_param;
+	b->values[RECORDER_G_SHADOW_OF] = shadow ?
+	    kore_buf_stringify(b->gshadow_of, NULL) : NULL;
+
+	kore_pgsql_init(&b->sql);
+	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
+	recorder_send(b);
+}
+
+/*
+ * Appends row's columns but the second (the client, or a group's request
+ * index).  The numbers were rounded to these decimals (model.c,
+ * api_predict.c), and are written as the client saw them (fixed.c,
+ * through pgarray.c).
+ */
+static void
+recorder_row_values(struct kore_buf **a, const struct recorder_row *row)
+{
+	recorder_text(a[RECORDER_P_ID], row->id);
+	recorder_text(a[RECORDER_P_LABEL], row->result.label);
+	recorder_number(a[RECORDER_P_CONFIDENCE], row->result.confidence, 6);
+	recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms, 3);
+	recorder_integer(a[RECORDER_P_INPUT_LENGTH], row->input_length);
+	recorder_number(a[RECORDER_P_COMPOUND], row->result.compound, 4);
+	recorder_number(a[RECORDER_P_POS], row->result.pos, 3);
+	recorder_number(a[RECORDER_P_NEU], row->result.neu, 3);
+	recorder_number(a[RECORDER_P_NEG], row->result.neg, 3);
+}
+
 /* (Re)tries to send b's statement; queued batches come back via INIT. */
 static void
 recorder_send(struct recorder_batch *b)
 {
-	switch (db_query(&b->sql, recorder_sql, RECORDER_NPARAMS, b->values)) {
+	switch (db_query(&b->sql, b->query, b->nvalues, b->values)) {
 	case DB_OK:
 		b->sent = 1;
 		break;
@@ -471,7 +726,10 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 	case KORE_PGSQL_STATE_WAIT:
 		break;
 	case KORE_PGSQL_STATE_RESULT:
-		recorder_read(b);
+		if (b->of_groups)
+			recorder_read_groups(b);
+		else
+			recorder_read(b);
 		kore_pgsql_continue(sql);
 		break;
 	case KORE_PGSQL_STATE_DONE:
@@ -479,7 +737,7 @@ recorder_db_cb(struct kore_pgsql *sql, void *arg)
 		break;
 	case KORE_PGSQL_STATE_COMPLETE:
 		/* ReadyForQuery came after the commit: the rows are durable. */
-		if (b->nresults != b->n) {
+		if (b->nresults != (b->of_groups ? b->ng : b->n)) {
 			/* Committed, but we cannot tell who was admitted. */
 			recorder_finish(b, HTTP_STATUS_INTERNAL_ERROR,
 			    "result has the wrong shape");
@@ -548,6 +806,36 @@ recorder_read(struct recorder_batch *b)
 		}
 		snprintf(row->created_at, sizeof(row->created_at), "%s",
 		    created);
+	}
+}
+
+/* recorder_read for a statement of groups: one outcome per group. */
+static void
+recorder_read_groups(struct recorder_batch *b)
+{
+	struct recorder_group	*g;
+	struct kore_pgsql	*sql = &b->sql;
+	const char		*created;
+	int			 i;
+
+	if (kore_pgsql_ntuples(sql) != 1 || kore_pgsql_nfields(sql) != 4)
+		return;
+	if (!pgarray_bools(kore_pgsql_getvalue(sql, 0, 0), b->gadmitted,
+	    b->ng) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, 1), b->gremaining,
+	    b->ng) ||
+	    !pgarray_ints(kore_pgsql_getvalue(sql, 0, 2), b->greset, b->ng))
+		return;
+	created = kore_pgsql_getvalue(sql, 0, 3);
+	b->nresults = b->ng;
+
+	for (i = 0; i < b->ng; i++) {
+		if ((g = b->groups[i]) == NULL)
+			continue;
+		g->status = b->gadmitted[i] ? HTTP_STATUS_OK : 429;
+		g->remaining = b->gremaining[i];
+		g->reset_s = b->greset[i];
+		snprintf(g->created_at, sizeof(g->created_at), "%s", created);
 	}
 }
 
@@ -628,13 +916,18 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 {
 	struct stats_worker	*sw;
 	struct recorder_row	*row;
+	struct recorder_group	*g;
 	int			 i;
 
 	if (b->finished)
 		return;
 	b->finished = 1;
 	ninflight--;
-	recorder_leases(b, status == HTTP_STATUS_OK && b->nresults == b->n);
+	if (!b->of_groups)
+		recorder_leases(b, status == HTTP_STATUS_OK &&
+		    b->nresults == b->n);
+	else if (status != HTTP_STATUS_OK)
+		lease_drop_all(&leases);
 
 	sw = stats_me();
 	stats_observe(&sw->batch_rows, STATS_HIST_ROWS, (double)b->n);
@@ -647,7 +940,25 @@ recorder_finish(struct recorder_batch *b, int status, const char *why)
 		    (double)(clock_now_us() - b->started_us) / 1000.0);
 	}
 
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; b->of_groups && i < b->ng; i++) {
+		if ((g = b->groups[i]) == NULL)
+			continue;
+		b->groups[i] = NULL;
+		if (g->req == NULL) {
+			/* A shadow's rows: nobody waits for them. */
+			kore_free(g->rows);
+			kore_free(g);
+			continue;
+		}
+		if (status != HTTP_STATUS_OK) {
+			g->status = status;
+			g->unknown = b->unknown;
+		}
+		g->state = RECORDER_DONE;
+		g->batch = NULL;
+		http_request_wakeup(g->req);
+	}
+	for (i = 0; !b->of_groups && i < b->n; i++) {
 		if ((row = b->rows[i]) == NULL)
 			continue;
 		b->rows[i] = NULL;

@@ -27,7 +27,8 @@ const double stats_bounds_rows[STATS_NBUCKETS] = {
 const char *stats_route_names[STATS_NROUTES] = {
 	"/", "/health", "/predict", "/metrics/aggregated", "/metrics/count",
 	"/metrics/thresholds", "/metrics/timeseries", "/analyze/performance",
-	"/metrics/prometheus", "/openapi.json", "/docs", "other"
+	"/metrics/prometheus", "/openapi.json", "/docs", "/models",
+	"/predict/batch", "/metrics/compare", "other"
 };
 
 const char *stats_gemini_names[STATS_NGEMINI] = {
@@ -127,6 +128,19 @@ stats_label_of(const char *label)
 }
 
 /* The route label of a request path: exact match, the docs, else "other". */
+/*
+ * One prediction of registry entry v (-1 or beyond STATS_VERSIONS_MAX:
+ * not counted apart) with label index k, and its model time.
+ */
+void
+stats_version(struct stats_worker *sw, int v, int k, double ms)
+{
+	if (v < 0 || v >= STATS_VERSIONS_MAX || k < 0 || k > 2)
+		return;
+	sw->version_predictions[v][k]++;
+	stats_observe(&sw->version_inference_ms[v], STATS_HIST_MS, ms);
+}
+
 enum stats_route
 stats_route_of(const char *path)
 {
@@ -139,5 +153,7 @@ stats_route_of(const char *path)
 	/* The docs page's own files (api_docs.c) count as the page. */
 	if (strncmp(path, "/docs/", 6) == 0)
 		return (STATS_ROUTE_DOCS);
+	if (strncmp(path, "/models/", 8) == 0)
+		return (STATS_ROUTE_MODELS);
 	return (STATS_ROUTE_OTHER);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define STATS_WORKERS_MAX	64
+#define STATS_VERSIONS_MAX	32	/* model versions counted apart */
 
 enum stats_route {
 	STATS_ROUTE_ROOT,
@@ -26,6 +27,9 @@ enum stats_route {
 	STATS_ROUTE_PROMETHEUS,
 	STATS_ROUTE_OPENAPI,
 	STATS_ROUTE_DOCS,
+	STATS_ROUTE_MODELS,		/* /models and /models/... */
+	STATS_ROUTE_PREDICT_BATCH,
+	STATS_ROUTE_METRICS_COMPARE,
 	STATS_ROUTE_OTHER,		/* the JSON 404 */
 	STATS_NROUTES
 };
@@ -83,6 +87,10 @@ struct stats_worker {
 	uint64_t		gemini[STATS_NGEMINI];
 	uint64_t		cache_hits;
 	uint64_t		cache_misses;
+	int64_t			routing_generation;	/* applied, -1 none */
+	/* Per registry entry (app.registry.v[i]), the first VERSIONS_MAX. */
+	uint64_t		version_predictions[STATS_VERSIONS_MAX][3];
+	struct stats_hist	version_inference_ms[STATS_VERSIONS_MAX];
 };
 
 struct stats {
@@ -106,6 +114,7 @@ void			 stats_bind(unsigned int);
 void			 stats_observe(struct stats_hist *, enum stats_hist_kind,
 			    double);
 int			 stats_status_index(int);
+void			 stats_version(struct stats_worker *, int, int, double);
 enum stats_route	 stats_route_of(const char *);
 enum stats_label	 stats_label_of(const char *);
 

@@ -14,6 +14,13 @@
  *   lexicon_sha256=<64 hex digits>
  *   emoji_lexicon=emoji_utf8_lexicon.txt
  *   emoji_lexicon_sha256=<64 hex digits>
+ * and optional, at most once:
+ *   overlay=reviews_overlay.txt        a domain lexicon applied on top
+ *   overlay_sha256=<64 hex digits>     (both or neither)
+ *   description=free text              shown by GET /models
+ *
+ * A model's sha256 is the MANIFEST's: it names every file's sha256, so it
+ * identifies the whole artifact.
  */
 #include <sys/stat.h>
 
@@ -45,6 +52,10 @@ enum model_key {
 	MODEL_K_LEXICON_SHA,
 	MODEL_K_EMOJI,
 	MODEL_K_EMOJI_SHA,
+	MODEL_K_REQUIRED,		/* the keys above are required */
+	MODEL_K_OVERLAY = MODEL_K_REQUIRED,
+	MODEL_K_OVERLAY_SHA,
+	MODEL_K_DESCRIPTION,
 	MODEL_K_COUNT
 };
 
@@ -56,6 +67,8 @@ struct model_manifest {
 struct model {
 	char			name[MODEL_VALUE_MAX];
 	char			version[MODEL_VALUE_MAX];
+	char			description[MODEL_VALUE_MAX];
+	char			sha256[SHA256_HEX_LEN];
 	struct vader_lexicon	lex;
 };
 
@@ -66,6 +79,9 @@ static const char *const model_keys[MODEL_K_COUNT] = {
 	"lexicon_sha256",
 	"emoji_lexicon",
 	"emoji_lexicon_sha256",
+	"overlay",
+	"overlay_sha256",
+	"description",
 };
 
 static int	model_manifest_parse(struct model_manifest *, const char *,
@@ -77,6 +93,7 @@ static int	model_file_read(const char *, char **, size_t *, char *,
 static int	model_file_check(const char *, const char *, size_t,
 		    const char *, size_t, char *, size_t);
 static int	model_path(char *, size_t, const char *, const char *);
+static void	model_digest(const char *, size_t, char *);
 static int	model_semver(const char *);
 static double	model_round(double, int);
 static void	model_error(char *, size_t, const char *, size_t,
@@ -93,14 +110,18 @@ model_load(const char *dir, char *errbuf, size_t errlen)
 	struct model		*m, *ret;
 	char			 mpath[MODEL_PATH_MAX];
 	char			 lpath[MODEL_PATH_MAX], epath[MODEL_PATH_MAX];
-	char			*mfile, *lfile, *efile;
-	size_t			 mlen, llen, elen;
+	char			 opath[MODEL_PATH_MAX];
+	char			*mfile, *lfile, *efile, *ofile;
+	size_t			 mlen, llen, elen, olen;
 
 	ret = NULL;
 	m = NULL;
 	mfile = NULL;
 	lfile = NULL;
 	efile = NULL;
+	ofile = NULL;
+	olen = 0;
+	opath[0] = '\0';
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
 
@@ -133,6 +154,19 @@ model_load(const char *dir, char *errbuf, size_t errlen)
 	    mf.value[MODEL_K_EMOJI_SHA], mf.line[MODEL_K_EMOJI_SHA],
 	    errbuf, errlen))
 		goto cleanup;
+	if (mf.line[MODEL_K_OVERLAY] != 0) {
+		if (!model_path(opath, sizeof(opath), dir,
+		    mf.value[MODEL_K_OVERLAY])) {
+			model_error(errbuf, errlen, mpath, 0, "path too long");
+			goto cleanup;
+		}
+		if (!model_file_read(opath, &ofile, &olen, errbuf, errlen))
+			goto cleanup;
+		if (!model_file_check(opath, ofile, olen,
+		    mf.value[MODEL_K_OVERLAY_SHA],
+		    mf.line[MODEL_K_OVERLAY_SHA], errbuf, errlen))
+			goto cleanup;
+	}
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		model_error(errbuf, errlen, mpath, 0, "out of memory");
@@ -140,16 +174,21 @@ model_load(const char *dir, char *errbuf, size_t errlen)
 	}
 	memcpy(m->name, mf.value[MODEL_K_NAME], sizeof(m->name));
 	memcpy(m->version, mf.value[MODEL_K_VERSION], sizeof(m->version));
+	memcpy(m->description, mf.value[MODEL_K_DESCRIPTION],
+	    sizeof(m->description));
+	model_digest(mfile, mlen, m->sha256);
 
-	/* The lexicon takes over both file images, even on failure. */
-	if (!vader_lexicon_load(&m->lex, lpath, lfile, llen, epath, efile,
-	    elen, errbuf, errlen)) {
+	/* The lexicon takes over the file images, even on failure. */
+	if (!vader_lexicon_load_overlay(&m->lex, lpath, lfile, llen, opath,
+	    ofile, olen, epath, efile, elen, errbuf, errlen)) {
 		lfile = NULL;
 		efile = NULL;
+		ofile = NULL;
 		goto cleanup;
 	}
 	lfile = NULL;
 	efile = NULL;
+	ofile = NULL;
 
 	ret = m;
 	m = NULL;
@@ -159,6 +198,7 @@ cleanup:
 	free(mfile);
 	free(lfile);
 	free(efile);
+	free(ofile);
 	return (ret);
 }
 
@@ -181,6 +221,18 @@ const char *
 model_version(const struct model *m)
 {
 	return (m->version);
+}
+
+const char *
+model_description(const struct model *m)
+{
+	return (m->description);
+}
+
+const char *
+model_sha256(const struct model *m)
+{
+	return (m->sha256);
 }
 
 /*
@@ -296,12 +348,21 @@ model_manifest_parse(struct model_manifest *mf, const char *path,
 		}
 	}
 
-	for (k = 0; k < MODEL_K_COUNT; k++) {
+	for (k = 0; k < MODEL_K_REQUIRED; k++) {
 		if (mf->line[k] == 0) {
 			model_error(errbuf, errlen, path, lineno,
 			    "missing key '%s'", model_keys[k]);
 			goto cleanup;
 		}
+	}
+	/* An overlay and its sha256 come together. */
+	if ((mf->line[MODEL_K_OVERLAY] == 0) !=
+	    (mf->line[MODEL_K_OVERLAY_SHA] == 0)) {
+		k = mf->line[MODEL_K_OVERLAY] == 0 ? MODEL_K_OVERLAY :
+		    MODEL_K_OVERLAY_SHA;
+		model_error(errbuf, errlen, path, lineno,
+		    "missing key '%s'", model_keys[k]);
+		goto cleanup;
 	}
 	ret = 1;
 
@@ -323,8 +384,16 @@ model_manifest_value(enum model_key k, const char *v, size_t len,
 	case MODEL_K_VERSION:
 		*why = "version is not semver X.Y.Z";
 		return (model_semver(v));
+	case MODEL_K_DESCRIPTION:
+		*why = "description must be printable";
+		for (i = 0; i < len; i++) {
+			if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+				return (0);
+		}
+		return (1);
 	case MODEL_K_LEXICON:
 	case MODEL_K_EMOJI:
+	case MODEL_K_OVERLAY:
 		/* A plain name: the artifact is one directory. */
 		*why = "file name must be a plain name inside the artifact";
 		if (len == 0 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
@@ -332,6 +401,7 @@ model_manifest_value(enum model_key k, const char *v, size_t len,
 		return (strchr(v, '/') == NULL);
 	case MODEL_K_LEXICON_SHA:
 	case MODEL_K_EMOJI_SHA:
+	case MODEL_K_OVERLAY_SHA:
 		*why = "sha256 must be 64 lower-case hex digits";
 		if (len != SHA256_HEX_LEN - 1)
 			return (0);
@@ -448,6 +518,19 @@ model_file_check(const char *path, const char *buf, size_t len,
 		return (0);
 	}
 	return (1);
+}
+
+/* The sha256 of buf in lower-case hex (SHA256_HEX_LEN bytes with NUL). */
+static void
+model_digest(const char *buf, size_t len, char *hex)
+{
+	struct sha256_ctx	ctx;
+	uint8_t			digest[SHA256_DIGEST_LEN];
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, buf, len);
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, hex);
 }
 
 static int

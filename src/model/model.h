@@ -52,6 +52,13 @@ const char	*model_name(const struct model *);
 const char	*model_version(const struct model *);
 
 /*
+ * The manifest's description ("" when it has none), and the artifact's
+ * sha256: the MANIFEST file's, which pins the sha256 of every other file.
+ */
+const char	*model_description(const struct model *);
+const char	*model_sha256(const struct model *);
+
+/*
  * Scores len bytes of text (need not be NUL-terminated).  Returns 1 and
  * fills *out, or 0 if the text is not valid UTF-8 or longer than
  * MODEL_MAX_INPUT bytes.  Reentrant, no allocation, safe on any bytes.

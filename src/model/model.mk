@@ -25,10 +25,13 @@ MODEL_CFLAGS := -ffp-contract=off -Isrc/model
 MODEL_LIBS := -lcrypto -lm
 MODEL_TEST_OPT := -O1 -g
 
-MODEL_UNIT_TESTS := $(BUILD)/tests/test_vader $(BUILD)/tests/test_vader_smoke
+MODEL_UNIT_TESTS := $(BUILD)/tests/test_vader $(BUILD)/tests/test_vader_smoke \
+	$(BUILD)/tests/test_vader_overlay
 MODEL_TEST_ARGS_test_vader := src/model/vader
 MODEL_TEST_ARGS_test_vader_smoke := tests/data/sentiment_smoke.tsv \
 	src/model/vader
+MODEL_TEST_ARGS_test_vader_overlay := src/model/vader \
+	src/model/versions/vader/3.4.0 tests/data/sentiment_smoke.tsv
 
 $(BUILD)/vader-cli: src/model/vader_cli.c $(MODEL_SRCS) $(MODEL_HDRS)
 	@mkdir -p $(@D)
@@ -49,6 +52,13 @@ $(BUILD)/tests/test_vader_smoke: tests/unit/test_vader_smoke.c \
 	    -Itests/unit -o $@ tests/unit/test_vader_smoke.c tests/unit/tap.c \
 	    $(MODEL_SRCS) $(MODEL_LIBS)
 
+$(BUILD)/tests/test_vader_overlay: tests/unit/test_vader_overlay.c \
+    tests/unit/tap.c tests/unit/tap.h $(MODEL_SRCS) $(MODEL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(SAN) $(MODEL_TEST_OPT) $(MODEL_CFLAGS) \
+	    -Itests/unit -o $@ tests/unit/test_vader_overlay.c tests/unit/tap.c \
+	    $(MODEL_SRCS) $(MODEL_LIBS)
+
 $(BUILD)/bench/bench_model: tests/bench/bench_model.c $(MODEL_SRCS) \
     $(MODEL_HDRS)
 	@mkdir -p $(@D)
@@ -59,6 +69,7 @@ $(BUILD)/bench/bench_model: tests/bench/bench_model.c $(MODEL_SRCS) \
 model-test: $(MODEL_UNIT_TESTS)
 	$(BUILD)/tests/test_vader $(MODEL_TEST_ARGS_test_vader)
 	$(BUILD)/tests/test_vader_smoke $(MODEL_TEST_ARGS_test_vader_smoke)
+	$(BUILD)/tests/test_vader_overlay $(MODEL_TEST_ARGS_test_vader_overlay)
 
 model-bench: $(BUILD)/bench/bench_model
 	$(BUILD)/bench/bench_model src/model/vader

@@ -159,6 +159,9 @@ int		 vader_score(const struct vader_lexicon *, const char *, size_t,
 int		 vader_lexicon_load(struct vader_lexicon *, const char *,
 		    char *, size_t, const char *, char *, size_t, char *,
 		    size_t);
+int		 vader_lexicon_load_overlay(struct vader_lexicon *,
+		    const char *, char *, size_t, const char *, char *, size_t,
+		    const char *, char *, size_t, char *, size_t);
 void		 vader_lexicon_cleanup(struct vader_lexicon *);
 const struct vader_entry *vader_lexicon_lookup(const struct vader_lexicon *,
 		    const char *, size_t, uint32_t);

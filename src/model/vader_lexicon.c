@@ -28,7 +28,7 @@ struct vader_static_word {
 };
 
 static int	vader_lexicon_words(struct vader_lexicon *, const char *,
-		    const char *, size_t, char *, size_t);
+		    const char *, size_t, int, char *, size_t);
 static int	vader_lexicon_emojis(struct vader_lexicon *, const char *,
 		    char *, size_t);
 static int	vader_lexicon_add(struct vader_lexicon *, const char *, size_t,
@@ -242,6 +242,22 @@ vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
     char *lex_file, size_t lex_len, const char *emoji_path, char *emoji_file,
     size_t emoji_len, char *errbuf, size_t errlen)
 {
+	return (vader_lexicon_load_overlay(lex, lex_path, lex_file, lex_len,
+	    NULL, NULL, 0, emoji_path, emoji_file, emoji_len, errbuf, errlen));
+}
+
+/*
+ * vader_lexicon_load with an overlay lexicon (ov_file may be NULL: none),
+ * applied after the base one as the reference's dict.update() would be:
+ * its words are added, or replace the base's valence.  The overlay image
+ * is taken over too.
+ */
+int
+vader_lexicon_load_overlay(struct vader_lexicon *lex, const char *lex_path,
+    char *lex_file, size_t lex_len, const char *ov_path, char *ov_file,
+    size_t ov_len, const char *emoji_path, char *emoji_file,
+    size_t emoji_len, char *errbuf, size_t errlen)
+{
 	size_t		cap, i;
 	int		ret;
 
@@ -250,9 +266,13 @@ vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
 	lex->emoji_file = emoji_file;
 	lex->emoji_file_len = emoji_len;
 
-	/* Room for every key: the file itself bounds the lexicon's keys. */
+	/* Room for every key: the files themselves bound the keys. */
 	lex->keys_cap = lex_len;
 	cap = vader_lexicon_lines(lex_file, lex_len);
+	if (ov_file != NULL) {
+		lex->keys_cap += ov_len;
+		cap += vader_lexicon_lines(ov_file, ov_len);
+	}
 	for (i = 0; i < VADER_NELEM(vader_boosters); i++)
 		lex->keys_cap += strlen(vader_boosters[i].word);
 	for (i = 0; i < VADER_NELEM(vader_negations); i++)
@@ -276,8 +296,11 @@ vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
 		goto cleanup;
 	}
 
-	if (!vader_lexicon_words(lex, lex_path, lex_file, lex_len, errbuf,
+	if (!vader_lexicon_words(lex, lex_path, lex_file, lex_len, 0, errbuf,
 	    errlen))
+		goto cleanup;
+	if (ov_file != NULL && !vader_lexicon_words(lex, ov_path, ov_file,
+	    ov_len, 1, errbuf, errlen))
 		goto cleanup;
 	if (!vader_lexicon_statics(lex, errbuf, errlen))
 		goto cleanup;
@@ -289,6 +312,7 @@ vader_lexicon_load(struct vader_lexicon *lex, const char *lex_path,
 cleanup:
 	/* The keys were copied; the emoji image stays for descriptions. */
 	free(lex_file);
+	free(ov_file);
 	return (ret);
 }
 
@@ -376,19 +400,22 @@ vader_lexicon_emoji(const struct vader_lexicon *lex, uint32_t cp)
  * vader_lexicon.txt: token TAB mean TAB std-dev TAB [ratings].  Like the
  * reference, empty lines are skipped and only the first two fields are
  * used; unlike it, anything else that is not exactly this shape is refused.
+ * An overlay (overlay 1) may also give just token TAB valence, and its
+ * tokens must be lower case: look-ups are, so another token never matches.
  */
 static int
 vader_lexicon_words(struct vader_lexicon *lex, const char *path,
-    const char *file, size_t flen, char *errbuf, size_t errlen)
+    const char *file, size_t flen, int overlay, char *errbuf, size_t errlen)
 {
 	struct vader_entry	*e;
 	const char		*line, *end, *next, *tab[4], *p;
-	size_t			 lineno, nfields, i;
+	size_t			 lineno, nfields, i, nwords;
 	double			 valence;
 	int			 ret;
 
 	ret = 0;
 	lineno = 0;
+	nwords = 0;
 	for (line = file; line < file + flen; line = next) {
 		lineno++;
 		end = memchr(line, '\n', (size_t)(file + flen - line));
@@ -426,10 +453,13 @@ vader_lexicon_words(struct vader_lexicon *lex, const char *path,
 				tab[nfields - 1] = p;
 			nfields++;
 		}
-		if (nfields != 4) {
+		if (overlay && nfields == 2) {
+			tab[1] = end;		/* the valence ends the line */
+		} else if (nfields != 4) {
 			vader_lexicon_error(errbuf, errlen, path, lineno,
-			    "expected 4 tab-separated fields, found %zu",
-			    nfields);
+			    overlay ? "expected 2 or 4 tab-separated fields, "
+			    "found %zu" : "expected 4 tab-separated fields, "
+			    "found %zu", nfields);
 			goto cleanup;
 		}
 		if (tab[0] == line) {
@@ -452,6 +482,13 @@ vader_lexicon_words(struct vader_lexicon *lex, const char *path,
 			    (unsigned char)line[i + 1] == 0x83)) {
 				vader_lexicon_error(errbuf, errlen, path,
 				    lineno, "token contains a sigma");
+				goto cleanup;
+			}
+		}
+		for (i = 0; overlay && i < (size_t)(tab[0] - line); i++) {
+			if (line[i] >= 'A' && line[i] <= 'Z') {
+				vader_lexicon_error(errbuf, errlen, path,
+				    lineno, "token is not lower case");
 				goto cleanup;
 			}
 		}
@@ -480,9 +517,10 @@ vader_lexicon_words(struct vader_lexicon *lex, const char *path,
 		/* A dict assignment: the last duplicate wins. */
 		e->flags |= VADER_E_LEXICON;
 		e->valence = valence;
+		nwords++;
 	}
 
-	if (lex->nlexicon == 0) {
+	if (nwords == 0) {
 		vader_lexicon_error(errbuf, errlen, path, lineno,
 		    "no entries");
 		goto cleanup;

@@ -14,6 +14,8 @@
 # a limit high enough never to reject), warms up, then runs, interleaved:
 #   (a) pgbench inserting the same row one per transaction, 16 and 64 clients
 #   (b) wrk POSTing /predict at 64 connections
+#   (c) wrk POSTing /predict/batch, BATCH_TEXTS texts a request, at
+#       BATCH_CONNS connections (durable rows/s = 2xx x BATCH_TEXTS / s)
 # for ROUNDS rounds of DURATION seconds each, and reports requests/s,
 # p50/p99, rows written versus 2xx answers, the server/pgbench ratio, the
 # workers' peak RSS, the CPU split and the requests and connections per
@@ -27,6 +29,8 @@ cd "$root"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-15}
 CONNS=${CONNS:-64}
+BATCH_TEXTS=${BATCH_TEXTS:-100}
+BATCH_CONNS=${BATCH_CONNS:-16}
 WORKERS=${WORKERS:-2}
 PAST_PARTITIONS=${PAST_PARTITIONS:-0}
 SOAK=0
@@ -92,8 +96,8 @@ print("%.0f/s, %.1f %s each, %.3f ms average, a sync under way %.0f%% of the tim
       % (n / secs, ops / n, sys.argv[7], t / n, 100 * t / (secs * 1000)))' "$@"
 }
 
-run_wrk() {	# run_wrk CONNS SECONDS THREADS -> the WRK line, plus CPU and rows
-	local c=$1 d=$2 th=$3 before after p0 k0 p1 k1 line wt
+run_wrk() {	# run_wrk CONNS SECONDS THREADS [PATH] -> the WRK line, plus CPU and rows
+	local c=$1 d=$2 th=$3 path=${4:-/predict} before after p0 k0 p1 k1 line wt
 	bench_checkpoint
 	before=$(rows)
 	w0=$(worker_counts)
@@ -111,7 +115,7 @@ p = subprocess.Popen(sys.argv[2:], stdout=open(sys.argv[1], "w"),
 _, _, ru = os.wait4(p.pid, 0)
 print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 ' "$out/wrk.txt" wrk -t "$th" -c "$c" -d "${d}s" --latency \
-	    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict")
+	    -s tests/bench/predict.lua "http://127.0.0.1:$port$path")
 	read -r b1 s1 a1 < <(bench_stat_ticks)
 	read -r y1 yt1 < <(wal_syncs)
 	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
@@ -136,8 +140,20 @@ echo "# $(kore -v | head -1 | sed 's/^/kore /'), $(psql --version), wrk $(wrk -v
 echo "# prediction_metrics: $(psql "$super" -X -At -c "SELECT count(*) FROM app.partitions WHERE parent = 'app.prediction_metrics'::regclass") partitions"
 echo "# server: $WORKERS workers, pool $(build/conftool get DB_POOL_SIZE), batch max $(build/conftool get RECORDER_BATCH_MAX), delay $(build/conftool get RECORDER_DELAY_MS) ms, $(build/conftool get RECORDER_INFLIGHT) batch(es) in flight per worker, rate limiter on"
 
+# The /predict/batch body: BATCH_TEXTS different review-like texts.
+batch_body=$(/usr/bin/python3 -c 'import json, sys
+words = ["great", "awful", "the staff", "was", "friendly", "slow", "refund",
+         "food", "not", "very", "good", "noisy", "room", "love", "hate"]
+texts = [" ".join(words[(i * 7 + k * 3) % len(words)] for k in range(12))
+         + " %d" % i for i in range(int(sys.argv[1]))]
+print(json.dumps({"texts": texts, "include_metrics": False}))' "$BATCH_TEXTS")
+run_batch() {	# run_batch SECONDS -> run_wrk's line for /predict/batch
+	WRK_BODY=$batch_body run_wrk "$BATCH_CONNS" "$1" 2 /predict/batch
+}
+
 # ---- warm-up ------------------------------------------------------------------
 run_wrk "$CONNS" 5 2 >/dev/null
+run_batch 3 >/dev/null
 bench_pgbench 16 >/dev/null
 
 if [ "$SOAK" != 0 ]; then
@@ -182,7 +198,7 @@ fi
 
 # ---- the rounds -------------------------------------------------------------
 printf "\n%-6s %-22s %12s %10s %10s %10s %10s\n" round what "req/s" p50_ms p99_ms 2xx rows
-declare -a pg16 pg64 srv ratios
+declare -a pg16 pg64 srv ratios bsrv
 fail=0
 for r in $(seq 1 "$ROUNDS"); do
 	read -r y0 yt0 < <(wal_syncs)
@@ -219,6 +235,26 @@ for r in $(seq 1 "$ROUNDS"); do
 		printf "%-6s %-22s rows - 2xx = %d (in flight when wrk stopped; at most one per connection)\n" \
 		    "" "rows vs 2xx" "$extra"
 	fi
+	# Batches: durable rows/s, p99 of a request of BATCH_TEXTS texts.
+	bline=$(run_batch "$DURATION")
+	echo "$bline" >>"$out/rounds-batch.txt"
+	brows=$(/usr/bin/python3 -c "print('%.0f' % ($(bench_field ok "$bline") * $BATCH_TEXTS / $DURATION))")
+	bsrv+=("$brows")
+	printf "%-6s %-22s %12.0f %10s %10s %10s %10s\n" "$r" \
+	    "batch x$BATCH_TEXTS, ${BATCH_CONNS}c rows/s" "$brows" \
+	    "$(bench_field p50_ms "$bline")" "$(bench_field p99_ms "$bline")" \
+	    "$(bench_field ok "$bline")" "$(bench_field rows "$bline")"
+	bextra=$(( $(bench_field rows "$bline") - BATCH_TEXTS * $(bench_field ok "$bline") ))
+	if [ "$bextra" -lt 0 ] || [ "$bextra" -gt $((BATCH_CONNS * BATCH_TEXTS)) ] ||
+	    [ "$(bench_field non2xx "$bline")" != 0 ]; then
+		echo "!! batch: rows written and 2xx x $BATCH_TEXTS disagree (or non-2xx seen)"
+		fail=1
+	fi
+	printf "%-6s %-22s %s req/s, CPU server %d%%, postgres %d%%, idle %d%%\n" "" \
+	    "batch requests" "$(bench_field rps "$bline")" \
+	    $((100 * $(bench_field server_ticks "$bline") / $(bench_field all_ticks "$bline"))) \
+	    $((100 * $(bench_field pg_ticks "$bline") / $(bench_field all_ticks "$bline"))) \
+	    $((100 - 100 * $(bench_field busy_ticks "$bline") / $(bench_field all_ticks "$bline")))
 	st=$(bench_field server_ticks "$line"); pt=$(bench_field pg_ticks "$line")
 	wt=$(bench_field wrk_ticks "$line")
 	total=$(bench_field all_ticks "$line"); bt=$(bench_field busy_ticks "$line")
@@ -241,6 +277,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 m16=$(median "${pg16[@]}"); m64=$(median "${pg64[@]}"); ms=$(median "${srv[@]}")
 echo
 printf "median: pgbench 16c %.0f/s, pgbench 64c %.0f/s, server %.0f/s\n" "$m16" "$m64" "$ms"
+printf "median: /predict/batch x%d, %dc: %.0f durable rows/s (rounds: %s)\n" \
+    "$BATCH_TEXTS" "$BATCH_CONNS" "$(median "${bsrv[@]}")" "${bsrv[*]}"
 /usr/bin/python3 -c "import sys; s,a,b=map(float,sys.argv[1:]); print('ratio server/pgbench: %.2fx (16c), %.2fx (64c), %.2fx (best pgbench)' % (s/a, s/b, s/max(a,b)))" "$ms" "$m16" "$m64"
 echo "ratio per round (server / the better pgbench of its round): ${ratios[*]}; median $(median "${ratios[@]}")x"
 

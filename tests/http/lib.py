@@ -100,6 +100,7 @@ def reset_data():
     sql("TRUNCATE app.prediction_metrics, app.rate_limits, app.rollup_1s, "
         "app.rollup_1m, app.rollup_1h, app.rollup_1d; "
         "UPDATE app.rollup_state SET watermark = NULL, folded_at = NULL")
+    sql("DELETE FROM app.model_routing")       # the split (docs/models.md)
     sql("TRUNCATE app.gemini_cache, app.gemini_leases")
     # Thresholds back to the migration's defaults, then no history.
     sql("DELETE FROM app.metric_thresholds WHERE model_name <> 'default'; "

@@ -92,10 +92,28 @@ def operations(doc=None):
                 yield path, m, item[m]
 
 
+def doc_path(path, doc=None):
+    """The document's key for a request path: itself, or the templated
+    path ("/models/{name}") one of whose segments it fills; None."""
+    doc = doc if doc is not None else DOC
+    path = path.split("?")[0]
+    if path in doc["paths"]:
+        return path
+    parts = path.split("/")
+    for key in doc["paths"]:
+        k = key.split("/")
+        if "{" in key and len(k) == len(parts) and all(
+                a == b or (a.startswith("{") and a.endswith("}") and b)
+                for a, b in zip(k, parts)):
+            return key
+    return None
+
+
 def allowed(path, doc=None):
     """The methods the document gives path, as an Allow header lists them."""
     doc = doc if doc is not None else DOC
-    return {m.upper() for m in METHODS if m in doc["paths"][path]}
+    return {m.upper() for m in METHODS
+            if m in doc["paths"][doc_path(path, doc) or path]}
 
 
 def fetch(port, method, path, body=None, headers=None, raw=None,
@@ -131,7 +149,8 @@ def problems(method, path, status, headers, payload, doc=None):
     doc = doc if doc is not None else DOC
     out = []
     m = method.lower()
-    item = doc["paths"].get(path.split("?")[0])
+    dpath = doc_path(path, doc)
+    item = doc["paths"].get(dpath) if dpath else None
     if item is None:
         resp = doc["components"]["responses"]["NotFound"]
         key = ("(unknown path)", m, status)
@@ -139,7 +158,7 @@ def problems(method, path, status, headers, payload, doc=None):
             out.append("an unknown path must answer 404, got %d" % status)
     elif m not in item:
         resp = doc["components"]["responses"]["MethodNotAllowed"]
-        key = (path.split("?")[0], m, status)
+        key = (dpath, m, status)
         if status != 405:
             out.append("an undocumented method must answer 405, got %d"
                        % status)
@@ -149,11 +168,11 @@ def problems(method, path, status, headers, payload, doc=None):
             out.append("Allow is %s, the document has %s" % (
                 sorted(allow), sorted(allowed(path.split("?")[0], doc))))
     else:
-        key = (path.split("?")[0], m, status)
+        key = (dpath, m, status)
         responses = item[m]["responses"]
         if str(status) not in responses:
             out.append("status %d is not documented for %s %s (only %s)" % (
-                status, method.upper(), path.split("?")[0],
+                status, method.upper(), dpath,
                 ", ".join(sorted(responses))))
             return out
         resp = resolve(responses[str(status)], doc)

@@ -131,8 +131,19 @@ with open(os.path.join(ROOT, "kore.conf")) as f:
         if m:
             routes.append(m.group(1))
 static = [r for r in routes if r.startswith("/")]
-eq(sorted(static), sorted(DOC["paths"]),
+eq(sorted(static), sorted(p for p in DOC["paths"] if "{" not in p),
    "every route of kore.conf is documented, every documented path routed")
+# Regex routes (but the catch-all) serve the templated paths: each
+# templated path, filled in, matches one, and each matches one filled in.
+templated = {p: re.sub(r"\{[^}]+\}", "vader", p) for p in DOC["paths"]
+             if "{" in p}
+regexes = [r for r in routes if not r.startswith("/") and r != "^/.*$"]
+ok(all(sum(bool(re.fullmatch(r.strip("^$"), f)) for r in regexes) == 1
+       for f in templated.values()) and
+   all(any(re.fullmatch(r.strip("^$"), f) for f in templated.values())
+       for r in regexes),
+   "every templated path has its one regex route, and each regex route "
+   "a documented path", (templated, regexes))
 eq(routes[-1:], ["^/.*$"],
    "the catch-all (the documented 404) is kore.conf's last route")
 
@@ -245,6 +256,48 @@ check("predict, no Content-Type", "POST", "/predict", 415,
       raw=b'{"text": "x"}')
 check("predict, over HTTP_BODY_MAX", "POST", "/predict", 413, raw=BIG,
       headers=JSON)
+
+# ---- models --------------------------------------------------------------
+check("models", "GET", "/models", 200)
+check("models", "HEAD", "/models", 200)
+check("model", "GET", "/models/vader", 200)
+check("model", "HEAD", "/models/vader", 200)
+check("model, unknown", "GET", "/models/bert", 404)
+check("model, unknown", "HEAD", "/models/bert", 404)
+SPLIT = {"versions": [{"version": "3.3.2", "weight": 100}],
+         "default_version": "3.3.2"}
+check("routing", "PUT", "/models/vader/routing", 200, body=SPLIT,
+      headers={"Authorization": "Bearer " + TOKEN})
+check("routing, no token", "PUT", "/models/vader/routing", 401, body=SPLIT)
+check("routing, weights 90", "PUT", "/models/vader/routing", 422,
+      body={"versions": [{"version": "3.3.2", "weight": 90}],
+            "default_version": "3.3.2"},
+      headers={"Authorization": "Bearer " + TOKEN})
+check("routing, unknown model", "PUT", "/models/bert/routing", 404,
+      body=SPLIT, headers={"Authorization": "Bearer " + TOKEN})
+check("routing, GET", "GET", "/models/vader/routing", 405)
+check("predict, pinned", "POST", "/predict", 200,
+      body={"text": "fine", "model": "vader", "model_version": "3.3.2",
+            "routing_key": "u1"})
+check("predict, unknown version", "POST", "/predict", 422,
+      body={"text": "fine", "model_version": "9.9.9"})
+check("batch", "POST", "/predict/batch", 200,
+      body={"texts": ["I love it", "I hate it"]})
+check("batch without metric", "POST", "/predict/batch", 200,
+      body={"texts": ["fine"], "include_metrics": False})
+check("batch, a bad text", "POST", "/predict/batch", 422,
+      body={"texts": ["fine", ""]})
+check("batch, not JSON", "POST", "/predict/batch", 400, raw=b"{",
+      headers=JSON)
+check("batch, GET", "GET", "/predict/batch", 405)
+check("reload, MODEL_DIR only", "POST", "/models/reload", 409,
+      headers={"Authorization": "Bearer " + TOKEN})
+check("reload, no token", "POST", "/models/reload", 401)
+check("compare", "POST", "/metrics/compare", 200,
+      body={"candidate_version": "3.3.2", "baseline_version": "3.3.2"})
+check("compare, unknown version", "POST", "/metrics/compare", 200,
+      body={"candidate_version": "9.9.9"})
+check("compare, no candidate", "POST", "/metrics/compare", 422, body={})
 
 # ---- metrics -----------------------------------------------------------
 check("prometheus", "GET", "/metrics/prometheus", 200)
@@ -382,7 +435,7 @@ with open(os.path.join(ROOT, "src", "docs", "openapi.json"), "rb") as f:
 for path in DOC["paths"]:
     for m in ("GET", "POST", "PUT", "DELETE", "PATCH"):
         if m.lower() not in DOC["paths"][path]:
-            check("undocumented method", m, path, 405,
+            check("undocumented method", m, templated.get(path, path), 405,
                   **({"body": {}} if m in ("POST", "PUT", "PATCH") else {}))
 for path in ["/nope", "/docs/", "/docs/nope.js", "/predict/", "/metrics",
              "/openapi.yaml", "/index.html"]:
@@ -455,6 +508,14 @@ ok(b"make dashboard" in payload, "... and /dashboard's to run 'make "
    "dashboard'", payload)
 lim.stop()
 shutil.rmtree(tmp, ignore_errors=True)
+
+# ---- a server with MODELS_DIR: hot reload ------------------------------------
+multi = Server("openapi-models", env={
+    "MODELS_DIR": "src/model/versions", "ADMIN_TOKEN": TOKEN}).start()
+check("reload", "POST", "/models/reload", 200, port_=multi.port,
+      headers={"Authorization": "Bearer " + TOKEN})
+check("models, two versions", "GET", "/models", 200, port_=multi.port)
+multi.stop()
 
 # ---- a server without its model --------------------------------------------
 nomodel = Server("openapi-nomodel", env={

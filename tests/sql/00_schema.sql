@@ -40,7 +40,8 @@ SELECT col_default_is('app', 'prediction_metrics', 'created_at', 'now()',
 SELECT columns_are('app', 'prediction_metrics', ARRAY[
     'prediction_id', 'model_version_id', 'label', 'confidence',
     'inference_time_ms', 'input_length', 'compound', 'pos', 'neu', 'neg',
-    'client_ip', 'created_at'], 'prediction_metrics has exactly its columns');
+    'client_ip', 'created_at', 'shadow_of'],
+    'prediction_metrics has exactly its columns');
 SELECT has_index('app', 'prediction_metrics',
     'prediction_metrics_created_at_idx', ARRAY['created_at'],
     'a plain time index for the raw edges of a window');

@@ -37,6 +37,7 @@ static void	 test_report_parse(void);
 static void	 test_rules(void);
 static void	 test_rules_thresholds(void);
 static void	 test_report(void);
+static void	 test_comparison(void);
 
 int
 main(void)
@@ -51,6 +52,7 @@ main(void)
 	test_rules();
 	test_rules_thresholds();
 	test_report();
+	test_comparison();
 	return (tap_done());
 }
 
@@ -771,5 +773,96 @@ test_report(void)
 	    "vader", "report: model_name");
 	json_decref(r);
 	json_decref(core);
+	json_decref(j);
+}
+
+/*
+ * A candidate version against its baseline (inputs "comparison", from
+ * app.analyze_compare_inputs): parsed, in the prompt and the cache key,
+ * and judged by the rules; without enough rows, no verdict.
+ */
+static void
+test_comparison(void)
+{
+	struct analyzer_inputs	 in, plain;
+	json_t			*j, *r, *issue;
+	char			*p, *a, *b, err[128], types[512];
+	size_t			 i;
+
+	j = fixture("analyze_inputs_compare.json");
+	if (!tap_ok(j != NULL && analyzer_inputs_parse(j, &in, err,
+	    sizeof(err)) && in.cmp.have, "comparison parsed: %s", err)) {
+		json_decref(j);
+		return;
+	}
+	tap_ok(strcmp(in.cmp.candidate_version, "3.4.0") == 0 &&
+	    in.cmp.candidate.total == 40 && in.cmp.baseline.total == 80 &&
+	    in.cmp.pairs == 40 && in.cmp.agreement == 0.55,
+	    "versions, windows, pairs and agreement read");
+
+	p = analyzer_prompt(&in);
+	tap_ok(p != NULL && strstr(p, "candidate version 3.4.0, baseline "
+	    "version 3.3.2") != NULL && strstr(p, "Candidate version: 40 "
+	    "predictions") != NULL && strstr(p, "agreed 55.0%") != NULL,
+	    "the prompt gives both versions' figures and the agreement");
+	free(p);
+
+	json_object_del(j, "comparison");
+	analyzer_inputs_parse(j, &plain, err, sizeof(err));
+	a = analyzer_cache_input(&in, "g", 0.3, 1024);
+	b = analyzer_cache_input(&plain, "g", 0.3, 1024);
+	tap_ok(a != NULL && b != NULL && strcmp(a, b) != 0 &&
+	    strstr(a, "|cmp=3.4.0,3.3.2,40,0.55") != NULL,
+	    "the comparison is part of the cache key");
+	free(a);
+	free(b);
+
+	r = analyzer_rules(&in);
+	types[0] = '\0';
+	json_array_foreach(json_object_get(r, "identified_issues"), i, issue) {
+		strncat(types, json_string_value(json_object_get(issue,
+		    "issue_type")), sizeof(types) - strlen(types) - 2);
+		strncat(types, " ", sizeof(types) - strlen(types) - 1);
+	}
+	tap_ok(strstr(types, "candidate_lower_confidence") != NULL &&
+	    strstr(types, "candidate_slower") != NULL &&
+	    strstr(types, "candidate_label_shift") != NULL &&
+	    strstr(types, "candidate_disagrees") != NULL,
+	    "rules: lower confidence, slower, other labels, disagreement "
+	    "(%s)", types);
+	json_decref(r);
+
+	/* Too little data on one side: no verdict, a low issue. */
+	in.cmp.candidate.total = 3;
+	r = analyzer_rules(&in);
+	types[0] = '\0';
+	json_array_foreach(json_object_get(r, "identified_issues"), i, issue) {
+		strncat(types, json_string_value(json_object_get(issue,
+		    "issue_type")), sizeof(types) - strlen(types) - 2);
+		strncat(types, " ", sizeof(types) - strlen(types) - 1);
+	}
+	tap_ok(strstr(types, "candidate_insufficient_data") != NULL &&
+	    strstr(types, "candidate_slower") == NULL,
+	    "rules: too few candidate rows, no comparison verdict (%s)", types);
+	json_decref(r);
+
+	/* A candidate like its baseline: no candidate issue. */
+	in.cmp.candidate = in.cmp.baseline;
+	in.cmp.agreement = 0.97;
+	r = analyzer_rules(&in);
+	types[0] = '\0';
+	json_array_foreach(json_object_get(r, "identified_issues"), i, issue) {
+		strncat(types, json_string_value(json_object_get(issue,
+		    "issue_type")), sizeof(types) - strlen(types) - 2);
+		strncat(types, " ", sizeof(types) - strlen(types) - 1);
+	}
+	tap_ok(strstr(types, "candidate_") == NULL,
+	    "rules: a candidate like its baseline raises nothing (%s)", types);
+	json_decref(r);
+
+	json_object_set_new(j, "comparison", json_pack("{s:s}",
+	    "candidate_version", "1.0.0"));
+	tap_ok(!analyzer_inputs_parse(j, &in, err, sizeof(err)),
+	    "a comparison without its baseline is refused: %s", err);
 	json_decref(j);
 }
