@@ -219,7 +219,8 @@ RETURNS TABLE (bucket integer, bucket_start timestamptz,
                average_confidence_change double precision,
                p95_inference_time_change_ms double precision,
                moving_average_total double precision,
-               moving_average_confidence double precision)
+               moving_average_confidence double precision,
+               average_inference_time_ms double precision)
 LANGUAGE plpgsql
 STABLE
 SET search_path = app, pg_catalog
@@ -269,6 +270,7 @@ BEGIN
         SELECT b.i, b.bs, b.be, b.be - b.bs < v_bucket AS part,
                coalesce(a.total_predictions, 0) AS n, a.conf_sum,
                a.average_confidence AS conf, a.p95_inference_time_ms AS p95,
+               a.average_inference_time_ms AS avg_ms,
                coalesce(a.positive, 0) AS pos, coalesce(a.negative, 0) AS neg,
                coalesce(a.neutral, 0) AS neu
           FROM b LEFT JOIN a ON a.tb = b.tb
@@ -278,7 +280,8 @@ BEGIN
            j.conf - lag(j.conf) OVER w,
            j.p95 - lag(j.p95) OVER w,
            (avg(j.n) OVER w3)::double precision,
-           (sum(j.conf_sum) OVER w3 / nullif(sum(j.n) OVER w3, 0))::float8
+           (sum(j.conf_sum) OVER w3 / nullif(sum(j.n) OVER w3, 0))::float8,
+           j.avg_ms
       FROM j
     WINDOW w AS (ORDER BY j.i),
            w3 AS (ORDER BY j.i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
@@ -295,7 +298,8 @@ COMMENT ON FUNCTION app.metrics_timeseries(integer, integer, text, text,
     'bucket_end), and partial says it is shorter than the width (the '
     'newest, still filling, unless p_now is on a boundary; the oldest '
     'when the window does not start on one).  Per bucket: count, average '
-    'confidence, P95 inference time (exact as app.metrics_window), label '
+    'confidence, P95 and (last column) average inference time, exact as '
+    'app.metrics_window, label '
     'counts; the change against the previous bucket (lag: count, average '
     'confidence, P95; NULL for the first bucket or when either side is '
     'empty); and moving averages over this and the two previous buckets '
@@ -325,6 +329,7 @@ AS $$
             'partial', s.partial,
             'total_predictions', s.total_predictions,
             'average_confidence', s.average_confidence,
+            'average_inference_time_ms', s.average_inference_time_ms,
             'p95_inference_time_ms', s.p95_inference_time_ms,
             'label_distribution', json_build_object(
                 'positive', s.positive, 'negative', s.negative,

@@ -207,8 +207,10 @@ SELECT tsw.i, tsw.wmin, tsw.bmin, tsw.name, tsw.now, t.*
 SELECT is_empty($$SELECT i, bucket FROM tsr
      WHERE (SELECT x FROM pg_temp.check_window(bucket_start, bucket_end, name,
             NULL) x) NOT LIKE 'ok %'
-        OR (total_predictions, p95_inference_time_ms) IS DISTINCT FROM
-           (SELECT (w.total_predictions, w.p95_inference_time_ms)
+        OR (total_predictions, p95_inference_time_ms,
+            average_inference_time_ms) IS DISTINCT FROM
+           (SELECT (w.total_predictions, w.p95_inference_time_ms,
+                    w.average_inference_time_ms)
               FROM app.metrics_window(bucket_start, bucket_end, name) w)$$,
     'timeseries: every bucket of six series as over the raw rows');
 SELECT is_empty($$SELECT i, bucket FROM tsr
