@@ -212,8 +212,7 @@ routing_tick(void *arg, u_int64_t now)
 		/* A dead connection ends a query without a callback. */
 		if (poll_sql.state != KORE_PGSQL_STATE_ERROR)
 			return;
-		poll_sql.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&poll_sql);
+		db_release(&poll_sql);
 		poll_busy = 0;
 	}
 	poll_query = (seen != generation || generation < 0) ?
@@ -232,8 +231,7 @@ routing_send(void)
 	case DB_QUEUED:
 		break;
 	default:
-		poll_sql.state = KORE_PGSQL_STATE_DONE;
-		kore_pgsql_cleanup(&poll_sql);
+		db_release(&poll_sql);
 		poll_busy = 0;
 		break;
 	}
@@ -247,8 +245,7 @@ routing_db_cb(struct kore_pgsql *sql, void *arg)
 	switch (sql->state) {
 	case KORE_PGSQL_STATE_INIT:
 		if (db_query(sql, poll_query, 0, NULL) == DB_FAIL) {
-			sql->state = KORE_PGSQL_STATE_DONE;
-			kore_pgsql_cleanup(sql);
+			db_release(sql);
 			poll_busy = 0;
 		}
 		break;
