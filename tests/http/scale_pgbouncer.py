@@ -125,6 +125,9 @@ for d in ("src", "sql"):
         with open(os.path.join(ROOT, d, name)) as f:
             for n, line in enumerate(f, 1):
                 code = line.split("--")[0] if name.endswith(".sql") else line
+                if name.endswith(".c") and \
+                        line.lstrip().startswith(("*", "/*", "//")):
+                    code = ""  # a comment naming them, not a statement
                 if pat.search(code):
                     found.append("%s/%s:%d: %s" % (d, name, n, line.strip()))
 eq(found, [], "no session-scoped statements in src/ and sql/")
