@@ -138,16 +138,21 @@ COMMENT ON FUNCTION app.rollup_quantile(double precision[], bigint[],
 
 -- ------------------------------------------------------------ the levels
 
--- The levels, finest first: their table and bucket width.
+-- The levels, finest first: their table and bucket width.  Each width
+-- divides the next, so a bucket of one level is whole buckets of the
+-- level below.
 CREATE OR REPLACE FUNCTION app.rollup_levels()
 RETURNS TABLE (lvl integer, tbl regclass, width interval)
 LANGUAGE sql
 IMMUTABLE
 AS $$
-    VALUES (1, 'app.rollup_1s'::regclass, interval '1 second'),
-           (2, 'app.rollup_1m'::regclass, interval '1 minute'),
-           (3, 'app.rollup_1h'::regclass, interval '1 hour'),
-           (4, 'app.rollup_1d'::regclass, interval '1 day');
+    VALUES (1, 'app.rollup_100ms'::regclass, interval '100 milliseconds'),
+           (2, 'app.rollup_1s'::regclass, interval '1 second'),
+           (3, 'app.rollup_10s'::regclass, interval '10 seconds'),
+           (4, 'app.rollup_1m'::regclass, interval '1 minute'),
+           (5, 'app.rollup_10m'::regclass, interval '10 minutes'),
+           (6, 'app.rollup_1h'::regclass, interval '1 hour'),
+           (7, 'app.rollup_1d'::regclass, interval '1 day');
 $$;
 
 COMMENT ON FUNCTION app.rollup_levels() IS
@@ -198,8 +203,9 @@ COMMENT ON FUNCTION app.rollup_partitions(timestamptz, timestamptz) IS
 -- ----------------------------------------------------------- building
 
 -- Rebuilds level p_lvl for the buckets in [p_from, p_to) (both aligned
--- to the level) from the next finer level (raw rows for 1 s).  Deletes
--- what was there first, so it can run again.  Returns the rows written.
+-- to the level) from the next finer level (raw rows for the finest).
+-- Deletes what was there first, so it can run again.  Returns the rows
+-- written.
 CREATE OR REPLACE FUNCTION app.rollup_build(
     p_lvl integer, p_from timestamptz, p_to timestamptz)
 RETURNS bigint
@@ -226,57 +232,97 @@ BEGIN
     IF p_lvl = 1 THEN
         -- Group by HDR index first: min, max and the sums come from the
         -- exact values before they are bucketed.
-        INSERT INTO rollup_1s (bucket, model_version_id, n, positive,
-            negative, neutral, conf_sum_micro, time_sum_us, time_min_us,
-            time_max_us, hist_idx, hist_cnt)
-        SELECT g.b, g.m, sum(g.c), sum(g.pos), sum(g.neg), sum(g.neu),
-               sum(g.cs), sum(g.ts), min(g.tmin), max(g.tmax),
-               array_agg(g.i ORDER BY g.i), array_agg(g.c ORDER BY g.i)
-          FROM (SELECT date_bin('1 second', p.created_at,
+        INSERT INTO rollup_100ms (bucket, model_version_id, shadow, n,
+            positive, negative, neutral, conf_sum_micro, time_sum_us,
+            time_min_us, time_max_us, hist_idx, hist_cnt,
+            positive_conf_sum_micro, negative_conf_sum_micro,
+            neutral_conf_sum_micro, positive_compound_sum_e4,
+            negative_compound_sum_e4, neutral_compound_sum_e4)
+        SELECT g.b, g.m, g.s, sum(g.c), sum(g.pos), sum(g.neg), sum(g.neu),
+               sum(g.pcs + g.ncs + g.ucs), sum(g.ts), min(g.tmin),
+               max(g.tmax), array_agg(g.i ORDER BY g.i),
+               array_agg(g.c ORDER BY g.i), sum(g.pcs), sum(g.ncs),
+               sum(g.ucs), sum(g.pco), sum(g.nco), sum(g.uco)
+          FROM (SELECT date_bin('100 milliseconds', p.created_at,
                            timestamptz '2000-01-01 00:00+00') AS b,
                        p.model_version_id AS m,
+                       p.shadow_of IS NOT NULL AS s,
                        rollup_hist_index(x.us) AS i,
                        count(*) AS c,
                        count(*) FILTER (WHERE p.label = 'positive') AS pos,
                        count(*) FILTER (WHERE p.label = 'negative') AS neg,
                        count(*) FILTER (WHERE p.label = 'neutral') AS neu,
-                       sum(round(p.confidence * 1e6)::bigint) AS cs,
+                       coalesce(sum(x.cm) FILTER (
+                           WHERE p.label = 'positive'), 0) AS pcs,
+                       coalesce(sum(x.cm) FILTER (
+                           WHERE p.label = 'negative'), 0) AS ncs,
+                       coalesce(sum(x.cm) FILTER (
+                           WHERE p.label = 'neutral'), 0) AS ucs,
+                       coalesce(sum(x.ce) FILTER (
+                           WHERE p.label = 'positive'), 0) AS pco,
+                       coalesce(sum(x.ce) FILTER (
+                           WHERE p.label = 'negative'), 0) AS nco,
+                       coalesce(sum(x.ce) FILTER (
+                           WHERE p.label = 'neutral'), 0) AS uco,
                        sum(x.us) AS ts, min(x.us) AS tmin, max(x.us) AS tmax
                   FROM prediction_metrics p
-                 CROSS JOIN LATERAL (SELECT round(p.inference_time_ms *
-                                          1000)::bigint AS us) x
+                 CROSS JOIN LATERAL (SELECT
+                       round(p.inference_time_ms * 1000)::bigint AS us,
+                       round(p.confidence * 1e6)::bigint AS cm,
+                       round(p.compound * 1e4)::bigint AS ce) x
                  WHERE p.created_at >= p_from AND p.created_at < p_to
-                 GROUP BY 1, 2, 3) g
-         GROUP BY g.b, g.m;
+                 GROUP BY 1, 2, 3, 4) g
+         GROUP BY g.b, g.m, g.s;
     ELSE
+        -- The per-label sums are NULL (unknown) in a bucket if they are in
+        -- any of its parts (rows folded before migration 0012).
         EXECUTE format($q$
-        INSERT INTO %1$s (bucket, model_version_id, n, positive, negative,
-            neutral, conf_sum_micro, time_sum_us, time_min_us, time_max_us,
-            hist_idx, hist_cnt)
+        INSERT INTO %1$s (bucket, model_version_id, shadow, n, positive,
+            negative, neutral, conf_sum_micro, time_sum_us, time_min_us,
+            time_max_us, hist_idx, hist_cnt, positive_conf_sum_micro,
+            negative_conf_sum_micro, neutral_conf_sum_micro,
+            positive_compound_sum_e4, negative_compound_sum_e4,
+            neutral_compound_sum_e4)
         WITH s AS (
             SELECT date_bin($3, r.bucket, timestamptz '2000-01-01 00:00+00')
-                       AS b, r.model_version_id AS m,
+                       AS b, r.model_version_id AS m, r.shadow AS sh,
                    sum(r.n) AS n, sum(r.positive) AS pos,
                    sum(r.negative) AS neg, sum(r.neutral) AS neu,
                    sum(r.conf_sum_micro) AS cs, sum(r.time_sum_us) AS ts,
-                   min(r.time_min_us) AS tmin, max(r.time_max_us) AS tmax
+                   min(r.time_min_us) AS tmin, max(r.time_max_us) AS tmax,
+                   count(*) = count(r.positive_conf_sum_micro) AS known,
+                   sum(r.positive_conf_sum_micro) AS pcs,
+                   sum(r.negative_conf_sum_micro) AS ncs,
+                   sum(r.neutral_conf_sum_micro) AS ucs,
+                   sum(r.positive_compound_sum_e4) AS pco,
+                   sum(r.negative_compound_sum_e4) AS nco,
+                   sum(r.neutral_compound_sum_e4) AS uco
               FROM %2$s r WHERE r.bucket >= $1 AND r.bucket < $2
-             GROUP BY 1, 2
-        ), h AS (
-            SELECT date_bin($3, r.bucket, timestamptz '2000-01-01 00:00+00')
-                       AS b, r.model_version_id AS m, u.i,
-                   sum(u.c)::bigint AS c
-              FROM %2$s r, unnest(r.hist_idx, r.hist_cnt) AS u(i, c)
-             WHERE r.bucket >= $1 AND r.bucket < $2
              GROUP BY 1, 2, 3
+        ), h AS (
+            SELECT u.b, u.m, u.sh, u.i, sum(u.c)::bigint AS c
+              FROM (SELECT date_bin($3, r.bucket,
+                               timestamptz '2000-01-01 00:00+00') AS b,
+                           r.model_version_id AS m, r.shadow AS sh,
+                           unnest(r.hist_idx) AS i, unnest(r.hist_cnt) AS c
+                      FROM %2$s r
+                     WHERE r.bucket >= $1 AND r.bucket < $2) u
+             GROUP BY 1, 2, 3, 4
         ), ha AS (
-            SELECT h.b, h.m, array_agg(h.i ORDER BY h.i) AS hi,
+            SELECT h.b, h.m, h.sh, array_agg(h.i ORDER BY h.i) AS hi,
                    array_agg(h.c ORDER BY h.i) AS hc
-              FROM h GROUP BY h.b, h.m
+              FROM h GROUP BY h.b, h.m, h.sh
         )
-        SELECT s.b, s.m, s.n, s.pos, s.neg, s.neu, s.cs, s.ts, s.tmin,
-               s.tmax, ha.hi, ha.hc
-          FROM s JOIN ha ON ha.b = s.b AND ha.m = s.m$q$, v_tbl, v_src)
+        SELECT s.b, s.m, s.sh, s.n, s.pos, s.neg, s.neu, s.cs, s.ts,
+               s.tmin, s.tmax, ha.hi, ha.hc,
+               CASE WHEN s.known THEN s.pcs END,
+               CASE WHEN s.known THEN s.ncs END,
+               CASE WHEN s.known THEN s.ucs END,
+               CASE WHEN s.known THEN s.pco END,
+               CASE WHEN s.known THEN s.nco END,
+               CASE WHEN s.known THEN s.uco END
+          FROM s JOIN ha ON ha.b = s.b AND ha.m = s.m AND ha.sh = s.sh$q$,
+          v_tbl, v_src)
         USING p_from, p_to, v_w;
     END IF;
     GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -286,13 +332,13 @@ $$;
 
 COMMENT ON FUNCTION app.rollup_build(integer, timestamptz, timestamptz) IS
     'Rebuilds rollup level p_lvl (app.rollup_levels) for the buckets in '
-    '[p_from, p_to) from the next finer level (the raw rows for 1 s): '
+    '[p_from, p_to) from the next finer level (the raw rows for 100 ms): '
     'deletes them, then inserts the aggregates.  Internal to '
     'app.rollup_fold and app.rollup_backfill.';
 
 -- ---------------------------------------------------------------- fold
 
--- The janitor's job.  W, the new watermark, is a whole second at most
+-- The janitor's job.  W, the new watermark, is a multiple of 100 ms at most
 -- now() - p_margin such that every transaction that might still write a
 -- row below it has ended: each transaction of a role that may insert
 -- predictions (in this database) that was open when W was chosen is
@@ -301,10 +347,10 @@ COMMENT ON FUNCTION app.rollup_build(integer, timestamptz, timestamptz) IS
 -- started after that point stamps its rows with created_at = its start
 -- >= W (a row's default created_at is now(), the transaction's start),
 -- so none can fall below W; the next statement's snapshot sees every row
--- below W.  Those rows are aggregated into 1 s rows and the watermark
+-- below W.  Those rows are aggregated into 100 ms rows and the watermark
 -- moves in the same transaction, so readers see either both or neither.
--- Then the minutes, hours and days that W closed are folded from the
--- level below.  One caller at a time (the others return at once).
+-- Then the coarser buckets that W closed are folded from the level
+-- below.  One caller at a time (the others return at once).
 CREATE OR REPLACE FUNCTION app.rollup_fold(
     p_margin interval DEFAULT interval '100 milliseconds',
     p_wait interval DEFAULT interval '200 milliseconds',
@@ -322,12 +368,13 @@ DECLARE
     v_vx    text[];
     v_until timestamptz;
     v_l     record;
+    v_g     interval := interval '100 milliseconds';	-- level 1
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7310442160) THEN
         RETURN NULL;
     END IF;
     SELECT s.watermark INTO v_w FROM rollup_state s;
-    v_c := rollup_floor(clock_timestamp() - p_margin, interval '1 second');
+    v_c := rollup_floor(clock_timestamp() - p_margin, v_g);
     IF v_w IS NOT NULL AND v_c <= v_w THEN
         RETURN v_w;
     END IF;
@@ -347,7 +394,7 @@ BEGIN
     -- Raw rows start at v_raw (empty stretches are skipped); the coarser
     -- levels resume at their own watermark, floor(v_base).
     IF v_w IS NULL THEN
-        SELECT rollup_floor(min(p.created_at), interval '1 second')
+        SELECT rollup_floor(min(p.created_at), v_g)
           INTO v_base FROM prediction_metrics p;
         IF v_base IS NULL THEN
             RETURN NULL;	-- no rows yet: nothing to fold
@@ -355,11 +402,11 @@ BEGIN
     ELSE
         v_base := v_w;
     END IF;
-    SELECT rollup_floor(min(p.created_at), interval '1 second') INTO v_raw
+    SELECT rollup_floor(min(p.created_at), v_g) INTO v_raw
       FROM prediction_metrics p WHERE p.created_at >= v_base;
     v_raw := least(coalesce(v_raw, v_c), v_c);
     -- Bounded work per run: a backlog is caught up over several runs.
-    v_c := least(v_c, rollup_floor(v_raw + p_max_span, interval '1 second'));
+    v_c := least(v_c, rollup_floor(v_raw + p_max_span, v_g));
     IF v_c <= v_base THEN
         RETURN v_w;
     END IF;
@@ -381,10 +428,10 @@ $$;
 
 COMMENT ON FUNCTION app.rollup_fold(interval, interval, interval) IS
     'The janitor''s rollup job: moves app.rollup_state.watermark to a '
-    'whole second <= now() - p_margin below which no open transaction can '
+    'multiple of 100 ms <= now() - p_margin below which no open transaction can '
     'still add a row (it waits up to p_wait for the transactions that '
-    'could), folding the raw rows in between into app.rollup_1s and the '
-    'closed minutes, hours and days into the coarser levels; at most '
+    'could), folding the raw rows in between into app.rollup_100ms and '
+    'the closed buckets of the coarser levels; at most '
     'p_max_span per call.  One caller at a time (others return NULL '
     'at once).  Returns the watermark.';
 
@@ -496,21 +543,34 @@ COMMENT ON FUNCTION app.rollup_backfill(timestamptz, timestamptz) IS
 
 -- ------------------------------------------------------------- reading
 
+-- 0012 changed both functions' signatures (shadow, per-label sums): the
+-- old ones go, and the views over them (41, 42) are re-created after.
+DROP FUNCTION IF EXISTS app.rollup_aggregate(timestamptz, timestamptz,
+    integer[], interval, boolean) CASCADE;
+DROP FUNCTION IF EXISTS app.rollup_parts(timestamptz, timestamptz,
+    integer[], interval) CASCADE;
+
 -- The pieces that make up [p_start, p_end) exactly, each row once:
 -- rollup rows of the coarsest level whose bucket fits (inside the window,
 -- below the watermark, and, with p_bucket, inside one timeseries bucket
 -- of that width aligned to the UTC epoch), and raw rows for the rest,
--- grouped by latency.  tb is the timeseries bucket (p_start without
--- p_bucket); a rollup row carries its histogram (hidx, hcnt), a raw
--- group its latency v.  Sums are exact numerics: confidence and time_ms.
+-- grouped by label and latency.  tb is the timeseries bucket (p_start
+-- without p_bucket); a rollup row carries its histogram (hidx, hcnt), a
+-- raw group its latency v.  Sums are exact numerics (the rollups' are
+-- of the values at the precision the server stores them: confidence
+-- 1e-6, compound 1e-4, time 1 us).  p_shadow: false (served rows), true
+-- (shadow rows), NULL (both).
 CREATE OR REPLACE FUNCTION app.rollup_parts(
     p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
-    p_bucket interval DEFAULT NULL)
+    p_bucket interval DEFAULT NULL, p_shadow boolean DEFAULT false)
 RETURNS TABLE (tb timestamptz, model_version_id integer, n bigint,
                positive bigint, negative bigint, neutral bigint,
                conf_sum numeric, time_sum numeric,
                time_min double precision, time_max double precision,
-               hidx integer[], hcnt bigint[], v double precision)
+               hidx integer[], hcnt bigint[], v double precision,
+               positive_conf numeric, negative_conf numeric,
+               neutral_conf numeric, positive_compound numeric,
+               negative_compound numeric, neutral_compound numeric)
 LANGUAGE plpgsql
 STABLE
 SET search_path = app, pg_catalog
@@ -579,11 +639,18 @@ BEGIN
                            r.time_sum_us * 0.001,
                            r.time_min_us / 1000.0::float8,
                            r.time_max_us / 1000.0::float8,
-                           r.hist_idx, r.hist_cnt, NULL::float8
+                           r.hist_idx, r.hist_cnt, NULL::float8,
+                           r.positive_conf_sum_micro * 0.000001,
+                           r.negative_conf_sum_micro * 0.000001,
+                           r.neutral_conf_sum_micro * 0.000001,
+                           r.positive_compound_sum_e4 * 0.0001,
+                           r.negative_compound_sum_e4 * 0.0001,
+                           r.neutral_compound_sum_e4 * 0.0001
                       FROM %s r
                      WHERE r.bucket >= $1 AND r.bucket < $2
                        AND ($3::integer[] IS NULL OR
                             r.model_version_id = ANY ($3))
+                       AND ($10::boolean IS NULL OR r.shadow = $10)
                        -- inside one timeseries bucket
                        AND ($4 IS NULL OR date_bin($4, r.bucket, $5) =
                             date_bin($4, r.bucket + $6 - interval '1 us', $5))
@@ -597,12 +664,14 @@ BEGIN
                                    + $7 - interval '1 us', $5)))$q$,
                     v_lv.tbl)
                 USING lower(v_rng), upper(v_rng), p_ids, p_bucket, v_o,
-                      v_lv.width, v_pw, p_start, v_top;
+                      v_lv.width, v_pw, p_start, v_top, p_shadow;
             END LOOP;
         END LOOP;
     END IF;
 
     -- Raw rows: the fractional start and everything from the watermark.
+    -- Few expressions per row (they are what a read pays per raw row);
+    -- the per-label columns are spread per group.
     IF v_rlo >= v_rhi THEN
         v_r := ARRAY[tstzrange(p_start, p_end)];
     ELSE
@@ -611,46 +680,54 @@ BEGIN
     FOREACH v_rng IN ARRAY v_r LOOP
         CONTINUE WHEN isempty(v_rng);
         RETURN QUERY
-            SELECT CASE WHEN p_bucket IS NULL THEN p_start
-                        ELSE date_bin(p_bucket, p.created_at, v_o) END,
-                   p.model_version_id, count(*),
-                   count(*) FILTER (WHERE p.label = 'positive'),
-                   count(*) FILTER (WHERE p.label = 'negative'),
-                   count(*) FILTER (WHERE p.label = 'neutral'),
-                   -- Exact either way: integer millionths (cheap) for
-                   -- values on the server's grid, numeric for others.
-                   coalesce(sum(round(p.confidence * 1e6)::bigint) FILTER (
-                       WHERE p.confidence * 1e6 = round(p.confidence * 1e6))
-                       * 0.000001, 0)
-                   + coalesce(sum(p.confidence::numeric) FILTER (
-                       WHERE p.confidence * 1e6 <> round(p.confidence * 1e6)), 0),
-                   p.inference_time_ms::numeric * count(*),
-                   p.inference_time_ms, p.inference_time_ms,
-                   NULL::integer[], NULL::bigint[], p.inference_time_ms
-              FROM prediction_metrics p
-             WHERE p.created_at >= lower(v_rng) AND p.created_at < upper(v_rng)
-               AND (p_ids IS NULL OR p.model_version_id = ANY (p_ids))
-             GROUP BY 1, 2, p.inference_time_ms;
+            SELECT g.b, g.m, g.c,
+                   CASE WHEN g.l = 'positive' THEN g.c ELSE 0 END,
+                   CASE WHEN g.l = 'negative' THEN g.c ELSE 0 END,
+                   CASE WHEN g.l = 'neutral' THEN g.c ELSE 0 END,
+                   g.cs, g.t::numeric * g.c, g.t, g.t,
+                   NULL::integer[], NULL::bigint[], g.t,
+                   CASE WHEN g.l = 'positive' THEN g.cs ELSE 0 END,
+                   CASE WHEN g.l = 'negative' THEN g.cs ELSE 0 END,
+                   CASE WHEN g.l = 'neutral' THEN g.cs ELSE 0 END,
+                   CASE WHEN g.l = 'positive' THEN g.ce ELSE 0 END,
+                   CASE WHEN g.l = 'negative' THEN g.ce ELSE 0 END,
+                   CASE WHEN g.l = 'neutral' THEN g.ce ELSE 0 END
+              FROM (SELECT CASE WHEN p_bucket IS NULL THEN p_start
+                                ELSE date_bin(p_bucket, p.created_at, v_o)
+                           END AS b,
+                           p.model_version_id AS m, p.label AS l,
+                           p.inference_time_ms AS t, count(*) AS c,
+                           sum(p.confidence::numeric) AS cs,
+                           sum(p.compound::numeric) AS ce
+                      FROM prediction_metrics p
+                     WHERE p.created_at >= lower(v_rng)
+                       AND p.created_at < upper(v_rng)
+                       AND (p_ids IS NULL OR p.model_version_id = ANY (p_ids))
+                       AND (p_shadow IS NULL OR
+                            (p.shadow_of IS NOT NULL) = p_shadow)
+                     GROUP BY 1, 2, 3, 4) g;
     END LOOP;
 END;
 $$;
 
 COMMENT ON FUNCTION app.rollup_parts(timestamptz, timestamptz, integer[],
-    interval) IS
+    interval, boolean) IS
     'The rows that make up [p_start, p_end) exactly, each prediction '
     'once: rollup rows (histogram in hidx/hcnt) of the coarsest level '
-    'that fits, and raw rows grouped by latency (v) for the fractional '
-    'edges and above the watermark; p_ids filters models (NULL: all).  '
-    'With p_bucket, tb is the epoch-aligned bucket of that width each '
-    'row belongs to, and no rollup row straddles one (else tb = p_start).  What every '
-    'metrics read aggregates.';
+    'that fits, and raw rows grouped by label and latency (v) for the '
+    'fractional edges and above the watermark; p_ids filters models '
+    '(NULL: all), p_shadow the rows (false: served, true: shadow, NULL: '
+    'both).  With p_bucket, tb is the epoch-aligned bucket of that width '
+    'each row belongs to, and no rollup row straddles one (else tb = '
+    'p_start).  What every metrics read aggregates.';
 
 -- Aggregates of rollup_parts per tb (and per model with p_by_model):
 -- the figures every read reports.  The merged latency histogram comes
 -- out too (hist_values ascending, hist_counts) for other percentiles.
 CREATE OR REPLACE FUNCTION app.rollup_aggregate(
     p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
-    p_bucket interval DEFAULT NULL, p_by_model boolean DEFAULT false)
+    p_bucket interval DEFAULT NULL, p_by_model boolean DEFAULT false,
+    p_shadow boolean DEFAULT false)
 RETURNS TABLE (tb timestamptz, model_version_id integer,
                total_predictions bigint, conf_sum numeric,
                average_confidence double precision,
@@ -659,7 +736,10 @@ RETURNS TABLE (tb timestamptz, model_version_id integer,
                max_inference_time_ms double precision,
                p95_inference_time_ms double precision,
                positive bigint, negative bigint, neutral bigint,
-               hist_values double precision[], hist_counts bigint[])
+               hist_values double precision[], hist_counts bigint[],
+               positive_conf_sum numeric, negative_conf_sum numeric,
+               neutral_conf_sum numeric, positive_compound_sum numeric,
+               negative_compound_sum numeric, neutral_compound_sum numeric)
 LANGUAGE sql
 STABLE
 SET search_path = app, pg_catalog
@@ -667,18 +747,18 @@ SET jit = off
 SET work_mem = '64MB'
 AS $$
     WITH p AS MATERIALIZED (
-        SELECT r.tb, CASE WHEN p_by_model THEN r.model_version_id
-                          ELSE -1 END AS m,
-               r.n, r.positive, r.negative, r.neutral, r.conf_sum,
-               r.time_sum, r.time_min, r.time_max, r.hidx, r.hcnt, r.v
-          FROM rollup_parts(p_start, p_end, p_ids, p_bucket) r
+        SELECT CASE WHEN p_by_model THEN r.model_version_id
+                    ELSE -1 END AS m, r.*
+          FROM rollup_parts(p_start, p_end, p_ids, p_bucket, p_shadow) r
     ), hi AS (
         -- Histograms merged on the integer index first: the values
-        -- (and the float grouping) only for the distinct indexes.
-        SELECT p.tb, p.m, u.i, sum(u.c)::bigint AS n
-          FROM p, unnest(p.hidx, p.hcnt) AS u(i, c)
-         WHERE p.hidx IS NOT NULL
-         GROUP BY p.tb, p.m, u.i
+        -- (and the float grouping) only for the distinct indexes.  The
+        -- arrays are unnested in the select list: a set-returning
+        -- function there streams, one in FROM is materialized first.
+        SELECT u.tb, u.m, u.i, sum(u.c)::bigint AS n
+          FROM (SELECT p.tb, p.m, unnest(p.hidx) AS i, unnest(p.hcnt) AS c
+                  FROM p WHERE p.hidx IS NOT NULL) u
+         GROUP BY u.tb, u.m, u.i
     ), vals AS (
         SELECT p.tb, p.m, p.v, p.n FROM p WHERE p.v IS NOT NULL
         UNION ALL
@@ -694,7 +774,13 @@ AS $$
         SELECT p.tb, p.m, sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
                sum(p.time_sum) AS ts, min(p.time_min) AS tmin,
                max(p.time_max) AS tmax, sum(p.positive)::bigint AS pos,
-               sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu
+               sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu,
+               -- Unknown (NULL) if unknown in any part.
+               count(*) = count(p.positive_conf) AS known,
+               sum(p.positive_conf) AS pcs, sum(p.negative_conf) AS ncs,
+               sum(p.neutral_conf) AS ucs, sum(p.positive_compound) AS pco,
+               sum(p.negative_compound) AS nco,
+               sum(p.neutral_compound) AS uco
           FROM p GROUP BY p.tb, p.m
     )
     SELECT t.tb, nullif(t.m, -1), t.n, t.cs, (t.cs / t.n)::float8,
@@ -702,19 +788,25 @@ AS $$
            -- Clamped to [min, max]: changes nothing where the histogram
            -- is exact, and keeps a midpoint inside the data elsewhere.
            least(greatest(rollup_quantile(h.hv, h.hn, 0.95), t.tmin), t.tmax),
-           t.pos, t.neg, t.neu, h.hv, h.hn
+           t.pos, t.neg, t.neu, h.hv, h.hn,
+           CASE WHEN t.known THEN t.pcs END, CASE WHEN t.known THEN t.ncs END,
+           CASE WHEN t.known THEN t.ucs END, CASE WHEN t.known THEN t.pco END,
+           CASE WHEN t.known THEN t.nco END, CASE WHEN t.known THEN t.uco END
       FROM t JOIN h ON h.tb = t.tb AND h.m = t.m;
 $$;
 
 COMMENT ON FUNCTION app.rollup_aggregate(timestamptz, timestamptz,
-    integer[], interval, boolean) IS
+    integer[], interval, boolean, boolean) IS
     'app.rollup_parts aggregated per timeseries bucket tb (= p_start '
     'without p_bucket) and, with p_by_model, per model version (else '
     'model_version_id is NULL); no row where nothing matches.  Count, '
     'exact sums and averages, min, max, P95 (exactly percentile_cont(0.95) '
     'for latencies below 2.048 ms as the server stores them, within '
     '0.05 % above; app.rollup_quantile over hist_values/hist_counts gives '
-    'any other percentile alike) and the label counts.';
+    'any other percentile alike), the label counts and the per-label '
+    'sums of confidence and compound (NULL where rows folded before '
+    'migration 0012 are part of it).  p_shadow as app.rollup_parts: '
+    'served rows only unless asked.';
 
 -- The first and the last prediction of a model version, to the finest
 -- level that still holds them: exact while its raw rows are kept.
@@ -789,7 +881,61 @@ COMMENT ON FUNCTION app.rollup_last(integer) IS
     'created_at of the latest prediction of model version p_id, as '
     'app.rollup_first: exact while its raw row is kept.';
 
+-- ------------------------------------------------------------- upgrade
+
+-- Once, after migration 0012: builds its new coarse levels (10 s from the
+-- 1 s rows, 10 min from the minutes) below the watermark, and refolds
+-- every range whose raw rows are kept (shadow rows apart, per-label
+-- sums): the watermark goes back to the oldest raw row, and the
+-- rollup_catch_up that follows folds from there, rebuilding each level.
+-- Ranges whose raw rows were dropped keep their rows, shadow rows
+-- counted as served and the per-label sums unknown (docs/rollups.md).
+CREATE OR REPLACE FUNCTION app.rollup_upgrade()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_w   timestamptz;
+    v_lo  timestamptz;
+    v_raw timestamptz;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7310442160);
+    IF NOT (SELECT s.upgrade_pending FROM rollup_state s) THEN
+        RETURN;
+    END IF;
+    SELECT s.watermark INTO v_w FROM rollup_state s;
+    IF v_w IS NOT NULL THEN
+        v_lo := (SELECT min(r.bucket) FROM rollup_1s r);
+        IF v_lo IS NOT NULL THEN
+            PERFORM partition_ensure('app.rollup_10s',
+                rollup_floor(v_lo, interval '1 day'), v_w);
+            PERFORM rollup_build(3, rollup_floor(v_lo, interval '10 seconds'),
+                                 rollup_floor(v_w, interval '10 seconds'));
+        END IF;
+        v_lo := (SELECT min(r.bucket) FROM rollup_1m r);
+        IF v_lo IS NOT NULL THEN
+            PERFORM partition_ensure('app.rollup_10m',
+                rollup_floor(v_lo, interval '30 days'), v_w);
+            PERFORM rollup_build(5, rollup_floor(v_lo, interval '10 minutes'),
+                                 rollup_floor(v_w, interval '10 minutes'));
+        END IF;
+        v_raw := (SELECT min(p.created_at) FROM prediction_metrics p);
+        IF v_raw IS NOT NULL AND v_raw < v_w THEN
+            UPDATE rollup_state SET watermark = NULL;
+        END IF;
+    END IF;
+    UPDATE rollup_state SET upgrade_pending = false;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_upgrade() IS
+    'Run by every migrate; does its work once, after migration 0012: the '
+    'new 10 s and 10 min levels below the watermark, then a refold of the '
+    'kept raw rows.';
+
 -- The end of every migrate folds the raw rows already there (an upgraded
 -- database answers from rollups at once).  An empty database stays
 -- unfolded until its first row.
+SELECT app.rollup_upgrade();
 SELECT app.rollup_catch_up();

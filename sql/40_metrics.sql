@@ -169,36 +169,55 @@ AS $$
 DECLARE
     v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
     v_w   timestamptz := (SELECT s.watermark FROM rollup_state s);
-    v_d   timestamptz := rollup_floor(v_w, interval '1 day');
-    v_h   timestamptz := rollup_floor(v_w, interval '1 hour');
-    v_m   timestamptz := rollup_floor(v_w, interval '1 minute');
+    v_b   timestamptz[];
 BEGIN
     IF v_w IS NULL THEN		-- nothing folded yet
         RETURN (SELECT count(*) FROM prediction_metrics p
-                 WHERE v_ids IS NULL OR p.model_version_id = ANY (v_ids));
+                 WHERE p.shadow_of IS NULL
+                   AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids)));
     END IF;
-    -- Each level up to its own watermark, then the raw rows above W.
-    RETURN coalesce((SELECT sum(r.n) FROM rollup_1d r WHERE r.bucket < v_d
-                       AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+    -- Level k (coarse to fine) holds [floor(W, level k-1), floor(W, k)):
+    -- each level up to its own watermark, then the raw rows above W.
+    SELECT array_agg(rollup_floor(v_w, l.width) ORDER BY l.lvl DESC)
+      INTO v_b FROM rollup_levels() l;
+    RETURN coalesce((SELECT sum(r.n) FROM rollup_1d r
+                      WHERE r.bucket < v_b[1] AND NOT r.shadow
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
          + coalesce((SELECT sum(r.n) FROM rollup_1h r
-                      WHERE r.bucket >= v_d AND r.bucket < v_h
+                      WHERE r.bucket >= v_b[1] AND r.bucket < v_b[2]
+                        AND NOT r.shadow
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + coalesce((SELECT sum(r.n) FROM rollup_10m r
+                      WHERE r.bucket >= v_b[2] AND r.bucket < v_b[3]
+                        AND NOT r.shadow
                         AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
          + coalesce((SELECT sum(r.n) FROM rollup_1m r
-                      WHERE r.bucket >= v_h AND r.bucket < v_m
+                      WHERE r.bucket >= v_b[3] AND r.bucket < v_b[4]
+                        AND NOT r.shadow
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + coalesce((SELECT sum(r.n) FROM rollup_10s r
+                      WHERE r.bucket >= v_b[4] AND r.bucket < v_b[5]
+                        AND NOT r.shadow
                         AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
          + coalesce((SELECT sum(r.n) FROM rollup_1s r
-                      WHERE r.bucket >= v_m AND r.bucket < v_w
+                      WHERE r.bucket >= v_b[5] AND r.bucket < v_b[6]
+                        AND NOT r.shadow
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
+         + coalesce((SELECT sum(r.n) FROM rollup_100ms r
+                      WHERE r.bucket >= v_b[6] AND r.bucket < v_b[7]
+                        AND NOT r.shadow
                         AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
          + (SELECT count(*) FROM prediction_metrics p
-             WHERE p.created_at >= v_w
+             WHERE p.created_at >= v_w AND p.shadow_of IS NULL
                AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids)));
 END;
 $$;
 
 COMMENT ON FUNCTION app.metrics_count(text, text) IS
-    'Number of predictions ever recorded (exact count), optionally of one '
-    'model name and/or version: the daily rollups (kept for ever), the '
-    'finer levels up to the watermark, then the raw rows above it.';
+    'Number of predictions ever answered (exact count; shadow rows are '
+    'not counted), optionally of one model name and/or version: the daily '
+    'rollups (kept for ever), the finer levels up to the watermark, then '
+    'the raw rows above it.';
 
 -- -------------------------------------------------------------- time series
 

@@ -40,7 +40,7 @@ COMMENT ON COLUMN app.metrics_per_minute.model_name IS
 COMMENT ON COLUMN app.metrics_per_minute.model_version IS
     'Model version (model_versions.version).';
 COMMENT ON COLUMN app.metrics_per_minute.total_predictions IS
-    'Predictions recorded in the minute.';
+    'Predictions answered in the minute (shadow rows not included).';
 COMMENT ON COLUMN app.metrics_per_minute.average_confidence IS
     'Mean confidence (0..1).';
 COMMENT ON COLUMN app.metrics_per_minute.average_inference_time_ms IS
@@ -71,6 +71,10 @@ WITH span AS (
 ), a AS (
     SELECT r.* FROM span, app.rollup_aggregate(span.s, span.e, NULL, NULL,
                                                true) r
+), sh AS (
+    SELECT r.model_version_id, r.total_predictions
+      FROM span, app.rollup_aggregate(span.s, span.e, NULL, NULL, true,
+                                      true) r
 )
 SELECT v.name AS model_name,
        v.version AS model_version,
@@ -82,9 +86,11 @@ SELECT v.name AS model_name,
        a.p95_inference_time_ms,
        coalesce(a.positive, 0) AS positive,
        coalesce(a.negative, 0) AS negative,
-       coalesce(a.neutral, 0) AS neutral
+       coalesce(a.neutral, 0) AS neutral,
+       coalesce(sh.total_predictions, 0) AS shadow_predictions
   FROM app.model_versions v
-  LEFT JOIN a ON a.model_version_id = v.id;
+  LEFT JOIN a ON a.model_version_id = v.id
+  LEFT JOIN sh ON sh.model_version_id = v.id;
 
 COMMENT ON VIEW app.metrics_per_model_version IS
     'All-time summary per registered model version (versions without '
@@ -98,9 +104,13 @@ COMMENT ON COLUMN app.metrics_per_model_version.model_name IS
 COMMENT ON COLUMN app.metrics_per_model_version.model_version IS
     'Model version (model_versions.version).';
 COMMENT ON COLUMN app.metrics_per_model_version.total_predictions IS
-    'Predictions ever recorded by this version.';
+    'Predictions this version answered (its shadow rows not included; '
+    'the figures below are of these).';
+COMMENT ON COLUMN app.metrics_per_model_version.shadow_predictions IS
+    'Rows it recorded as a shadow version: scored beside the answering '
+    'version, never returned.';
 COMMENT ON COLUMN app.metrics_per_model_version.first_prediction_at IS
-    'created_at of its first prediction (app.rollup_first: exact while '
+    'created_at of its first prediction, answered or shadow (app.rollup_first: exact while '
     'its raw row is kept, else the start of the finest rollup bucket '
     'holding it); NULL without predictions.';
 COMMENT ON COLUMN app.metrics_per_model_version.last_prediction_at IS

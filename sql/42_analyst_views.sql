@@ -50,26 +50,33 @@ COMMENT ON COLUMN app.latency_percentiles_hourly.max_inference_time_ms IS
 
 DROP VIEW IF EXISTS app.label_distribution_hourly;
 CREATE VIEW app.label_distribution_hourly AS
-SELECT date_trunc('hour', p.created_at) AS hour,
+SELECT a.tb AS hour,
        v.name AS model_name,
        v.version AS model_version,
-       p.label,
-       count(*) AS predictions,
-       count(*)::double precision / sum(count(*)) OVER (
-           PARTITION BY date_trunc('hour', p.created_at), v.name, v.version)
-           AS share,
-       avg(p.confidence) AS average_confidence,
-       avg(p.compound) AS average_compound
-  FROM app.prediction_metrics p
-  JOIN app.model_versions v ON v.id = p.model_version_id
- WHERE p.created_at >= date_trunc('hour', now()) - interval '7 days'
- GROUP BY 1, 2, 3, 4;
+       l.label,
+       l.n AS predictions,
+       l.n::double precision / a.total_predictions AS share,
+       (l.conf / l.n)::double precision AS average_confidence,
+       (l.compound / l.n)::double precision AS average_compound
+  -- Hour rollups, the per-label sums in them; the current hour from the
+  -- finer levels and raw rows (sql/35_rollups.sql).
+  FROM app.rollup_aggregate(app.rollup_floor(now(), interval '1 hour')
+           - interval '7 days', now(), NULL, interval '1 hour', true) a
+  JOIN app.model_versions v ON v.id = a.model_version_id
+ CROSS JOIN LATERAL (VALUES
+           ('positive', a.positive, a.positive_conf_sum,
+            a.positive_compound_sum),
+           ('negative', a.negative, a.negative_conf_sum,
+            a.negative_compound_sum),
+           ('neutral', a.neutral, a.neutral_conf_sum,
+            a.neutral_compound_sum)) AS l(label, n, conf, compound)
+ WHERE l.n > 0;
 
 COMMENT ON VIEW app.label_distribution_hourly IS
     'Per hour, model version and label, the last 7 days: how many '
     'predictions got the label, their share of the hour, and their '
-    'average confidence and compound score.  Labels absent in an hour '
-    'have no row.';
+    'average confidence and compound score (served predictions; from the '
+    'hourly rollups).  Labels absent in an hour have no row.';
 COMMENT ON COLUMN app.label_distribution_hourly.hour IS
     'Start of the hour, [hour, hour + 1 h).';
 COMMENT ON COLUMN app.label_distribution_hourly.model_name IS 'Model name.';
@@ -83,9 +90,11 @@ COMMENT ON COLUMN app.label_distribution_hourly.share IS
     'Fraction of the hour''s predictions (of this model version) with '
     'this label, 0..1.';
 COMMENT ON COLUMN app.label_distribution_hourly.average_confidence IS
-    'Mean confidence of these predictions.';
+    'Mean confidence of these predictions; NULL for an hour folded before '
+    'migration 0012 whose raw rows are gone.';
 COMMENT ON COLUMN app.label_distribution_hourly.average_compound IS
-    'Mean VADER compound score of these predictions.';
+    'Mean VADER compound score of these predictions (NULL as '
+    'average_confidence).';
 
 DROP VIEW IF EXISTS app.threshold_history;
 CREATE VIEW app.threshold_history AS

@@ -4,8 +4,9 @@
 --
 -- Each side is every row of that version in the window: the ones it
 -- answered (shadow_of IS NULL) and, for a version that shadowed, its
--- shadow rows, counted apart.  Exact: plain aggregates over the rows,
--- P95 by percentile_cont(0.95) as app.metrics_window does.  When the
+-- shadow rows, counted apart.  From the rollups, exact as
+-- app.metrics_window is (P95 percentile_cont(0.95) below 2.048 ms).
+-- "paired" joins raw rows: it is bounded by the raw retention.  When the
 -- candidate shadowed the baseline, "paired" compares the two on the very
 -- same inputs (shadow_of joins a shadow row to the answered one).
 
@@ -16,29 +17,29 @@ LANGUAGE sql
 STABLE
 SET search_path = app, pg_catalog
 AS $$
+    -- From the rollups (sql/35_rollups.sql): every row of the version,
+    -- then its served ones for the split.
     SELECT json_build_object(
         'version', p_version,
-        'predictions', count(p.*),
-        'served', count(p.*) FILTER (WHERE p.shadow_of IS NULL),
-        'shadow', count(p.*) FILTER (WHERE p.shadow_of IS NOT NULL),
+        'predictions', coalesce(a.total_predictions, 0),
+        'served', coalesce(s.total_predictions, 0),
+        'shadow', coalesce(a.total_predictions, 0)
+                  - coalesce(s.total_predictions, 0),
         'label_distribution', json_build_object(
-            'positive', count(p.*) FILTER (WHERE p.label = 'positive'),
-            'negative', count(p.*) FILTER (WHERE p.label = 'negative'),
-            'neutral', count(p.*) FILTER (WHERE p.label = 'neutral')),
+            'positive', coalesce(a.positive, 0),
+            'negative', coalesce(a.negative, 0),
+            'neutral', coalesce(a.neutral, 0)),
         'label_share', json_build_object(
-            'positive', CASE WHEN count(p.*) > 0 THEN (count(p.*) FILTER
-                (WHERE p.label = 'positive'))::float8 / count(p.*) END,
-            'negative', CASE WHEN count(p.*) > 0 THEN (count(p.*) FILTER
-                (WHERE p.label = 'negative'))::float8 / count(p.*) END,
-            'neutral', CASE WHEN count(p.*) > 0 THEN (count(p.*) FILTER
-                (WHERE p.label = 'neutral'))::float8 / count(p.*) END),
-        'average_confidence', avg(p.confidence),
-        'p95_inference_time_ms', percentile_cont(0.95) WITHIN GROUP
-            (ORDER BY p.inference_time_ms))
+            'positive', a.positive::float8 / a.total_predictions,
+            'negative', a.negative::float8 / a.total_predictions,
+            'neutral', a.neutral::float8 / a.total_predictions),
+        'average_confidence', a.average_confidence,
+        'p95_inference_time_ms', a.p95_inference_time_ms)
       FROM model_versions v
-      LEFT JOIN prediction_metrics p
-        ON p.model_version_id = v.id
-       AND p.created_at >= p_from AND p.created_at < p_to
+      LEFT JOIN rollup_aggregate(p_from, p_to, ARRAY[v.id], NULL, false,
+                                 NULL) a ON true
+      LEFT JOIN rollup_aggregate(p_from, p_to, ARRAY[v.id], NULL, false,
+                                 false) s ON true
      WHERE v.name = p_model_name AND v.version = p_version;
 $$;
 
@@ -135,21 +136,21 @@ STABLE
 SET search_path = app, pg_catalog
 AS $$
     SELECT jsonb_build_object(
-        'total_predictions', count(p.*),
-        'positive', count(p.*) FILTER (WHERE p.label = 'positive'),
-        'negative', count(p.*) FILTER (WHERE p.label = 'negative'),
-        'neutral', count(p.*) FILTER (WHERE p.label = 'neutral'),
-        'average_confidence', avg(p.confidence),
-        'average_inference_time_ms', avg(p.inference_time_ms),
-        'min_inference_time_ms', min(p.inference_time_ms),
-        'max_inference_time_ms', max(p.inference_time_ms),
-        'p95_inference_time_ms', percentile_cont(0.95) WITHIN GROUP
-            (ORDER BY p.inference_time_ms),
+        'total_predictions', coalesce(a.total_predictions, 0),
+        'positive', coalesce(a.positive, 0),
+        'negative', coalesce(a.negative, 0),
+        'neutral', coalesce(a.neutral, 0),
+        'average_confidence', a.average_confidence,
+        'average_inference_time_ms', a.average_inference_time_ms,
+        'min_inference_time_ms', a.min_inference_time_ms,
+        'max_inference_time_ms', a.max_inference_time_ms,
+        'p95_inference_time_ms', a.p95_inference_time_ms,
         'start', analyze_iso8601(p_from), 'end', analyze_iso8601(p_to))
-      FROM prediction_metrics p
-      JOIN model_versions v ON v.id = p.model_version_id
-     WHERE v.name = p_model_name AND v.version = p_version
-       AND p.created_at >= p_from AND p.created_at < p_to;
+      FROM (SELECT) AS one
+      LEFT JOIN rollup_aggregate(p_from, p_to, ARRAY[(SELECT v.id
+                    FROM model_versions v WHERE v.name = p_model_name
+                     AND v.version = p_version)], NULL, false, NULL) a
+        ON true;
 $$;
 
 COMMENT ON FUNCTION app.compare_window(text, text, timestamptz, timestamptz)

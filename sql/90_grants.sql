@@ -40,7 +40,8 @@ GRANT EXECUTE ON FUNCTION app.partition_ensure(regclass, timestamptz,
     TO modelserver_app;
 -- Rollups (35_rollups.sql): the janitor's fold writes them and moves the
 -- watermark; backfill rebuilds (delete + insert) a range.
-GRANT SELECT, INSERT, DELETE ON app.rollup_1s, app.rollup_1m, app.rollup_1h,
+GRANT SELECT, INSERT, DELETE ON app.rollup_100ms, app.rollup_1s, app.rollup_10s,
+    app.rollup_1m, app.rollup_10m, app.rollup_1h,
     app.rollup_1d TO modelserver_app;
 GRANT SELECT, UPDATE ON app.rollup_state TO modelserver_app;
 \endif
@@ -60,6 +61,7 @@ GRANT SELECT ON app.model_routing, app.model_routing_changes,
 GRANT SELECT ON app.latency_percentiles_hourly, app.label_distribution_hourly,
     app.threshold_history TO modelserver_analyst;
 GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_analyst;
-GRANT SELECT ON app.rollup_1s, app.rollup_1m, app.rollup_1h, app.rollup_1d,
+GRANT SELECT ON app.rollup_100ms, app.rollup_1s, app.rollup_10s, app.rollup_1m,
+    app.rollup_10m, app.rollup_1h, app.rollup_1d,
     app.rollup_state TO modelserver_analyst;
 \endif

@@ -89,7 +89,7 @@ static const struct config_var config_vars[] = {
 	    0, 876000 },
 	{ "ROLLUP_RETENTION_DAYS", CONFIG_INT, CF(rollup_retention_days),
 	    "400", 1, 36500 },
-	{ "ROLLUP_FOLD_MS", CONFIG_INT, CF(rollup_fold_ms), "500", 0, 60000 },
+	{ "ROLLUP_FOLD_MS", CONFIG_INT, CF(rollup_fold_ms), "100", 0, 60000 },
 	{ "MAINTENANCE_DATABASE_URL", CONFIG_SECRET, CF(maintenance_url), "",
 	    0, 0 },
 

@@ -23,7 +23,7 @@
 
 #include "app.h"
 
-#define JANITOR_TICK_MS		500
+#define JANITOR_TICK_MS		100
 #define JANITOR_QUEUE_MAX	64
 #define JANITOR_PARAMS_MAX	6
 #define JANITOR_PARAM_LEN	48

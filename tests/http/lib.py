@@ -93,13 +93,19 @@ def sql_value(query, role="super"):
     return rows[0][0] if rows else None
 
 
+def truncate_predictions():
+    """Empties the raw rows and, with them, every rollup level."""
+    # A running janitor folds again from the first row written after this.
+    sql("DO $$ BEGIN EXECUTE 'TRUNCATE app.prediction_metrics, ' || "
+        "(SELECT string_agg(tbl::text, ', ') FROM app.rollup_levels()); "
+        "END $$; "
+        "UPDATE app.rollup_state SET watermark = NULL, folded_at = NULL")
+
+
 def reset_data():
     """Empties the tables the tests write (the schema stays)."""
-    # The rollups go with the raw rows (a running janitor folds again
-    # from the first row written after this).
-    sql("TRUNCATE app.prediction_metrics, app.rate_limits, app.rollup_1s, "
-        "app.rollup_1m, app.rollup_1h, app.rollup_1d; "
-        "UPDATE app.rollup_state SET watermark = NULL, folded_at = NULL")
+    truncate_predictions()
+    sql("TRUNCATE app.rate_limits")
     sql("DELETE FROM app.model_routing")       # the split (docs/models.md)
     sql("TRUNCATE app.gemini_cache, app.gemini_leases")
     # Thresholds back to the migration's defaults, then no history.

@@ -17,6 +17,7 @@ import time
 
 from fake_gemini import FakeGemini, reply_ok
 from lib import (Server, diag, done, eq, ok, request, reset_data, sql,
+                 truncate_predictions,
                  sql_value)
 
 TOKEN = "routing-test-token"
@@ -167,7 +168,7 @@ st, _, body = put(b.port, split(100, 0, shadow="3.4.0"))
 eq(st, 200, "PUT 100/0 with shadow 3.4.0 (on the other instance)")
 t = wait_everywhere(body.get("generation"), servers)
 ok(t is not None, "the shadow reaches every worker", t)
-sql("TRUNCATE app.prediction_metrics")     # keeps the split, unlike reset_data
+truncate_predictions()     # keeps the split, unlike reset_data
 answered = []
 for i in range(20):
     st, _, r = request(servers[i % 2].port, "POST", "/predict",

@@ -309,19 +309,20 @@ SELECT is_empty($$SELECT x FROM (VALUES
 
 -- Retention inside a window: raw partitions dropped after their rows
 -- were folded.  Whole buckets are still answered from the rollups, so a
--- window keeps every figure; only a fractional edge second whose raw
--- rows are gone is left out (the rollups hold that second whole).
+-- window keeps every figure; only a fractional edge (below the finest
+-- level, 100 ms) whose raw rows are gone is left out (the rollups hold
+-- that 100 ms whole).
 CREATE TEMP TABLE rw AS
-SELECT (SELECT w FROM w0) - interval '20 hours' + interval '0.3 s' AS s,
+SELECT (SELECT w FROM w0) - interval '20 hours' + interval '0.35 s' AS s,
        (SELECT w FROM w0) - interval '2 hours' AS e;
--- Rows in the window's fractional first second (bulk-loaded: backfilled).
-SELECT pg_temp.add_rows(8, (SELECT s FROM rw), interval '0.6 s');
+-- Rows in the window's fractional first 100 ms (bulk-loaded: backfilled).
+SELECT pg_temp.add_rows(8, (SELECT s FROM rw), interval '0.05 s');
 SELECT count(*) FROM app.rollup_backfill((SELECT s FROM rw) - interval '1 s',
     (SELECT s FROM rw) + interval '1 s') \gset
 CREATE TEMP TABLE before_whole AS
 SELECT r.* FROM rw, pg_temp.ref(rw.s, rw.e, NULL) r;
 CREATE TEMP TABLE before_cut AS
-SELECT r.* FROM rw, pg_temp.ref(app.rollup_ceil(rw.s, '1 s'), rw.e, NULL) r;
+SELECT r.* FROM rw, pg_temp.ref(app.rollup_ceil(rw.s, '100 ms'), rw.e, NULL) r;
 -- The window now against a reference taken before: all exact, P95 (here
 -- above the exact range) within 0.1 %.
 CREATE FUNCTION pg_temp.same_as(p_ref text) RETURNS boolean
@@ -355,14 +356,14 @@ BEGIN
 END;
 $$;
 SELECT ok((SELECT w.n > c.n FROM before_whole w, before_cut c),
-    'the fixture: the window''s first fractional second holds rows');
+    'the fixture: the window''s first fractional 100 ms holds rows');
 SELECT pg_temp.drop_raw((SELECT w FROM w0) - interval '10 hours');
 SELECT ok(pg_temp.same_as('before_whole'),
     'a raw partition dropped inside the window: every figure unchanged');
 SELECT pg_temp.drop_raw((SELECT s FROM rw));
 SELECT ok(pg_temp.same_as('before_cut'),
     'the partition of its fractional start dropped too: exact from the next '
-    'whole second');
+    '100 ms boundary');
 
 SELECT * FROM finish();
 ROLLBACK;
