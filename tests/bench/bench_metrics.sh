@@ -10,15 +10,15 @@
 # another), builds what a server that has run for two days at that rate
 # holds (docs/rollups.md):
 #   - the old part generated directly as rollups, in their partitions:
-#     1 min, 1 h and 1 day rows over 49 hours, 1 s rows over the 6 hours
-#     the queries' edges touch (histograms drawn from the latency
+#     1 min, 10 min, 1 h and 1 day rows over 49 hours, 1 s and 10 s rows
+#     over the 6 hours the queries' edges touch (histograms drawn from the latency
 #     distribution of tests/bench/bench_model.sh: 2 us plus an
 #     exponential tail of mean 20 us, 0.05 % of 2-60 ms);
 #   - real raw rows (in time order, as the server writes them), in their
 #     hourly partitions, for the recent edge (the
 #     last 60 s) and around each window start (+-2 s), folded with
-#     app.rollup_backfill, the watermark 1.6 s behind "now" as the
-#     janitor leaves it (ROLLUP_FOLD_MS=500), so each query also reads
+#     app.rollup_backfill, the watermark 0.35 s behind "now", the
+#     janitor's worst case (ROLLUP_FOLD_MS=100), so each query also reads
 #     the raw rows above it.
 # "now" is pinned at a fractional second so every window has raw edges.
 # Then it times each endpoint's query with psql's \timing (client round
@@ -66,8 +66,10 @@ echo "# $runs runs per query after one warm-up; times in ms (client round trip)"
 
 # "now" for every query: a fractional second, so windows have raw edges.
 T=$(q1 "SELECT date_trunc('second', now())")
-now="('$T'::timestamptz + interval '0.6 s')"
-W="('$T'::timestamptz - interval '1 s')"
+# The watermark 0.35 s behind it: the janitor's worst case with
+# ROLLUP_FOLD_MS=100 (its 100 ms margin, the 100 ms grid, the period).
+now="('$T'::timestamptz + interval '0.65 s')"
+W="('$T'::timestamptz + interval '0.3 s')"
 
 # Histogram templates: for a bucket of n predictions, drawn (n <= 20000)
 # or as expected counts with random rounding (larger n), then HDR-indexed.
@@ -102,6 +104,15 @@ CREATE FUNCTION bench.tpl_make(p_lvl int, p_model int, p_rate float8,
              FROM bench.latencies(floor(p_rate * p_width + random())::bigint) l
             WHERE l.c > 0 GROUP BY 1) h
      GROUP BY v
+\$\$;
+CREATE FUNCTION bench.rows(p_tbl regclass) RETURNS bigint
+LANGUAGE plpgsql AS \$\$
+DECLARE
+    v bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', p_tbl) INTO v;
+    RETURN v;
+END;
 \$\$;
 CREATE FUNCTION bench.fill(p_lvl int, p_from timestamptz, p_to timestamptz)
 RETURNS void LANGUAGE plpgsql AS \$\$
@@ -147,8 +158,8 @@ volume() {
 	vol=$name
 	rate=$(awk -v d="$perday" 'BEGIN { printf "%.6f", d / 86400 }')
 	s=$(date +%s.%N)
-	q "TRUNCATE app.prediction_metrics, app.rollup_1s, app.rollup_1m,
-	    app.rollup_1h, app.rollup_1d, bench.tpl;
+	q "DO \$\$ BEGIN EXECUTE 'TRUNCATE app.prediction_metrics, bench.tpl, '
+	    || (SELECT string_agg(tbl::text, ', ') FROM app.rollup_levels()); END \$\$;
 	   UPDATE app.rollup_state SET watermark = NULL"
 	# The templates, per level and model (9 in 10 for v1).
 	q "SELECT bench.tpl_make(l.lvl, m.id, $rate * m.share,
@@ -160,16 +171,23 @@ volume() {
 	# Partitions, then the old part as rollups.
 	q "SELECT app.partition_ensure(p, $now - interval '50 hours',
 	        $now + interval '1 hour')
-	     FROM unnest(ARRAY['app.prediction_metrics', 'app.rollup_1s',
-	                 'app.rollup_1m', 'app.rollup_1h']::regclass[]) AS p"
-	q "SELECT bench.fill(4, $now - interval '49 hours', app.rollup_floor($W, '1 day'));
-	   SELECT bench.fill(3, app.rollup_floor($now - interval '49 hours', '1 day'),
+	     FROM unnest(ARRAY['app.prediction_metrics']::regclass[] ||
+	                 ARRAY(SELECT pp.parent FROM app.partition_policy pp
+	                        WHERE pp.kind = 'rollup')) AS p"
+	# Levels: 1 100 ms, 2 1 s, 3 10 s, 4 1 min, 5 10 min, 6 1 h, 7 1 day;
+	# 100 ms rows come from the raw edges (rollup_backfill below).
+	q "SELECT bench.fill(7, $now - interval '49 hours', app.rollup_floor($W, '1 day'));
+	   SELECT bench.fill(6, app.rollup_floor($now - interval '49 hours', '1 day'),
 	                     app.rollup_floor($W, '1 hour'));
-	   SELECT bench.fill(2, app.rollup_floor($now - interval '49 hours', '1 hour'),
+	   SELECT bench.fill(5, app.rollup_floor($now - interval '49 hours', '1 hour'),
+	                     app.rollup_floor($W, '10 minutes'));
+	   SELECT bench.fill(4, app.rollup_floor($now - interval '49 hours', '1 hour'),
 	                     app.rollup_floor($W, '1 minute'));
-	   SELECT bench.fill(1, $now - interval '49 hours', $now - interval '47 hours');
-	   SELECT bench.fill(1, $now - interval '25 hours', $now - interval '23 hours');
-	   SELECT bench.fill(1, $now - interval '2 hours', $now - interval '60 s')"
+	   SELECT bench.fill(l, r.a, r.b)
+	     FROM (VALUES (3), (2)) AS lv(l),
+	          (VALUES ($now - interval '49 hours', $now - interval '47 hours'),
+	                  ($now - interval '25 hours', $now - interval '23 hours'),
+	                  ($now - interval '2 hours', $now - interval '60 s')) AS r(a, b)"
 	# Raw rows: the last 60 s up to now, and +-2 s around each window start.
 	q "INSERT INTO app.prediction_metrics (prediction_id, model_version_id,
 	    label, confidence, inference_time_ms, input_length, compound, pos,
@@ -209,25 +227,21 @@ volume() {
 	printf '# generated in %.1f s; the raw edges folded by rollup_backfill in %.0f ms\n' \
 	    "$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }')" \
 	    "$(awk -v a="$s2" -v b="$e2" 'BEGIN { print (b - a) * 1000 }')"
-	echo "# $(q1 "SELECT format('raw rows %s (%s above the watermark); rollup rows: 1 s %s, 1 min %s, 1 h %s, 1 day %s; histogram entries per 1 min row %s',
+	echo "# $(q1 "SELECT format('raw rows %s (%s above the watermark); rollup rows: %s',
 	    (SELECT count(*) FROM app.prediction_metrics),
 	    (SELECT count(*) FROM app.prediction_metrics WHERE created_at >= $W),
-	    (SELECT count(*) FROM app.rollup_1s), (SELECT count(*) FROM app.rollup_1m),
-	    (SELECT count(*) FROM app.rollup_1h), (SELECT count(*) FROM app.rollup_1d),
-	    (SELECT round(avg(cardinality(hist_idx))) FROM app.rollup_1m))")"
-	echo "# $(q1 "WITH raw AS (
-	        SELECT sum(pg_total_relation_size(p.partition)) AS b
-	          FROM app.partitions p WHERE p.parent = 'app.prediction_metrics'::regclass),
-	      lv AS (SELECT l.lvl, coalesce((SELECT sum(pg_total_relation_size(p.partition))
-	                 FROM app.partitions p WHERE p.parent = l.tbl),
-	                 pg_total_relation_size(l.tbl)) AS b
-	               FROM app.rollup_levels() l)
-	    SELECT format('bytes per raw row %s; rollup bytes per day: 1 s %s, 1 min %s, 1 h %s, 1 day %s',
-	        round((SELECT b FROM raw) / (SELECT count(*) FROM app.prediction_metrics)),
-	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 1) * 24 / 6)::bigint),
-	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 2) * 24 / 49)::bigint),
-	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 3) * 24 / 49)::bigint),
-	        pg_size_pretty(((SELECT b FROM lv WHERE lvl = 4) / 3)::bigint))")"
+	    (SELECT string_agg(format('%s %s', l.width, c.n), ', ' ORDER BY l.lvl)
+	       FROM app.rollup_levels() l,
+	            LATERAL (SELECT bench.rows(l.tbl) AS n) c))")"
+	echo "# $(q1 "SELECT format('bytes per raw row %s; rollup bytes (49 h of 1 min and coarser, 6 h of 1 s and 10 s): %s',
+	    round((SELECT sum(pg_total_relation_size(p.partition))
+	             FROM app.partitions p
+	            WHERE p.parent = 'app.prediction_metrics'::regclass)
+	          / (SELECT count(*) FROM app.prediction_metrics)),
+	    (SELECT string_agg(format('%s %s', l.width, pg_size_pretty(coalesce(
+	        (SELECT sum(pg_total_relation_size(p.partition)) FROM app.partitions p
+	          WHERE p.parent = l.tbl), pg_total_relation_size(l.tbl)))), ', '
+	        ORDER BY l.lvl) FROM app.rollup_levels() l))")"
 	printf '%-44s %9s %9s %9s\n' "query (endpoint)" median min max
 	bench "aggregated(1440)  POST /metrics/aggregated" \
 	    "SELECT app.metrics_aggregated(1440, NULL, NULL, $now)"
