@@ -70,19 +70,19 @@ run_unit() {
 	local args=()
 	for t in build/tests/test_*; do args+=("$t"); done
 	# Some tests take arguments (the smoke data set): a wrapper per test.
-	prove --exec "$root/tests/lib/unit-exec.sh" "${args[@]}" || failed=1
+	prove --timer --exec "$root/tests/lib/unit-exec.sh" "${args[@]}" || failed=1
 }
 
 run_sql() {
 	echo "== sql (pgTAP)"
-	pg_prove -h "$TEST_PGDIR/run" -p "$TEST_PGPORT" -U postgres \
+	pg_prove --timer -h "$TEST_PGDIR/run" -p "$TEST_PGPORT" -U postgres \
 	    -d modelserver ${@:-tests/sql/*.sql} || failed=1
 }
 
 run_http() {
 	echo "== http (real server + PostgreSQL)"
 	make --no-print-directory -s SANITIZE=1 build/san/app.so
-	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/http/test_*.py} || failed=1
+	prove --timer ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/http/test_*.py} || failed=1
 }
 
 # The files whose servers use the database, for the PgBouncer run.
@@ -107,7 +107,7 @@ run_pgbouncer() {
 		    "$TEST_PGBOUNCER_PORT" "$TEST_PGDIR" app)
 		export TEST_DB_APP
 		# shellcheck disable=SC2086
-		prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+		prove --timer ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
 		    ${@:-$PGBOUNCER_TESTS}
 	) || failed=1
 }
@@ -120,7 +120,7 @@ run_scale() {
 	echo "== scale (standby, failover, several servers behind HAProxy)"
 	make --no-print-directory -s SANITIZE=1 build/san/app.so
 	# shellcheck disable=SC2086
-	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+	prove --timer ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
 	    ${@:-$SCALE_TESTS} || failed=1
 }
 
@@ -129,26 +129,35 @@ run_scale() {
 run_contract() {
 	echo "== contract (the original server's schemas, real server)"
 	make --no-print-directory -s SANITIZE=1 build/san/app.so
-	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/contract/test_*.py} || failed=1
+	prove --timer ${PROVE_FLAGS:-} --exec /usr/bin/python3 ${@:-tests/contract/test_*.py} || failed=1
 }
 
 # The image and compose with Podman (skips itself where Podman cannot run).
 run_containers() {
 	echo "== containers (the image, docker-compose on Podman)"
-	prove ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
+	prove --timer ${PROVE_FLAGS:-} --exec /usr/bin/python3 \
 	    ${@:-tests/containers/test_*.py} || failed=1
 }
 
+# Each layer's wall time, after its results (prove --timer gives each
+# file's).
+timed() {
+	local t0=$SECONDS
+	"$@"
+	echo "# layer ${1#run_}: $((SECONDS - t0)) s"
+}
+
 case "$layer" in
-unit)	run_unit ;;
-sql)	cluster_up; run_sql "$@" ;;
-http)	cluster_up; run_http "$@" ;;
-contract) cluster_up; run_contract "$@" ;;
-containers) run_containers "$@" ;;
-pgbouncer) cluster_up; run_pgbouncer "$@" ;;
-scale)	cluster_up; run_scale "$@" ;;
-all)	run_unit; cluster_up; run_sql; run_http; run_contract; run_containers
-	run_pgbouncer; run_scale ;;
+unit)	timed run_unit ;;
+sql)	cluster_up; timed run_sql "$@" ;;
+http)	cluster_up; timed run_http "$@" ;;
+contract) cluster_up; timed run_contract "$@" ;;
+containers) timed run_containers "$@" ;;
+pgbouncer) cluster_up; timed run_pgbouncer "$@" ;;
+scale)	cluster_up; timed run_scale "$@" ;;
+all)	timed run_unit; cluster_up; timed run_sql; timed run_http
+	timed run_contract; timed run_containers; timed run_pgbouncer
+	timed run_scale ;;
 *)	echo "usage: tests/run.sh" \
 	    "[unit|sql|http|contract|containers|pgbouncer|scale] [files...]" >&2
 	exit 2 ;;
