@@ -13,7 +13,9 @@
 #
 # It starts a throw-away PostgreSQL 15 cluster on a free port under a
 # temporary directory, migrates it, and stops and removes it at the end,
-# pass or fail.  The HTTP tests start their own servers (the module built
+# pass or fail.  With no layer it runs the unit tests, then the other
+# layers in three lanes side by side, each step with a cluster of its own
+# (run_lanes below; TEST_LANES=1 runs them one after the other).  The HTTP tests start their own servers (the module built
 # with ASan + UBSan) and stop them.  Logs land in tests/out/.
 set -euo pipefail
 
@@ -162,13 +164,13 @@ timed() {
 # fails the run.  TEST_LANES=1 runs the layers one after the other
 # instead, on one cluster.
 
-# Lane a: the containers (apt and debootstrap inside), then the small
-# layers.  Lane b: the http files that take longest (a browser's
+# Lane a: the containers (apt and debootstrap inside), then the scale
+# layer.  Lane b: the http files that take longest (a browser's
 # refreshes, hundreds of hostile requests) with the two browser files
 # together (each runs make docs / make dashboard in the tree), then
 # test_analyze.py through PgBouncer (a minute of Gemini timeouts).  Lane
-# c: every other http file, then the rest of the pgbouncer layer.  Then,
-# alone: the files that load the machine on purpose and assert on what
+# c: sql, every other http file, the rest of the pgbouncer layer, and the
+# contract.  Then, alone: the files that load the machine on purpose and assert on what
 # keeps up under that load (test_partitions.py: the janitor attaches and
 # drops partitions under wrk).
 HTTP_LANE_B="tests/http/test_dashboard_browser.py tests/http/test_hostile.py
@@ -198,7 +200,7 @@ lane() {
 		TEST_LANE="$name-${step%% *}" "$root/tests/run.sh" $step &
 		child=$!
 		trap 'kill -TERM $child 2>/dev/null; wait $child; exit 1' TERM
-		wait $child || rc=1
+		wait $child || { rc=$?; echo "# lane $name: '${step%% *}' failed (exit $rc)"; }
 		trap - TERM
 	done
 	return $rc
@@ -211,9 +213,10 @@ run_lanes() {
 	for f in $PGBOUNCER_TESTS; do
 		[ "$f" = "$pgb_b" ] || pgb_c+=("$f")
 	done
-	local -a a=(containers "scale" "contract" "sql")
+	local -a a=(containers "scale")
 	local -a b=("http $(echo $HTTP_LANE_B)" "pgbouncer $pgb_b")
-	local -a c=("http $(echo $(http_lane_c))" "pgbouncer ${pgb_c[*]}")
+	local -a c=("sql" "http $(echo $(http_lane_c))" "pgbouncer ${pgb_c[*]}"
+	    "contract")
 	# Built once here, not by three makes at once.
 	make --no-print-directory -s SANITIZE=1 build/san/app.so
 	trap 'kill -TERM "${pid[@]}" 2>/dev/null; wait; exit 1' TERM
@@ -235,7 +238,7 @@ run_lanes() {
 			if [ "$rc" = 0 ]; then
 				echo "# lane $name passed: $((SECONDS - started[$name])) s"
 			else
-				echo "# lane $name FAILED: $((SECONDS - started[$name])) s"
+				echo "# lane $name FAILED (exit $rc): $((SECONDS - started[$name])) s"
 				failed=1
 			fi
 			unset "pid[$name]"
