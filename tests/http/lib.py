@@ -13,6 +13,7 @@ import atexit
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -277,6 +278,7 @@ class Server:
         env = self.render()
         conf = self.conf
         self.logf = open(self.log, "ab")
+        self.log_mark = self.logf.tell()
         # As make serve: with RUN_AS the workers drop to that user.
         flags = ["-f", "-n"] + ([] if self.env.get("RUN_AS") else ["-r"])
         self.proc = subprocess.Popen(
@@ -299,13 +301,28 @@ class Server:
                                          timeout=1).close()
                 # The port opens before the workers run init().
                 st, _, _ = request(self.port, "GET", "/", timeout=5)
-                if st == 200:
+                if st == 200 and self.workers_started():
                     return
             except OSError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server %s not ready; see %s" % (self.name,
                                                             self.log))
+
+    def workers_started(self):
+        """Whether every worker of this start has logged that it started.
+        One worker can answer while another is still starting on a busy
+        machine, and Kore 4.1 never stops a worker that starts after the
+        parent got SIGTERM (stop() would wait for it in vain)."""
+        want = self.env.get("WORKERS", "")
+        if not want.isdigit():
+            return True
+        with open(self.log, "rb") as f:
+            f.seek(self.log_mark)
+            text = f.read().decode("utf-8", "replace")
+        got = set(re.findall(r"^\[wrk (\d+)\]: worker \d+ started", text,
+                             re.M))
+        return len(got) >= int(want)
 
     def pids(self):
         """The parent's pid and its workers' pids."""
