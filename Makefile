@@ -41,8 +41,9 @@ PACKAGES	:= kore libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev \
 # Debian's only when there is none, so a Node.js from elsewhere is kept.
 NPM		:= $(shell command -v npm 2>/dev/null)
 NODE_PACKAGES	:= $(if $(NPM),,nodejs npm)
+# wrk: tests/http/test_partitions.py drives /predict with it.
 TEST_PACKAGES	:= postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-		   docker-compose prometheus pgbouncer haproxy \
+		   docker-compose prometheus pgbouncer haproxy wrk \
 		   python3-jsonschema chromium $(NODE_PACKAGES)
 # make test-containers (part of make test): Podman as the Docker engine,
 # runc (crun refuses hybrid cgroups), netavark and aardvark-dns (service

@@ -899,6 +899,7 @@ DECLARE
     v_w   timestamptz;
     v_lo  timestamptz;
     v_raw timestamptz;
+    v_l   record;
 BEGIN
     PERFORM pg_advisory_xact_lock(7310442160);
     IF NOT (SELECT s.upgrade_pending FROM rollup_state s) THEN
@@ -906,20 +907,19 @@ BEGIN
     END IF;
     SELECT s.watermark INTO v_w FROM rollup_state s;
     IF v_w IS NOT NULL THEN
-        v_lo := (SELECT min(r.bucket) FROM rollup_1s r);
-        IF v_lo IS NOT NULL THEN
-            PERFORM partition_ensure('app.rollup_10s',
-                rollup_floor(v_lo, interval '1 day'), v_w);
-            PERFORM rollup_build(3, rollup_floor(v_lo, interval '10 seconds'),
-                                 rollup_floor(v_w, interval '10 seconds'));
-        END IF;
-        v_lo := (SELECT min(r.bucket) FROM rollup_1m r);
-        IF v_lo IS NOT NULL THEN
-            PERFORM partition_ensure('app.rollup_10m',
-                rollup_floor(v_lo, interval '30 days'), v_w);
-            PERFORM rollup_build(5, rollup_floor(v_lo, interval '10 minutes'),
-                                 rollup_floor(v_w, interval '10 minutes'));
-        END IF;
+        -- Each new level (3: 10 s, 5: 10 min) from the level below it,
+        -- in partitions as wide as its policy says.
+        FOR v_l IN SELECT l.lvl, l.tbl, l.width, f.tbl AS src, pp.width AS pw
+                     FROM rollup_levels() l
+                     JOIN rollup_levels() f ON f.lvl = l.lvl - 1
+                     JOIN partition_policy pp ON pp.parent = l.tbl
+                    WHERE l.lvl IN (3, 5) ORDER BY l.lvl LOOP
+            EXECUTE format('SELECT min(bucket) FROM %s', v_l.src) INTO v_lo;
+            CONTINUE WHEN v_lo IS NULL;
+            PERFORM partition_ensure(v_l.tbl, rollup_floor(v_lo, v_l.pw), v_w);
+            PERFORM rollup_build(v_l.lvl, rollup_floor(v_lo, v_l.width),
+                                 rollup_floor(v_w, v_l.width));
+        END LOOP;
         v_raw := (SELECT min(p.created_at) FROM prediction_metrics p);
         IF v_raw IS NOT NULL AND v_raw < v_w THEN
             UPDATE rollup_state SET watermark = NULL;

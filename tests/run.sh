@@ -15,8 +15,9 @@
 # temporary directory, migrates it, and stops and removes it at the end,
 # pass or fail.  With no layer it runs the unit tests, then the other
 # layers in three lanes side by side, each step with a cluster of its own
-# (run_lanes below; TEST_LANES=1 runs them one after the other).  The HTTP tests start their own servers (the module built
-# with ASan + UBSan) and stop them.  Logs land in tests/out/.
+# (run_lanes below; TEST_LANES=1 runs them one after the other).  The
+# HTTP tests start their own servers (the module built with ASan +
+# UBSan) and stop them.  Logs land in tests/out/.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

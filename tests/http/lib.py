@@ -89,6 +89,20 @@ def sql(query, role="super", check=True):
     return [line.split("\t") for line in r.stdout.splitlines() if line]
 
 
+def ddl(query, role="super", tries=5):
+    """sql() for DDL on the partitioned tables: it locks every partition,
+    and so can deadlock with the janitor's partition and rollup jobs,
+    which lock them in another order; PostgreSQL then cancels one side,
+    and a DDL statement is simply run again."""
+    for i in range(tries):
+        try:
+            return sql(query, role)
+        except RuntimeError as e:
+            if "deadlock detected" not in str(e) or i == tries - 1:
+                raise
+            time.sleep(0.2)
+
+
 def sql_value(query, role="super"):
     rows = sql(query, role)
     return rows[0][0] if rows else None

@@ -11,7 +11,7 @@ commit.
 """
 import threading
 
-from lib import (Server, done, eq, ok, request, reset_data, sql,
+from lib import (Server, ddl, done, eq, ok, request, reset_data, sql,
                  sql_value)
 
 
@@ -99,7 +99,7 @@ st, _, _ = request(port, "GET", "/predict/batch")
 eq(st, 405, "GET /predict/batch: 405")
 
 # ---- a database failure in the middle of the INSERT ---------------------
-sql("CREATE FUNCTION app.test_fail_777() RETURNS trigger LANGUAGE plpgsql "
+ddl("CREATE FUNCTION app.test_fail_777() RETURNS trigger LANGUAGE plpgsql "
     "AS $$ BEGIN RAISE EXCEPTION 'test failure at row of length 777'; "
     "END $$; CREATE TRIGGER test_fail_777 BEFORE INSERT ON "
     "app.prediction_metrics FOR EACH ROW WHEN (NEW.input_length = 777) "
@@ -116,7 +116,7 @@ try:
     st, _, body = batch(port, ["after the failure"])
     eq(st, 200, "the server goes on serving")
 finally:
-    sql("DROP TRIGGER test_fail_777 ON app.prediction_metrics; "
+    ddl("DROP TRIGGER test_fail_777 ON app.prediction_metrics; "
         "DROP FUNCTION app.test_fail_777()")
 
 # ---- concurrent batches and single predictions ---------------------------

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from lib import (Server, db_url, diag, done, eq, ok, prom, request,
+from lib import (Server, db_url, ddl, diag, done, eq, ok, prom, request,
                  reset_data, sql, sql_value)
 
 
@@ -72,7 +72,7 @@ eq(sts, [200] * 50, "a lone client's sequential requests are each answered")
 # A constraint that rejects one input length poisons the batch that holds
 # such a row: the whole statement fails, so every request in it must get
 # 503 and none of its rows may be stored.
-sql("ALTER TABLE app.prediction_metrics ADD CONSTRAINT test_poison "
+ddl("ALTER TABLE app.prediction_metrics ADD CONSTRAINT test_poison "
     "CHECK (input_length <> 777)")
 try:
     reset_data()
@@ -81,7 +81,7 @@ try:
                    text=lambda i, j: poison if (i, j) == (5, 5)
                    else "fine %d %d" % (i, j))
 finally:
-    sql("ALTER TABLE app.prediction_metrics DROP CONSTRAINT test_poison")
+    ddl("ALTER TABLE app.prediction_metrics DROP CONSTRAINT test_poison")
 statuses = {}
 for st, _, _ in results:
     statuses[st] = statuses.get(st, 0) + 1
