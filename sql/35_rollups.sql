@@ -671,7 +671,10 @@ BEGIN
 
     -- Raw rows: the fractional start and everything from the watermark.
     -- Few expressions per row (they are what a read pays per raw row);
-    -- the per-label columns are spread per group.
+    -- the per-label columns are spread per group.  The sums are of the
+    -- integer micro-units the rollups hold (exact bigint arithmetic, far
+    -- cheaper than a numeric per row), so an answer does not change when
+    -- the watermark passes its rows.
     IF v_rlo >= v_rhi THEN
         v_r := ARRAY[tstzrange(p_start, p_end)];
     ELSE
@@ -697,8 +700,10 @@ BEGIN
                            END AS b,
                            p.model_version_id AS m, p.label AS l,
                            p.inference_time_ms AS t, count(*) AS c,
-                           sum(p.confidence::numeric) AS cs,
-                           sum(p.compound::numeric) AS ce
+                           sum(round(p.confidence * 1e6)::bigint)
+                               * 0.000001 AS cs,
+                           sum(round(p.compound * 1e4)::bigint)
+                               * 0.0001 AS ce
                       FROM prediction_metrics p
                      WHERE p.created_at >= lower(v_rng)
                        AND p.created_at < upper(v_rng)
@@ -750,19 +755,17 @@ AS $$
         SELECT CASE WHEN p_by_model THEN r.model_version_id
                     ELSE -1 END AS m, r.*
           FROM rollup_parts(p_start, p_end, p_ids, p_bucket, p_shadow) r
-    ), hi AS (
-        -- Histograms merged on the integer index first: the values
-        -- (and the float grouping) only for the distinct indexes.  The
-        -- arrays are unnested in the select list: a set-returning
-        -- function there streams, one in FROM is materialized first.
-        SELECT u.tb, u.m, u.i, sum(u.c)::bigint AS n
-          FROM (SELECT p.tb, p.m, unnest(p.hidx) AS i, unnest(p.hcnt) AS c
-                  FROM p WHERE p.hidx IS NOT NULL) u
-         GROUP BY u.tb, u.m, u.i
     ), vals AS (
+        -- One grouping of every latency, raw and histogram alike, on the
+        -- value a histogram index stands for (one-to-one, so the same
+        -- groups as on the index).  The arrays are unnested in the
+        -- select list: a set-returning function there streams, one in
+        -- FROM is materialized first.
         SELECT p.tb, p.m, p.v, p.n FROM p WHERE p.v IS NOT NULL
         UNION ALL
-        SELECT hi.tb, hi.m, rollup_hist_value(hi.i), hi.n FROM hi
+        SELECT u.tb, u.m, rollup_hist_value(u.i), u.c
+          FROM (SELECT p.tb, p.m, unnest(p.hidx) AS i, unnest(p.hcnt) AS c
+                  FROM p WHERE p.hidx IS NOT NULL) u
     ), g AS (
         SELECT vals.tb, vals.m, vals.v, sum(vals.n)::bigint AS n
           FROM vals GROUP BY vals.tb, vals.m, vals.v

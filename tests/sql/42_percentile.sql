@@ -13,7 +13,9 @@ INSERT INTO app.prediction_metrics (prediction_id, model_version_id, label,
     confidence, inference_time_ms, input_length, compound, pos, neu, neg,
     client_ip, created_at)
 SELECT gen_random_uuid(), app.model_version_id('vader', '3.3.2'),
-       (ARRAY['positive', 'negative', 'neutral'])[1 + i % 3], random(),
+       (ARRAY['positive', 'negative', 'neutral'])[1 + i % 3],
+       -- confidence as the server stores it, to 1e-6
+       round(random()::numeric, 6),
        CASE WHEN i % 2 = 0 THEN round((random() * 0.3)::numeric, 3)
             ELSE random() * 40 END,
        5, 0, 0, 1, 0, '10.0.0.1',
