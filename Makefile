@@ -363,6 +363,7 @@ bench-deps:
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/bench.sh
+	@tests/bench/bench_rollups.sh
 
 soak: deps bench-deps
 	@$(MAKE) --no-print-directory all

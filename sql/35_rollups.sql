@@ -237,12 +237,15 @@ BEGIN
             time_min_us, time_max_us, hist_idx, hist_cnt,
             positive_conf_sum_micro, negative_conf_sum_micro,
             neutral_conf_sum_micro, positive_compound_sum_e4,
-            negative_compound_sum_e4, neutral_compound_sum_e4)
+            negative_compound_sum_e4, neutral_compound_sum_e4, hist_cum)
         SELECT g.b, g.m, g.s, sum(g.c), sum(g.pos), sum(g.neg), sum(g.neu),
                sum(g.pcs + g.ncs + g.ucs), sum(g.ts), min(g.tmin),
                max(g.tmax), array_agg(g.i ORDER BY g.i),
                array_agg(g.c ORDER BY g.i), sum(g.pcs), sum(g.ncs),
-               sum(g.ucs), sum(g.pco), sum(g.nco), sum(g.uco)
+               sum(g.ucs), sum(g.pco), sum(g.nco), sum(g.uco),
+               array_agg(g.cum ORDER BY g.i)
+          FROM (SELECT g0.*, sum(g0.c) OVER (PARTITION BY g0.b, g0.m, g0.s
+                                             ORDER BY g0.i)::bigint AS cum
           FROM (SELECT date_bin('100 milliseconds', p.created_at,
                            timestamptz '2000-01-01 00:00+00') AS b,
                        p.model_version_id AS m,
@@ -271,7 +274,7 @@ BEGIN
                        round(p.confidence * 1e6)::bigint AS cm,
                        round(p.compound * 1e4)::bigint AS ce) x
                  WHERE p.created_at >= p_from AND p.created_at < p_to
-                 GROUP BY 1, 2, 3, 4) g
+                 GROUP BY 1, 2, 3, 4) g0) g
          GROUP BY g.b, g.m, g.s;
     ELSE
         -- The per-label sums are NULL (unknown) in a bucket if they are in
@@ -282,7 +285,7 @@ BEGIN
             time_max_us, hist_idx, hist_cnt, positive_conf_sum_micro,
             negative_conf_sum_micro, neutral_conf_sum_micro,
             positive_compound_sum_e4, negative_compound_sum_e4,
-            neutral_compound_sum_e4)
+            neutral_compound_sum_e4, hist_cum)
         WITH s AS (
             SELECT date_bin($3, r.bucket, timestamptz '2000-01-01 00:00+00')
                        AS b, r.model_version_id AS m, r.shadow AS sh,
@@ -310,8 +313,12 @@ BEGIN
              GROUP BY 1, 2, 3, 4
         ), ha AS (
             SELECT h.b, h.m, h.sh, array_agg(h.i ORDER BY h.i) AS hi,
-                   array_agg(h.c ORDER BY h.i) AS hc
-              FROM h GROUP BY h.b, h.m, h.sh
+                   array_agg(h.c ORDER BY h.i) AS hc,
+                   array_agg(h.cum ORDER BY h.i) AS hcum
+              FROM (SELECT h.*, sum(h.c) OVER (PARTITION BY h.b, h.m, h.sh
+                                               ORDER BY h.i)::bigint AS cum
+                      FROM h) h
+             GROUP BY h.b, h.m, h.sh
         )
         SELECT s.b, s.m, s.sh, s.n, s.pos, s.neg, s.neu, s.cs, s.ts,
                s.tmin, s.tmax, ha.hi, ha.hc,
@@ -320,7 +327,7 @@ BEGIN
                CASE WHEN s.known THEN s.ucs END,
                CASE WHEN s.known THEN s.pco END,
                CASE WHEN s.known THEN s.nco END,
-               CASE WHEN s.known THEN s.uco END
+               CASE WHEN s.known THEN s.uco END, ha.hcum
           FROM s JOIN ha ON ha.b = s.b AND ha.m = s.m AND ha.sh = s.sh$q$,
           v_tbl, v_src)
         USING p_from, p_to, v_w;
@@ -359,6 +366,7 @@ RETURNS timestamptz
 LANGUAGE plpgsql
 SET search_path = app, pg_catalog
 SET jit = off
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_w     timestamptz;
@@ -402,9 +410,12 @@ BEGIN
     ELSE
         v_base := v_w;
     END IF;
+    -- Bounded above too: the partitions made ahead of now are then
+    -- pruned when the statement is planned, not planned at every run.
     SELECT rollup_floor(min(p.created_at), v_g) INTO v_raw
-      FROM prediction_metrics p WHERE p.created_at >= v_base;
-    v_raw := least(coalesce(v_raw, v_c), v_c);
+      FROM prediction_metrics p
+     WHERE p.created_at >= v_base AND p.created_at < v_c;
+    v_raw := coalesce(v_raw, v_c);
     -- Bounded work per run: a backlog is caught up over several runs.
     v_c := least(v_c, rollup_floor(v_raw + p_max_span, v_g));
     IF v_c <= v_base THEN
@@ -549,14 +560,28 @@ DROP FUNCTION IF EXISTS app.rollup_aggregate(timestamptz, timestamptz,
     integer[], interval, boolean) CASCADE;
 DROP FUNCTION IF EXISTS app.rollup_parts(timestamptz, timestamptz,
     integer[], interval) CASCADE;
+-- 0013 added hcum to what rollup_parts returns: the older one goes (no
+-- view reads it; the functions that call it are re-created below).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_proc
+                WHERE oid = to_regprocedure('app.rollup_parts(timestamptz, '
+                    'timestamptz, integer[], interval, boolean)')
+                  AND NOT 'hcum' = ANY (proargnames)) THEN
+        DROP FUNCTION app.rollup_parts(timestamptz, timestamptz, integer[],
+            interval, boolean);
+    END IF;
+END;
+$$;
 
 -- The pieces that make up [p_start, p_end) exactly, each row once:
 -- rollup rows of the coarsest level whose bucket fits (inside the window,
 -- below the watermark, and, with p_bucket, inside one timeseries bucket
 -- of that width aligned to the UTC epoch), and raw rows for the rest,
 -- grouped by label and latency.  tb is the timeseries bucket (p_start
--- without p_bucket); a rollup row carries its histogram (hidx, hcnt), a
--- raw group its latency v.  Sums are exact numerics (the rollups' are
+-- without p_bucket); a rollup row carries its histogram (hidx, hcnt and
+-- hcum, the running totals of hcnt), a raw group its latency v.  Sums
+-- are exact numerics (the rollups' are
 -- of the values at the precision the server stores them: confidence
 -- 1e-6, compound 1e-4, time 1 us).  p_shadow: false (served rows), true
 -- (shadow rows), NULL (both).
@@ -570,7 +595,8 @@ RETURNS TABLE (tb timestamptz, model_version_id integer, n bigint,
                hidx integer[], hcnt bigint[], v double precision,
                positive_conf numeric, negative_conf numeric,
                neutral_conf numeric, positive_compound numeric,
-               negative_compound numeric, neutral_compound numeric)
+               negative_compound numeric, neutral_compound numeric,
+               hcum bigint[])
 LANGUAGE plpgsql
 STABLE
 SET search_path = app, pg_catalog
@@ -645,7 +671,13 @@ BEGIN
                            r.neutral_conf_sum_micro * 0.000001,
                            r.positive_compound_sum_e4 * 0.0001,
                            r.negative_compound_sum_e4 * 0.0001,
-                           r.neutral_compound_sum_e4 * 0.0001
+                           r.neutral_compound_sum_e4 * 0.0001,
+                           -- (a row written without it: summed here)
+                           coalesce(r.hist_cum, (SELECT array_agg(c.s
+                               ORDER BY c.o) FROM (SELECT sum(u.c) OVER (
+                               ORDER BY u.o)::bigint AS s, u.o
+                               FROM unnest(r.hist_cnt) WITH ORDINALITY
+                                    AS u(c, o)) c))
                       FROM %s r
                      WHERE r.bucket >= $1 AND r.bucket < $2
                        AND ($3::integer[] IS NULL OR
@@ -694,7 +726,8 @@ BEGIN
                    CASE WHEN g.l = 'neutral' THEN g.cs ELSE 0 END,
                    CASE WHEN g.l = 'positive' THEN g.ce ELSE 0 END,
                    CASE WHEN g.l = 'negative' THEN g.ce ELSE 0 END,
-                   CASE WHEN g.l = 'neutral' THEN g.ce ELSE 0 END
+                   CASE WHEN g.l = 'neutral' THEN g.ce ELSE 0 END,
+                   NULL::bigint[]
               FROM (SELECT CASE WHEN p_bucket IS NULL THEN p_start
                                 ELSE date_bin(p_bucket, p.created_at, v_o)
                            END AS b,
@@ -810,6 +843,179 @@ COMMENT ON FUNCTION app.rollup_aggregate(timestamptz, timestamptz,
     'sums of confidence and compound (NULL where rows folded before '
     'migration 0012 are part of it).  p_shadow as app.rollup_parts: '
     'served rows only unless asked.';
+
+-- One window's figures, as app.rollup_aggregate gives them without
+-- p_bucket and p_by_model but without the merged histogram: what
+-- /metrics/aggregated, the analyzer and the model comparison read.  P95
+-- is found, not merged: it lies between the smallest and the largest P95
+-- of the parts (of a union of multisets, a quantile lies between the
+-- parts' own), so a binary search over the histogram index in that
+-- range, each step a width_bucket per part, finds the bucket that holds
+-- each of the two ranks percentile_cont interpolates.  The same value as
+-- app.rollup_quantile over the merged histogram; the cost follows the
+-- parts, not the distinct latencies in them.
+CREATE OR REPLACE FUNCTION app.rollup_summary(
+    p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
+    p_shadow boolean DEFAULT false)
+RETURNS TABLE (total_predictions bigint, conf_sum numeric,
+               average_confidence double precision,
+               average_inference_time_ms double precision,
+               min_inference_time_ms double precision,
+               max_inference_time_ms double precision,
+               p95_inference_time_ms double precision,
+               positive bigint, negative bigint, neutral bigint,
+               positive_conf_sum numeric, negative_conf_sum numeric,
+               neutral_conf_sum numeric, positive_compound_sum numeric,
+               negative_compound_sum numeric, neutral_compound_sum numeric)
+LANGUAGE plpgsql
+STABLE
+SET search_path = app, pg_catalog
+SET jit = off
+SET work_mem = '64MB'
+AS $$
+DECLARE
+    v_t     record;
+    v_pos   double precision;
+    v_lo    integer;	-- the search range of histogram indexes
+    v_hi    integer;
+    v_top   integer;
+    v_mid   integer;
+    v_k     bigint;		-- the rank sought (0-based)
+    v_c     bigint;
+    v_upto  bigint;		-- predictions at or below index v_lo
+    v_below bigint;		-- and below it
+    v_val   double precision[] := '{}';
+BEGIN
+    -- The parts once: the sums, the rollups' histograms with the raw
+    -- rows' as one more (on the same index), and the raw latencies.
+    WITH p AS MATERIALIZED (
+        SELECT * FROM rollup_parts(p_start, p_end, p_ids, NULL, p_shadow)
+    ), rh AS (
+        SELECT ROW(array_agg(g.i ORDER BY g.i),
+                   array_agg(g.s ORDER BY g.i))::rollup_hist AS h
+          FROM (SELECT x.i, sum(sum(x.n)) OVER (ORDER BY x.i)::bigint AS s
+                  FROM (SELECT rollup_hist_index(round(p.v * 1000)::bigint)
+                                   AS i, p.n
+                          FROM p WHERE p.v IS NOT NULL) x
+                 GROUP BY x.i) g
+        HAVING count(*) > 0
+    )
+    SELECT sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
+           sum(p.time_sum) AS ts, min(p.time_min) AS tmin,
+           max(p.time_max) AS tmax, sum(p.positive)::bigint AS pos,
+           sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu,
+           -- Unknown (NULL) if unknown in any part.
+           count(*) = count(p.positive_conf) AS known,
+           sum(p.positive_conf) AS pcs, sum(p.negative_conf) AS ncs,
+           sum(p.neutral_conf) AS ucs, sum(p.positive_compound) AS pco,
+           sum(p.negative_compound) AS nco, sum(p.neutral_compound) AS uco,
+           ARRAY(SELECT ROW(q.hidx, q.hcum)::rollup_hist FROM p q
+                  WHERE q.hidx IS NOT NULL
+                 UNION ALL SELECT rh.h FROM rh) AS h,
+           array_agg(p.v) FILTER (WHERE p.v IS NOT NULL) AS rv,
+           array_agg(p.n) FILTER (WHERE p.v IS NOT NULL) AS rn
+      INTO v_t FROM p;
+    IF coalesce(v_t.n, 0) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- The parts' own P95 indexes bound the window's; a rank wider on
+    -- each side, so the bounds hold whatever the rounding of the rank.
+    SELECT min(h.idx[width_bucket(greatest(floor(0.95::float8 * (c.n - 1))
+                                           - 1, 0)::bigint, h.cum) + 1]),
+           max(h.idx[width_bucket(least(ceil(0.95::float8 * (c.n - 1)) + 1,
+                                        c.n - 1)::bigint, h.cum) + 1])
+      INTO v_lo, v_hi
+      FROM unnest(v_t.h) AS h(idx, cum)
+     CROSS JOIN LATERAL (SELECT h.cum[cardinality(h.cum)] AS n) c;
+
+    -- percentile_cont's own arithmetic (float8), as rollup_quantile's:
+    -- the values at ranks floor and ceil of v_pos, interpolated.
+    v_pos := 0.95::float8 * (v_t.n - 1);
+    v_top := v_hi;
+    FOR v_j IN 1 .. 2 LOOP
+        v_k := CASE v_j WHEN 1 THEN floor(v_pos) ELSE ceil(v_pos) END;
+        IF v_j = 2 THEN
+            EXIT WHEN v_k = floor(v_pos);
+            IF v_upto <= v_k THEN	-- not in the first one's bucket
+                v_lo := v_lo + 1;
+                v_hi := v_top;
+            END IF;
+        END IF;
+        -- The first index at or below which more than v_k lie.
+        WHILE v_lo < v_hi LOOP
+            v_mid := v_lo + (v_hi - v_lo) / 2;
+            SELECT coalesce(sum(h.cum[w.w]), 0) INTO v_c
+              FROM unnest(v_t.h) AS h(idx, cum)
+             CROSS JOIN LATERAL (SELECT width_bucket(v_mid, h.idx) AS w) w
+             WHERE w.w > 0;
+            IF v_c > v_k THEN
+                v_hi := v_mid;
+            ELSE
+                v_lo := v_mid + 1;
+            END IF;
+        END LOOP;
+        SELECT coalesce(sum(h.cum[w.at]) FILTER (WHERE w.at > 0), 0),
+               coalesce(sum(h.cum[w.below]) FILTER (WHERE w.below > 0), 0)
+          INTO v_upto, v_below
+          FROM unnest(v_t.h) AS h(idx, cum)
+         CROSS JOIN LATERAL (SELECT width_bucket(v_lo, h.idx) AS at,
+                                    width_bucket(v_lo - 1, h.idx) AS below) w;
+        -- Inside that bucket, in order: the raw rows' own values and the
+        -- rollups' count at the bucket's value, as a merge would have it.
+        v_val := v_val || (
+            WITH r AS (
+                SELECT u.v, u.n FROM unnest(v_t.rv, v_t.rn) AS u(v, n)
+                 WHERE rollup_hist_index(round(u.v * 1000)::bigint) = v_lo
+            )
+            SELECT m.v
+              FROM (SELECT m.v, sum(m.n) OVER (ORDER BY m.v) AS cum
+                      FROM (SELECT r.v, r.n FROM r
+                            UNION ALL
+                            SELECT rollup_hist_value(v_lo),
+                                   v_upto - v_below
+                                   - coalesce((SELECT sum(r.n) FROM r), 0)) m
+                     WHERE m.n > 0) m
+             WHERE m.cum > v_k - v_below
+             ORDER BY m.v
+             LIMIT 1);
+    END LOOP;
+    IF cardinality(v_val) = 1 THEN	-- one rank only: lo = hi
+        v_val := v_val || v_val[1];
+    END IF;
+
+    total_predictions := v_t.n;
+    conf_sum := v_t.cs;
+    average_confidence := (v_t.cs / v_t.n)::float8;
+    average_inference_time_ms := (v_t.ts / v_t.n)::float8;
+    min_inference_time_ms := v_t.tmin;
+    max_inference_time_ms := v_t.tmax;
+    -- Clamped as rollup_aggregate's.
+    p95_inference_time_ms := least(greatest(
+        v_val[1] + (v_val[2] - v_val[1]) * (v_pos - floor(v_pos)),
+        v_t.tmin), v_t.tmax);
+    positive := v_t.pos;
+    negative := v_t.neg;
+    neutral := v_t.neu;
+    IF v_t.known THEN
+        positive_conf_sum := v_t.pcs;
+        negative_conf_sum := v_t.ncs;
+        neutral_conf_sum := v_t.ucs;
+        positive_compound_sum := v_t.pco;
+        negative_compound_sum := v_t.nco;
+        neutral_compound_sum := v_t.uco;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_summary(timestamptz, timestamptz, integer[],
+    boolean) IS
+    'The figures of the predictions in [p_start, p_end) (p_ids, p_shadow '
+    'as app.rollup_parts), as app.rollup_aggregate gives them for one '
+    'window but without the merged histogram; P95 found by a binary '
+    'search over the parts'' cumulative histograms, '
+    'equal to the merged percentile_cont.  No row where nothing matches.';
 
 -- The first and the last prediction of a model version, to the finest
 -- level that still holds them: exact while its raw rows are kept.

@@ -81,7 +81,7 @@ AS $$
            coalesce(a.positive, 0), coalesce(a.negative, 0),
            coalesce(a.neutral, 0)
       FROM (SELECT) AS one
-      LEFT JOIN rollup_aggregate(p_start, p_end,
+      LEFT JOIN rollup_summary(p_start, p_end,
                     metrics_model_ids(p_model_name, p_model_version)) a
         ON true;
 $$;
@@ -90,7 +90,7 @@ COMMENT ON FUNCTION app.metrics_window(timestamptz, timestamptz, text, text) IS
     'Aggregates of the predictions with created_at in [p_start, p_end), '
     'optionally of one model name and/or version: count, average '
     'confidence, average/min/max inference time, P95 inference time and '
-    'the count per label, from app.rollup_aggregate (rollups for whole '
+    'the count per label, from app.rollup_summary (rollups for whole '
     'buckets, raw rows for the edges and above the watermark).  Exact: '
     'sums are exact, P95 is percentile_cont(0.95) for latencies as the '
     'server stores them (whole microseconds) below 2.048 ms and within '

@@ -36,10 +36,8 @@ AS $$
         'average_confidence', a.average_confidence,
         'p95_inference_time_ms', a.p95_inference_time_ms)
       FROM model_versions v
-      LEFT JOIN rollup_aggregate(p_from, p_to, ARRAY[v.id], NULL, false,
-                                 NULL) a ON true
-      LEFT JOIN rollup_aggregate(p_from, p_to, ARRAY[v.id], NULL, false,
-                                 false) s ON true
+      LEFT JOIN rollup_summary(p_from, p_to, ARRAY[v.id], NULL) a ON true
+      LEFT JOIN rollup_summary(p_from, p_to, ARRAY[v.id], false) s ON true
      WHERE v.name = p_model_name AND v.version = p_version;
 $$;
 
@@ -147,9 +145,9 @@ AS $$
         'p95_inference_time_ms', a.p95_inference_time_ms,
         'start', analyze_iso8601(p_from), 'end', analyze_iso8601(p_to))
       FROM (SELECT) AS one
-      LEFT JOIN rollup_aggregate(p_from, p_to, ARRAY[(SELECT v.id
+      LEFT JOIN rollup_summary(p_from, p_to, ARRAY[(SELECT v.id
                     FROM model_versions v WHERE v.name = p_model_name
-                     AND v.version = p_version)], NULL, false, NULL) a
+                     AND v.version = p_version)], NULL) a
         ON true;
 $$;
 

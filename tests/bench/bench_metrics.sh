@@ -75,7 +75,8 @@ W="('$T'::timestamptz + interval '0.3 s')"
 # or as expected counts with random rounding (larger n), then HDR-indexed.
 q "CREATE SCHEMA bench;
 CREATE TABLE bench.tpl (lvl int, model int, variant int, n bigint,
-    ts bigint, tmin bigint, tmax bigint, idx int[], cnt bigint[]);
+    ts bigint, tmin bigint, tmax bigint, idx int[], cnt bigint[],
+    cum bigint[]);
 CREATE FUNCTION bench.latencies(p_n bigint) RETURNS TABLE (us bigint, c bigint)
 LANGUAGE sql VOLATILE AS \$\$
     SELECT x.us, count(*) FROM (
@@ -96,13 +97,16 @@ CREATE FUNCTION bench.tpl_make(p_lvl int, p_model int, p_rate float8,
     p_width float8) RETURNS void LANGUAGE sql AS \$\$
     INSERT INTO bench.tpl
     SELECT p_lvl, p_model, v, sum(h.c), sum(h.c * h.us), min(h.us), max(h.us),
-           array_agg(h.i ORDER BY h.i), array_agg(h.c ORDER BY h.i)
+           array_agg(h.i ORDER BY h.i), array_agg(h.c ORDER BY h.i),
+           array_agg(h.s ORDER BY h.i)
       FROM generate_series(0, 7) AS v
      CROSS JOIN LATERAL (
-           SELECT app.rollup_hist_index(l.us) AS i, sum(l.c)::bigint AS c,
-                  min(l.us) AS us
-             FROM bench.latencies(floor(p_rate * p_width + random())::bigint) l
-            WHERE l.c > 0 GROUP BY 1) h
+           SELECT h.*, sum(h.c) OVER (ORDER BY h.i)::bigint AS s
+             FROM (SELECT app.rollup_hist_index(l.us) AS i,
+                          sum(l.c)::bigint AS c, min(l.us) AS us
+                     FROM bench.latencies(floor(p_rate * p_width
+                                                + random())::bigint) l
+                    WHERE l.c > 0 GROUP BY 1) h) h
      GROUP BY v
 \$\$;
 CREATE FUNCTION bench.rows(p_tbl regclass) RETURNS bigint
@@ -122,10 +126,12 @@ DECLARE
 BEGIN
     SELECT tbl, width INTO v_tbl, v_w FROM app.rollup_levels() WHERE lvl = p_lvl;
     EXECUTE format(\$f\$
-        INSERT INTO %s
+        INSERT INTO %s (bucket, model_version_id, n, positive, negative,
+            neutral, conf_sum_micro, time_sum_us, time_min_us, time_max_us,
+            hist_idx, hist_cnt, hist_cum)
         SELECT b.b, t.model, t.n, t.n * 45 / 100, t.n * 30 / 100,
                t.n - t.n * 45 / 100 - t.n * 30 / 100, t.n * 550000, t.ts,
-               t.tmin, t.tmax, t.idx, t.cnt
+               t.tmin, t.tmax, t.idx, t.cnt, t.cum
           FROM generate_series(app.rollup_floor(\$1, \$3),
                    \$2 - interval '1 us', \$3) WITH ORDINALITY AS b(b, i)
           JOIN bench.tpl t ON t.lvl = \$4 AND t.variant = mod(b.i, 8)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # bench_rollups.sh: the write path with the rollup fold on and off
-# (ROLLUP_FOLD_MS=500 against 0), interleaved, on this machine.  A
-# benchmark, not a test: it prints figures and fails only if rows and 2xx
-# answers disagree.
+# (ROLLUP_FOLD_MS=100, the default, against 0), interleaved, on this
+# machine.  A benchmark, not a test: it prints figures and fails only if
+# rows and 2xx answers disagree.
 #
-#   tests/bench/bench_rollups.sh      (ROUNDS=4 DURATION=10 CONNS=64)
+#   tests/bench/bench_rollups.sh  (ROUNDS=4 DURATION=10 CONNS=64 FOLD_MS=100)
+#   PAST_PARTITIONS=48 tests/bench/bench_rollups.sh   with 48 more hourly
+#                                 partitions of prediction_metrics before now
 #
 # Its own PostgreSQL and server as tests/bench/bench.sh (fsync and
 # synchronous_commit on); each round runs wrk POSTing /predict once with
-# the janitor folding every 500 ms and once with folding off, in
+# the janitor folding every FOLD_MS (100) ms and once with folding off, in
 # alternating order, a fresh server each time.  It prints req/s, p50 and
 # p99 per run, the median of each side, the loss with the fold on, and
 # the spread between rounds of the same side (the noise of a shared
@@ -20,18 +22,33 @@ cd "$root"
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
+FOLD_MS=${FOLD_MS:-100}
+PAST_PARTITIONS=${PAST_PARTITIONS:-0}
 export WORKERS=${WORKERS:-2} RATE_LIMIT_PREDICT_PER_MINUTE=1000000000
 
 . tests/bench/lib.sh
 bench_cluster
 psql "$super" -X -q -c "ALTER ROLE modelserver_app SET synchronous_commit = on"
+# The time spent inside app.rollup_fold: a figure the round-to-round noise
+# of wrk on a shared machine does not drown.
+psql "$super" -X -q -c "ALTER SYSTEM SET track_functions = 'pl'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
 rows() { psql "$super" -X -At -c "SELECT count(*) FROM app.prediction_metrics"; }
+if [ "$PAST_PARTITIONS" -gt 0 ]; then
+	psql "$super" -X -q -At -c "SELECT app.partition_ensure(
+	    'app.prediction_metrics', now() - interval '$PAST_PARTITIONS hours',
+	    now())" >/dev/null
+fi
+partitions=$(psql "$super" -X -At -c "SELECT count(*) FROM app.partitions
+    WHERE parent = 'app.prediction_metrics'::regclass")
 
 echo "# machine: $(bench_machine)"
-echo "# $ROUNDS rounds of ${DURATION} s at $CONNS connections, $WORKERS workers"
-printf "\n%-6s %-14s %10s %8s %8s %9s %s\n" round fold "req/s" p50_ms p99_ms folded watermark_lag_s
+echo "# $ROUNDS rounds of ${DURATION} s at $CONNS connections, $WORKERS workers;" \
+    "$partitions partitions of prediction_metrics"
+printf "\n%-6s %-9s %8s %7s %7s %9s %6s %9s %9s %s\n" round fold "req/s" \
+    p50_ms p99_ms folded lag_s fold_runs "fold_ms/s" "build_ms/s"
 
-declare -a on_rps off_rps on_p99 off_p99
+declare -a on_rps off_rps on_p99 off_p99 on_fold on_build
 fail=0
 run() {	# run ROUND FOLD_MS
 	local before after line lag
@@ -39,6 +56,7 @@ run() {	# run ROUND FOLD_MS
 	wrk -t 2 -c "$CONNS" -d 3s -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" >/dev/null 2>&1	# warm-up
 	bench_checkpoint
+	psql "$super" -X -q -c "SELECT pg_stat_reset()" >/dev/null
 	before=$(rows)
 	line=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" --latency \
 	    -s tests/bench/predict.lua "http://127.0.0.1:$port/predict" |
@@ -46,11 +64,22 @@ run() {	# run ROUND FOLD_MS
 	after=$(rows)
 	lag=$(psql "$super" -X -At -c "SELECT coalesce(round(extract(epoch FROM
 	    now() - watermark)::numeric, 2)::text, 'none') FROM app.rollup_state")
-	folded=$(psql "$super" -X -At -c "SELECT coalesce(sum(n), 0) FROM app.rollup_1s")
+	folded=$(psql "$super" -X -At -c "SELECT coalesce(sum(n), 0) FROM app.rollup_100ms")
 	bench_server_stop
-	printf "%-6s %-14s %10.0f %8s %8s %9s %s\n" "$1" "$2 ms" \
+	# calls and ms inside rollup_fold per second of the run (its waits
+	# for open transactions included: an upper bound of its CPU), and in
+	# the rollup_build calls it made (the folding itself, no waits); read
+	# once the server is gone, its sessions having flushed their counts
+	fold=$(psql "$super" -X -At -F ' ' -c "SELECT
+	    coalesce(sum(calls) FILTER (WHERE funcname = 'rollup_fold'), 0),
+	    round(coalesce(sum(total_time) FILTER (WHERE funcname =
+	        'rollup_fold'), 0)::numeric / $DURATION, 1),
+	    round(coalesce(sum(total_time) FILTER (WHERE funcname =
+	        'rollup_build'), 0)::numeric / $DURATION, 1)
+	    FROM pg_stat_user_functions WHERE schemaname = 'app'")
+	printf "%-6s %-9s %8.0f %7s %7s %9s %6s %9s %9s %s\n" "$1" "$2 ms" \
 	    "$(bench_field rps "$line")" "$(bench_field p50_ms "$line")" \
-	    "$(bench_field p99_ms "$line")" "$folded" "$lag"
+	    "$(bench_field p99_ms "$line")" "$folded" "$lag" $fold
 	extra=$(( after - before - $(bench_field ok "$line") ))
 	if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNS" ] ||
 	    [ "$(bench_field non2xx "$line")" != 0 ]; then
@@ -61,20 +90,25 @@ run() {	# run ROUND FOLD_MS
 		off_rps+=("$(bench_field rps "$line")"); off_p99+=("$(bench_field p99_ms "$line")")
 	else
 		on_rps+=("$(bench_field rps "$line")"); on_p99+=("$(bench_field p99_ms "$line")")
+		read -r _ f b <<<"$fold"
+		on_fold+=("$f"); on_build+=("$b")
 	fi
 }
 for r in $(seq 1 "$ROUNDS"); do
-	if [ $((r % 2)) = 1 ]; then run "$r" 500; run "$r" 0
-	else run "$r" 0; run "$r" 500; fi
+	if [ $((r % 2)) = 1 ]; then run "$r" "$FOLD_MS"; run "$r" 0
+	else run "$r" 0; run "$r" "$FOLD_MS"; fi
 	# The next round starts from an empty table and unfolded rollups.
-	psql "$super" -X -q -c "TRUNCATE app.prediction_metrics, app.rollup_1s,
-	    app.rollup_1m, app.rollup_1h, app.rollup_1d;
+	psql "$super" -X -q -c "DO \$\$ BEGIN EXECUTE 'TRUNCATE app.prediction_metrics, '
+	    || (SELECT string_agg(tbl::text, ', ') FROM app.rollup_levels()); END \$\$;
 	    UPDATE app.rollup_state SET watermark = NULL"
 done
 
-/usr/bin/python3 - "${on_rps[*]}" "${off_rps[*]}" "${on_p99[*]}" "${off_p99[*]}" <<'PY'
+/usr/bin/python3 - "${on_rps[*]}" "${off_rps[*]}" "${on_p99[*]}" "${off_p99[*]}" \
+    "${on_fold[*]}" "${on_build[*]}" "$(nproc)" <<'PY'
 import statistics as st, sys
-on, off, p_on, p_off = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+on, off, p_on, p_off, f_on, b_on = ([float(x) for x in a.split()]
+                                    for a in sys.argv[1:7])
+cores = int(sys.argv[7])
 m_on, m_off = st.median(on), st.median(off)
 spread = lambda v: 100 * (max(v) - min(v)) / st.median(v)
 print()
@@ -83,6 +117,11 @@ print("median req/s: fold on %.0f, off %.0f: %+.1f %% with the fold on"
 print("median p99: fold on %.2f ms, off %.2f ms" % (st.median(p_on), st.median(p_off)))
 print("noise: req/s spread between rounds of one side: on %.0f %%, off %.0f %%"
       % (spread(on), spread(off)))
+print("inside rollup_fold: median %.1f ms per second of load, %.1f %% of the "
+      "machine's %d cores (its waits for open transactions included)"
+      % (st.median(f_on), st.median(f_on) / 10 / cores, cores))
+print("inside rollup_build (the folding itself): median %.1f ms per second, "
+      "%.1f %% of the machine" % (st.median(b_on), st.median(b_on) / 10 / cores))
 PY
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail

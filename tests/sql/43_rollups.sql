@@ -9,7 +9,7 @@
 -- model: a few values with many ties, many distinct values below the
 -- exact range, a long tail above it, one constant value above it.
 BEGIN;
-SELECT plan(29);
+SELECT plan(31);
 
 SELECT setseed(0.18);
 
@@ -136,6 +136,42 @@ SELECT is_empty($$SELECT pg_temp.check_window(s, e, name, version) AS r
                     FROM win WHERE pg_temp.check_window(s, e, name, version)
                           NOT LIKE 'ok %'$$,
     '60 random windows and model filters: every figure as over the raw rows');
+
+-- P95 found by search (rollup_summary, what metrics_window reads) is the
+-- merged histogram's (rollup_aggregate, what the time series read), to
+-- the last bit, and every folded row's running totals are its counts'.
+SELECT is_empty($$SELECT w.i FROM win w
+     WHERE (SELECT (s.total_predictions, s.conf_sum, s.min_inference_time_ms,
+                    s.max_inference_time_ms, s.p95_inference_time_ms,
+                    s.positive, s.negative, s.neutral)
+              FROM app.rollup_summary(w.s, w.e,
+                       app.metrics_model_ids(w.name, w.version)) s)
+           IS DISTINCT FROM
+           (SELECT (a.total_predictions, a.conf_sum, a.min_inference_time_ms,
+                    a.max_inference_time_ms, a.p95_inference_time_ms,
+                    a.positive, a.negative, a.neutral)
+              FROM app.rollup_aggregate(w.s, w.e,
+                       app.metrics_model_ids(w.name, w.version)) a)$$,
+    'rollup_summary''s searched P95 and sums equal rollup_aggregate''s merge');
+CREATE FUNCTION pg_temp.bad_cum() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_l record;
+    v_n bigint;
+    v_bad bigint := 0;
+BEGIN
+    FOR v_l IN SELECT * FROM app.rollup_levels() LOOP
+        EXECUTE format($q$SELECT count(*) FROM %s r
+            WHERE r.hist_cum IS DISTINCT FROM (SELECT array_agg(c.s ORDER BY c.o)
+                FROM (SELECT sum(u.c) OVER (ORDER BY u.o)::bigint AS s, u.o
+                        FROM unnest(r.hist_cnt) WITH ORDINALITY AS u(c, o)) c)$q$,
+            v_l.tbl) INTO v_n;
+        v_bad := v_bad + v_n;
+    END LOOP;
+    RETURN v_bad;
+END;
+$$;
+SELECT is(pg_temp.bad_cum(), 0::bigint,
+    'every rollup row: hist_cum is the running total of hist_cnt');
 
 SELECT is_empty($$SELECT x FROM (VALUES
         (pg_temp.check_window((SELECT w FROM w0) - interval '1 day 0.25 s',
