@@ -672,12 +672,7 @@ BEGIN
                            r.positive_compound_sum_e4 * 0.0001,
                            r.negative_compound_sum_e4 * 0.0001,
                            r.neutral_compound_sum_e4 * 0.0001,
-                           -- (a row written without it: summed here)
-                           coalesce(r.hist_cum, (SELECT array_agg(c.s
-                               ORDER BY c.o) FROM (SELECT sum(u.c) OVER (
-                               ORDER BY u.o)::bigint AS s, u.o
-                               FROM unnest(r.hist_cnt) WITH ORDINALITY
-                                    AS u(c, o)) c))
+                           r.hist_cum
                       FROM %s r
                      WHERE r.bucket >= $1 AND r.bucket < $2
                        AND ($3::integer[] IS NULL OR
@@ -844,20 +839,23 @@ COMMENT ON FUNCTION app.rollup_aggregate(timestamptz, timestamptz,
     'migration 0012 are part of it).  p_shadow as app.rollup_parts: '
     'served rows only unless asked.';
 
--- One window's figures, as app.rollup_aggregate gives them without
--- p_bucket and p_by_model but without the merged histogram: what
--- /metrics/aggregated, the analyzer and the model comparison read.  P95
--- is found, not merged: it lies between the smallest and the largest P95
--- of the parts (of a union of multisets, a quantile lies between the
--- parts' own), so a binary search over the histogram index in that
--- range, each step a width_bucket per part, finds the bucket that holds
--- each of the two ranks percentile_cont interpolates.  The same value as
--- app.rollup_quantile over the merged histogram; the cost follows the
--- parts, not the distinct latencies in them.
+-- The figures per timeseries bucket (one window without p_bucket), as
+-- app.rollup_aggregate gives them without p_by_model but without the
+-- merged histogram: what /metrics/aggregated, /metrics/timeseries, the
+-- analyzer and the model comparison read.  P95 is found, not merged: it
+-- lies between the smallest and the largest P95 of the parts (of a union
+-- of multisets, a quantile lies between the parts' own), so a binary
+-- search over the histogram index in that range, each step a
+-- width_bucket per part and all buckets at once, finds the index that
+-- holds each of the two ranks percentile_cont interpolates.  The same
+-- value as app.rollup_quantile over the merged histogram; the cost
+-- follows the parts, not the distinct latencies in them.
+DROP FUNCTION IF EXISTS app.rollup_summary(timestamptz, timestamptz,
+    integer[], boolean);
 CREATE OR REPLACE FUNCTION app.rollup_summary(
     p_start timestamptz, p_end timestamptz, p_ids integer[] DEFAULT NULL,
-    p_shadow boolean DEFAULT false)
-RETURNS TABLE (total_predictions bigint, conf_sum numeric,
+    p_shadow boolean DEFAULT false, p_bucket interval DEFAULT NULL)
+RETURNS TABLE (tb timestamptz, total_predictions bigint, conf_sum numeric,
                average_confidence double precision,
                average_inference_time_ms double precision,
                min_inference_time_ms double precision,
@@ -873,149 +871,209 @@ SET search_path = app, pg_catalog
 SET jit = off
 SET work_mem = '64MB'
 AS $$
+#variable_conflict use_column
 DECLARE
-    v_t     record;
-    v_pos   double precision;
-    v_lo    integer;	-- the search range of histogram indexes
-    v_hi    integer;
-    v_top   integer;
-    v_mid   integer;
-    v_k     bigint;		-- the rank sought (0-based)
-    v_c     bigint;
-    v_upto  bigint;		-- predictions at or below index v_lo
-    v_below bigint;		-- and below it
-    v_val   double precision[] := '{}';
+    -- Per bucket g (1..G, in tb order): its sums, the ranks sought and
+    -- the search state; per histogram: its bucket.
+    v_s     rollup_sums[];
+    v_h     rollup_hist[];
+    v_hg    integer[];
+    v_rv    double precision[];	-- raw latencies, their counts, buckets
+    v_rn    bigint[];
+    v_rg    integer[];
+    v_pos   double precision[];
+    v_k     bigint[];
+    v_lo    integer[];
+    v_hi    integer[];
+    v_top   integer[];
+    v_upto  bigint[];
+    v_below bigint[];
+    v_val   double precision[];
+    v_val1  double precision[];
 BEGIN
-    -- The parts once: the sums, the rollups' histograms with the raw
-    -- rows' as one more (on the same index), and the raw latencies.
+    -- The parts once: per bucket the sums; the rollups' histograms and
+    -- the raw rows' (one per bucket, on the same index); the raw values.
     WITH p AS MATERIALIZED (
-        SELECT * FROM rollup_parts(p_start, p_end, p_ids, NULL, p_shadow)
-    ), rh AS (
-        SELECT ROW(array_agg(g.i ORDER BY g.i),
-                   array_agg(g.s ORDER BY g.i))::rollup_hist AS h
-          FROM (SELECT x.i, sum(sum(x.n)) OVER (ORDER BY x.i)::bigint AS s
-                  FROM (SELECT rollup_hist_index(round(p.v * 1000)::bigint)
-                                   AS i, p.n
-                          FROM p WHERE p.v IS NOT NULL) x
-                 GROUP BY x.i) g
-        HAVING count(*) > 0
+        SELECT * FROM rollup_parts(p_start, p_end, p_ids, p_bucket, p_shadow)
+    ), s AS (
+        SELECT p.tb, row_number() OVER (ORDER BY p.tb)::integer AS g,
+               sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
+               sum(p.time_sum) AS ts, min(p.time_min) AS tmin,
+               max(p.time_max) AS tmax, sum(p.positive)::bigint AS pos,
+               sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu,
+               -- Unknown (NULL) if unknown in any part.
+               count(*) = count(p.positive_conf) AS known,
+               sum(p.positive_conf) AS pcs, sum(p.negative_conf) AS ncs,
+               sum(p.neutral_conf) AS ucs, sum(p.positive_compound) AS pco,
+               sum(p.negative_compound) AS nco, sum(p.neutral_compound) AS uco
+          FROM p GROUP BY p.tb HAVING sum(p.n) > 0
+    ), r AS (
+        SELECT s.g, p.v, p.n FROM p JOIN s ON s.tb = p.tb
+         WHERE p.v IS NOT NULL
+    ), hs AS (
+        SELECT s.g, ROW(p.hidx, p.hcum)::rollup_hist AS h
+          FROM p JOIN s ON s.tb = p.tb WHERE p.hidx IS NOT NULL
+        UNION ALL
+        SELECT x.g, ROW(array_agg(x.i ORDER BY x.i),
+                        array_agg(x.c ORDER BY x.i))::rollup_hist
+          FROM (SELECT r.g, rollup_hist_index(round(r.v * 1000)::bigint)
+                           AS i,
+                       sum(sum(r.n)) OVER (PARTITION BY r.g ORDER BY
+                           rollup_hist_index(round(r.v * 1000)::bigint))
+                           ::bigint AS c
+                  FROM r GROUP BY r.g, 2) x
+         GROUP BY x.g
     )
-    SELECT sum(p.n)::bigint AS n, sum(p.conf_sum) AS cs,
-           sum(p.time_sum) AS ts, min(p.time_min) AS tmin,
-           max(p.time_max) AS tmax, sum(p.positive)::bigint AS pos,
-           sum(p.negative)::bigint AS neg, sum(p.neutral)::bigint AS neu,
-           -- Unknown (NULL) if unknown in any part.
-           count(*) = count(p.positive_conf) AS known,
-           sum(p.positive_conf) AS pcs, sum(p.negative_conf) AS ncs,
-           sum(p.neutral_conf) AS ucs, sum(p.positive_compound) AS pco,
-           sum(p.negative_compound) AS nco, sum(p.neutral_compound) AS uco,
-           ARRAY(SELECT ROW(q.hidx, q.hcum)::rollup_hist FROM p q
-                  WHERE q.hidx IS NOT NULL
-                 UNION ALL SELECT rh.h FROM rh) AS h,
-           array_agg(p.v) FILTER (WHERE p.v IS NOT NULL) AS rv,
-           array_agg(p.n) FILTER (WHERE p.v IS NOT NULL) AS rn
-      INTO v_t FROM p;
-    IF coalesce(v_t.n, 0) = 0 THEN
+    SELECT (SELECT array_agg(ROW(s.tb, s.n, s.cs, s.ts, s.tmin, s.tmax,
+                    s.pos, s.neg, s.neu, s.known, s.pcs, s.ncs, s.ucs,
+                    s.pco, s.nco, s.uco)::rollup_sums ORDER BY s.g) FROM s),
+           (SELECT array_agg(hs.h) FROM hs), (SELECT array_agg(hs.g) FROM hs),
+           (SELECT array_agg(r.v) FROM r), (SELECT array_agg(r.n) FROM r),
+           (SELECT array_agg(r.g) FROM r)
+      INTO v_s, v_h, v_hg, v_rv, v_rn, v_rg;
+    IF v_s IS NULL THEN
         RETURN;
     END IF;
 
-    -- The parts' own P95 indexes bound the window's; a rank wider on
-    -- each side, so the bounds hold whatever the rounding of the rank.
-    SELECT min(h.idx[width_bucket(greatest(floor(0.95::float8 * (c.n - 1))
-                                           - 1, 0)::bigint, h.cum) + 1]),
-           max(h.idx[width_bucket(least(ceil(0.95::float8 * (c.n - 1)) + 1,
-                                        c.n - 1)::bigint, h.cum) + 1])
-      INTO v_lo, v_hi
-      FROM unnest(v_t.h) AS h(idx, cum)
-     CROSS JOIN LATERAL (SELECT h.cum[cardinality(h.cum)] AS n) c;
-
     -- percentile_cont's own arithmetic (float8), as rollup_quantile's:
-    -- the values at ranks floor and ceil of v_pos, interpolated.
-    v_pos := 0.95::float8 * (v_t.n - 1);
-    v_top := v_hi;
-    FOR v_j IN 1 .. 2 LOOP
-        v_k := CASE v_j WHEN 1 THEN floor(v_pos) ELSE ceil(v_pos) END;
-        IF v_j = 2 THEN
-            EXIT WHEN v_k = floor(v_pos);
-            IF v_upto <= v_k THEN	-- not in the first one's bucket
-                v_lo := v_lo + 1;
-                v_hi := v_top;
-            END IF;
-        END IF;
-        -- The first index at or below which more than v_k lie.
-        WHILE v_lo < v_hi LOOP
-            v_mid := v_lo + (v_hi - v_lo) / 2;
-            SELECT coalesce(sum(h.cum[w.w]), 0) INTO v_c
-              FROM unnest(v_t.h) AS h(idx, cum)
-             CROSS JOIN LATERAL (SELECT width_bucket(v_mid, h.idx) AS w) w
-             WHERE w.w > 0;
-            IF v_c > v_k THEN
-                v_hi := v_mid;
-            ELSE
-                v_lo := v_mid + 1;
-            END IF;
-        END LOOP;
-        SELECT coalesce(sum(h.cum[w.at]) FILTER (WHERE w.at > 0), 0),
-               coalesce(sum(h.cum[w.below]) FILTER (WHERE w.below > 0), 0)
-          INTO v_upto, v_below
-          FROM unnest(v_t.h) AS h(idx, cum)
-         CROSS JOIN LATERAL (SELECT width_bucket(v_lo, h.idx) AS at,
-                                    width_bucket(v_lo - 1, h.idx) AS below) w;
-        -- Inside that bucket, in order: the raw rows' own values and the
-        -- rollups' count at the bucket's value, as a merge would have it.
-        v_val := v_val || (
-            WITH r AS (
-                SELECT u.v, u.n FROM unnest(v_t.rv, v_t.rn) AS u(v, n)
-                 WHERE rollup_hist_index(round(u.v * 1000)::bigint) = v_lo
-            )
-            SELECT m.v
-              FROM (SELECT m.v, sum(m.n) OVER (ORDER BY m.v) AS cum
-                      FROM (SELECT r.v, r.n FROM r
-                            UNION ALL
-                            SELECT rollup_hist_value(v_lo),
-                                   v_upto - v_below
-                                   - coalesce((SELECT sum(r.n) FROM r), 0)) m
-                     WHERE m.n > 0) m
-             WHERE m.cum > v_k - v_below
-             ORDER BY m.v
-             LIMIT 1);
-    END LOOP;
-    IF cardinality(v_val) = 1 THEN	-- one rank only: lo = hi
-        v_val := v_val || v_val[1];
-    END IF;
+    -- the values at ranks floor and ceil of pos, interpolated.  The
+    -- parts' own P95 indexes bound each bucket's (a quantile of a union
+    -- lies between its parts'); a rank wider on each side, so the bounds
+    -- hold whatever the rounding.
+    v_pos := ARRAY(SELECT 0.95::float8 * (s.n - 1)
+                     FROM unnest(v_s) WITH ORDINALITY AS s ORDER BY s.ordinality);
+    SELECT array_agg(b.lo ORDER BY b.g), array_agg(b.hi ORDER BY b.g)
+      INTO v_lo, v_top
+      FROM (SELECT x.g,
+                   min(x.idx[width_bucket(greatest(floor(0.95::float8
+                       * (x.n - 1)) - 1, 0)::bigint, x.cum) + 1]) AS lo,
+                   max(x.idx[width_bucket(least(ceil(0.95::float8
+                       * (x.n - 1)) + 1, x.n - 1)::bigint, x.cum) + 1]) AS hi
+              FROM (SELECT u.g, u.idx, u.cum,
+                           u.cum[cardinality(u.cum)] AS n
+                      FROM unnest(v_h, v_hg) AS u(idx, cum, g)) x
+             GROUP BY x.g) b;
 
-    total_predictions := v_t.n;
-    conf_sum := v_t.cs;
-    average_confidence := (v_t.cs / v_t.n)::float8;
-    average_inference_time_ms := (v_t.ts / v_t.n)::float8;
-    min_inference_time_ms := v_t.tmin;
-    max_inference_time_ms := v_t.tmax;
-    -- Clamped as rollup_aggregate's.
-    p95_inference_time_ms := least(greatest(
-        v_val[1] + (v_val[2] - v_val[1]) * (v_pos - floor(v_pos)),
-        v_t.tmin), v_t.tmax);
-    positive := v_t.pos;
-    negative := v_t.neg;
-    neutral := v_t.neu;
-    IF v_t.known THEN
-        positive_conf_sum := v_t.pcs;
-        negative_conf_sum := v_t.ncs;
-        neutral_conf_sum := v_t.ucs;
-        positive_compound_sum := v_t.pco;
-        negative_compound_sum := v_t.nco;
-        neutral_compound_sum := v_t.uco;
-    END IF;
-    RETURN NEXT;
+    FOR v_j IN 1 .. 2 LOOP
+        IF v_j = 1 THEN
+            v_k := ARRAY(SELECT floor(x)::bigint FROM unnest(v_pos)
+                           WITH ORDINALITY AS u(x, o) ORDER BY o);
+            v_hi := v_top;
+        ELSE
+            -- The second rank: in the first one's bucket, or above it.
+            v_k := ARRAY(SELECT ceil(x)::bigint FROM unnest(v_pos)
+                           WITH ORDINALITY AS u(x, o) ORDER BY o);
+            SELECT array_agg(CASE WHEN u.upto > u.k THEN u.lo ELSE u.lo + 1
+                             END ORDER BY u.o),
+                   array_agg(CASE WHEN u.upto > u.k THEN u.lo ELSE u.top
+                             END ORDER BY u.o)
+              INTO v_lo, v_hi
+              FROM unnest(v_lo, v_top, v_upto, v_k) WITH ORDINALITY
+                   AS u(lo, top, upto, k, o);
+        END IF;
+        -- Per bucket, the first index at or below which more than k lie:
+        -- a binary search, all buckets a step at a time.
+        LOOP
+            EXIT WHEN NOT EXISTS (SELECT FROM unnest(v_lo, v_hi) AS u(lo, hi)
+                                   WHERE u.lo < u.hi);
+            WITH st AS (
+                SELECT u.o::integer AS g, u.lo, u.hi, u.k,
+                       u.lo + (u.hi - u.lo) / 2 AS mid
+                  FROM unnest(v_lo, v_hi, v_k) WITH ORDINALITY
+                       AS u(lo, hi, k, o)
+            ), c AS (
+                SELECT st.g, sum(h.cum[w.w]) AS c
+                  FROM st
+                  JOIN unnest(v_h, v_hg) AS h(idx, cum, g) ON h.g = st.g
+                 CROSS JOIN LATERAL (SELECT width_bucket(st.mid, h.idx)
+                                     AS w) w
+                 WHERE st.lo < st.hi AND w.w > 0
+                 GROUP BY st.g
+            )
+            SELECT array_agg(CASE WHEN st.lo >= st.hi THEN st.lo
+                                  WHEN coalesce(c.c, 0) > st.k THEN st.lo
+                                  ELSE st.mid + 1 END ORDER BY st.g),
+                   array_agg(CASE WHEN st.lo >= st.hi THEN st.hi
+                                  WHEN coalesce(c.c, 0) > st.k THEN st.mid
+                                  ELSE st.hi END ORDER BY st.g)
+              INTO v_lo, v_hi
+              FROM st LEFT JOIN c ON c.g = st.g;
+        END LOOP;
+        -- Counts at or below that index and below it, then inside its
+        -- bucket, in order, the raw rows' own values and the rollups'
+        -- count at the bucket's value, as a merge would have them.
+        SELECT array_agg(coalesce(c.upto, 0) ORDER BY st.g),
+               array_agg(coalesce(c.below, 0) ORDER BY st.g)
+          INTO v_upto, v_below
+          FROM (SELECT u.o::integer AS g, u.lo
+                  FROM unnest(v_lo) WITH ORDINALITY AS u(lo, o)) st
+          LEFT JOIN (SELECT st.g,
+                            sum(h.cum[w.at]) FILTER (WHERE w.at > 0) AS upto,
+                            sum(h.cum[w.below]) FILTER (WHERE w.below > 0)
+                                AS below
+                       FROM (SELECT u.o::integer AS g, u.lo
+                               FROM unnest(v_lo) WITH ORDINALITY AS u(lo, o)) st
+                       JOIN unnest(v_h, v_hg) AS h(idx, cum, g) ON h.g = st.g
+                      CROSS JOIN LATERAL (SELECT
+                            width_bucket(st.lo, h.idx) AS at,
+                            width_bucket(st.lo - 1, h.idx) AS below) w
+                      GROUP BY st.g) c ON c.g = st.g;
+        v_val := ARRAY(
+            WITH st AS (
+                SELECT u.o::integer AS g, u.lo, u.k, u.upto, u.below
+                  FROM unnest(v_lo, v_k, v_upto, v_below) WITH ORDINALITY
+                       AS u(lo, k, upto, below, o)
+            ), rw AS (	-- the raw rows in each bucket's found index
+                SELECT st.g, x.v, x.n
+                  FROM unnest(v_rv, v_rn, v_rg) AS x(v, n, g)
+                  JOIN st ON st.g = x.g
+                 WHERE rollup_hist_index(round(x.v * 1000)::bigint) = st.lo
+            ), m AS (
+                SELECT rw.g, rw.v, rw.n FROM rw
+                UNION ALL
+                SELECT st.g, rollup_hist_value(st.lo),
+                       st.upto - st.below - coalesce((SELECT sum(rw.n)
+                           FROM rw WHERE rw.g = st.g), 0)
+                  FROM st
+            )
+            SELECT (SELECT z.v
+                      FROM (SELECT m.v, sum(m.n) OVER (ORDER BY m.v) AS cum
+                              FROM m WHERE m.g = st.g AND m.n > 0) z
+                     WHERE z.cum > st.k - st.below
+                     ORDER BY z.v LIMIT 1)
+              FROM st ORDER BY st.g);
+        IF v_j = 1 THEN
+            v_val1 := v_val;
+        END IF;
+    END LOOP;
+
+    RETURN QUERY
+        SELECT s.tb, s.n, s.cs, (s.cs / s.n)::float8, (s.ts / s.n)::float8,
+               s.tmin, s.tmax,
+               -- Clamped as rollup_aggregate's.
+               least(greatest(s.a + (s.b - s.a) * (s.x - floor(s.x)),
+                              s.tmin), s.tmax),
+               s.pos, s.neg, s.neu,
+               CASE WHEN s.known THEN s.pcs END,
+               CASE WHEN s.known THEN s.ncs END,
+               CASE WHEN s.known THEN s.ucs END,
+               CASE WHEN s.known THEN s.pco END,
+               CASE WHEN s.known THEN s.nco END,
+               CASE WHEN s.known THEN s.uco END
+          FROM unnest(v_s, v_val1, v_val, v_pos)
+               AS s(tb, n, cs, ts, tmin, tmax, pos, neg, neu, known, pcs,
+                    ncs, ucs, pco, nco, uco, a, b, x);
 END;
 $$;
 
 COMMENT ON FUNCTION app.rollup_summary(timestamptz, timestamptz, integer[],
-    boolean) IS
-    'The figures of the predictions in [p_start, p_end) (p_ids, p_shadow '
-    'as app.rollup_parts), as app.rollup_aggregate gives them for one '
-    'window but without the merged histogram; P95 found by a binary '
-    'search over the parts'' cumulative histograms, '
-    'equal to the merged percentile_cont.  No row where nothing matches.';
+    boolean, interval) IS
+    'The figures of the predictions in [p_start, p_end) (p_ids, p_shadow, '
+    'p_bucket as app.rollup_parts), per timeseries bucket tb (p_start '
+    'without p_bucket), as app.rollup_aggregate gives them but without '
+    'the merged histogram: P95 found by a binary search over the parts'' '
+    'cumulative histograms, equal to the merged percentile_cont.  No row '
+    'where nothing matches.';
 
 -- The first and the last prediction of a model version, to the finest
 -- level that still holds them: exact while its raw rows are kept.

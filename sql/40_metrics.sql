@@ -284,7 +284,7 @@ BEGIN
                least(p_now, v_first + g.i * v_bucket) AS be
           FROM generate_series(1, v_n) AS g(i)
     ), a AS (
-        SELECT * FROM rollup_aggregate(v_start, p_now, v_ids, v_bucket)
+        SELECT * FROM rollup_summary(v_start, p_now, v_ids, false, v_bucket)
     ), j AS (
         SELECT b.i, b.bs, b.be, b.be - b.bs < v_bucket AS part,
                coalesce(a.total_predictions, 0) AS n, a.conf_sum,

@@ -9,7 +9,7 @@
 -- model: a few values with many ties, many distinct values below the
 -- exact range, a long tail above it, one constant value above it.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT setseed(0.18);
 
@@ -249,6 +249,21 @@ SELECT is_empty($$SELECT i, bucket FROM tsr
                     w.average_inference_time_ms)
               FROM app.metrics_window(bucket_start, bucket_end, name) w)$$,
     'timeseries: every bucket of six series as over the raw rows');
+SELECT is_empty($$SELECT t.i FROM tsw t,
+        LATERAL (SELECT s.tb, s.total_predictions, s.conf_sum,
+                        s.min_inference_time_ms, s.max_inference_time_ms,
+                        s.p95_inference_time_ms
+                   FROM app.rollup_summary(t.now - make_interval(mins => t.wmin),
+                            t.now, app.metrics_model_ids(t.name), false,
+                            make_interval(mins => t.bmin)) s
+                 EXCEPT ALL
+                 SELECT a.tb, a.total_predictions, a.conf_sum,
+                        a.min_inference_time_ms, a.max_inference_time_ms,
+                        a.p95_inference_time_ms
+                   FROM app.rollup_aggregate(t.now - make_interval(mins => t.wmin),
+                            t.now, app.metrics_model_ids(t.name),
+                            make_interval(mins => t.bmin)) a) d$$,
+    'timeseries: the searched P95 of every bucket is the merged one');
 SELECT is_empty($$SELECT i, bucket FROM tsr
      WHERE bucket > 1 AND extract(epoch FROM bucket_start)::bigint
                           % (bmin * 60) <> 0$$,
