@@ -10,42 +10,11 @@ through app.metrics_window (the search of app.rollup_summary) must equal
 count, min, max and percentile_cont(0.95) over the raw rows; and a row
 without hist_cum is refused.
 """
-import os
-import subprocess
-import tempfile
-
-from lib import ROOT, db_url, done, eq, ok, sql
+from lib import ROOT, eq, ok
+from scratchdb import ScratchDB
 
 # main before 0013: migrations 0001-0012 and sql/.
 BASE = "bb6291c"
-
-DB = "migrate_cum_%d" % os.getpid()
-
-
-def url(role):
-    base = db_url(role)
-    head, _, tail = base.rpartition("/modelserver")
-    return head + "/" + DB + tail
-
-
-def q(query, role="owner", check=True):
-    """Rows of query; with check=False, None when it fails."""
-    r = subprocess.run(["psql", url(role), "-X", "-q", "-At", "-F", "\t",
-                        "-v", "ON_ERROR_STOP=1", "-c", query],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        if not check:
-            return None
-        raise RuntimeError("psql failed: %s" % r.stderr.strip())
-    return [line.split("\t") for line in r.stdout.splitlines() if line]
-
-
-def migrate(tree):
-    env = dict(os.environ, MIGRATE_DATABASE_URL=url("owner"),
-               ENV_FILE="/dev/null")
-    return subprocess.run([os.path.join(tree, "migrations/migrate.sh")],
-                          env=env, capture_output=True, text=True,
-                          timeout=300)
 
 
 # Rows of every level whose hist_cum is not the running total of hist_cnt.
@@ -75,25 +44,8 @@ DIFF = """SELECT w.i FROM (SELECT i, now() - interval '170 minutes'
          IS DISTINCT FROM (r.n, r.lo, r.hi, r.p95)"""
 
 
-def main():
-    tree = tempfile.mkdtemp(prefix="migrate-base.")
-    arch = subprocess.run("git -C %s archive %s migrations sql | tar -x -C %s"
-                          % (ROOT, BASE, tree), shell=True,
-                          capture_output=True, text=True)
-    if arch.returncode != 0:
-        print("1..0 # SKIP git has no commit %s here: %s"
-              % (BASE, arch.stderr.strip()))
-        return
-    sql("CREATE DATABASE %s OWNER modelserver" % DB)
-    try:
-        run(tree)
-    finally:
-        sql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
-        subprocess.run(["rm", "-rf", tree])
-    done()
-
-
-def run(tree):
+def run(db, tree):
+    q, migrate = db.q, db.migrate
     r = migrate(tree)
     ok(r.returncode == 0, "the previous tree migrates (0001-0012)",
        r.stdout + r.stderr)
@@ -137,4 +89,4 @@ def run(tree):
 
 
 if __name__ == "__main__":
-    main()
+    ScratchDB("migrate_cum").run_at(BASE, run)

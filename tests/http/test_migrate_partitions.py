@@ -10,39 +10,13 @@ stops the migration with its name and changes nothing; without it the
 migration runs, and the rows, their count, the grants and the insert
 path are checked.  Runs in a scratch database of the suite's cluster.
 """
-import os
 import subprocess
-import tempfile
 
-from lib import ROOT, db_url, diag, done, eq, ok, sql
+from lib import ROOT, diag, eq, ok
+from scratchdb import ScratchDB
 
 # main when the partitions were made: migrations 0001-0006 and sql/.
 BASE = "91282df"
-
-DB = "migrate_%d" % os.getpid()
-
-
-def url(role):
-    base = db_url(role)
-    head, _, tail = base.rpartition("/modelserver")
-    return head + "/" + DB + tail
-
-
-def q(query, role="owner", check=True):
-    r = subprocess.run(["psql", url(role), "-X", "-q", "-At", "-F", "\t",
-                        "-v", "ON_ERROR_STOP=1", "-c", query],
-                       capture_output=True, text=True, timeout=120)
-    if check and r.returncode != 0:
-        raise RuntimeError("psql failed: %s" % r.stderr.strip())
-    return [line.split("\t") for line in r.stdout.splitlines() if line]
-
-
-def migrate(tree):
-    env = dict(os.environ, MIGRATE_DATABASE_URL=url("owner"),
-               ENV_FILE="/dev/null")
-    return subprocess.run([os.path.join(tree, "migrations/migrate.sh")],
-                          env=env, capture_output=True, text=True,
-                          timeout=300)
 
 
 # The whole table as text, in a fixed order: what must not change.
@@ -61,25 +35,8 @@ RECORD = """CALL app.record_predictions(
     'vader', '3.3.2', 1000, NULL, 0)"""
 
 
-def main():
-    tree = tempfile.mkdtemp(prefix="migrate-base.")
-    arch = subprocess.run("git -C %s archive %s migrations sql | tar -x -C %s"
-                          % (ROOT, BASE, tree), shell=True,
-                          capture_output=True, text=True)
-    if arch.returncode != 0:
-        print("1..0 # SKIP git has no commit %s here: %s"
-              % (BASE, arch.stderr.strip()))
-        return
-    sql("CREATE DATABASE %s OWNER modelserver" % DB)
-    try:
-        run(tree)
-    finally:
-        sql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
-        subprocess.run(["rm", "-rf", tree])
-    done()
-
-
-def run(tree):
+def run(db, tree):
+    q, migrate = db.q, db.migrate
     r = migrate(tree)
     ok(r.returncode == 0, "the previous release migrates (0001-0006)",
        r.stdout + r.stderr)
@@ -158,7 +115,7 @@ def run(tree):
                 "'10.9.9.9'"}, role="app")
     eq(q("SELECT count(*) FROM app.prediction_metrics")[0][0], "5016",
        "the insert procedure writes into the new layout")
-    r = subprocess.run(["psql", url("app"), "-X", "-q", "-c",
+    r = subprocess.run(["psql", db.url("app"), "-X", "-q", "-c",
                         "DELETE FROM app.prediction_metrics"],
                        capture_output=True, text=True, timeout=60)
     ok(r.returncode != 0 and "permission denied" in r.stderr,
@@ -170,4 +127,4 @@ def run(tree):
        "migrating again is a no-op", r.stdout + r.stderr)
 
 
-main()
+ScratchDB("migrate").run_at(BASE, run)
