@@ -1,20 +1,26 @@
 -- 35_rollups.sql: the rollups of prediction_metrics (tables in
--- migrations/0008_create_rollups.sql): how they are folded, rebuilt and
+-- migrations 0008, 0012 and 0013): how they are folded, rebuilt and
 -- read.  Re-applied after every migrate (CREATE OR REPLACE).
 -- docs/rollups.md has the design and the exactness argument.
 --
 --   app.rollup_fold()        the janitor's job: raw rows below a safe
---                            watermark into 1 s rows, closed minutes, hours
---                            and days into the coarser levels
+--                            watermark into 100 ms rows, the closed
+--                            buckets of the coarser levels from them
 --   app.rollup_backfill(from, to)   rebuilds a range from the raw rows
 --   app.rollup_parts(start, end, ids, bucket)   what every read uses: the
 --                            rollup rows and raw rows that make up a window
 --                            exactly, each once
+--   app.rollup_summary(start, end, ids, shadow, bucket)   the figures of
+--                            a window or of each timeseries bucket, P95
+--                            searched over the cumulative histograms
+--   app.rollup_aggregate(...)   the same with the merged histogram (the
+--                            views' other percentiles)
 --   app.rollup_quantile(values, counts, q)   percentile_cont over a
 --                            histogram
 --
--- Levels: 1 s, 1 min, 1 h, 1 day, each bucket aligned to UTC.  Level g
--- holds every bucket below date_bin(g, watermark); a window is served by
+-- Levels: app.rollup_levels(), 100 ms to 1 day, each bucket aligned to
+-- UTC.  Level g holds every bucket below date_bin(g, watermark); a window
+-- is served by
 -- the coarsest level whose bucket fits inside it (and inside its
 -- timeseries bucket), the rest by raw rows: its fractional edges and
 -- everything at or above the watermark.
