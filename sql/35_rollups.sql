@@ -209,9 +209,10 @@ COMMENT ON FUNCTION app.rollup_partitions(timestamptz, timestamptz) IS
 -- ----------------------------------------------------------- building
 
 -- Rebuilds level p_lvl for the buckets in [p_from, p_to) (both aligned
--- to the level) from the next finer level (raw rows for the finest).
--- Deletes what was there first, so it can run again.  Returns the rows
--- written.
+-- to the level) from the next finer level.  Level 0 is app.rollup_partial,
+-- rebuilt from the raw rows of [p_from, p_to) (any bounds), one row per
+-- created_at; the 100 ms level is built from it.  Deletes what was there
+-- first, so it can run again.  Returns the rows written.
 CREATE OR REPLACE FUNCTION app.rollup_build(
     p_lvl integer, p_from timestamptz, p_to timestamptz)
 RETURNS bigint
@@ -233,12 +234,19 @@ BEGIN
     SELECT l.tbl, l.width INTO v_tbl, v_w FROM rollup_levels() l
      WHERE l.lvl = p_lvl;
     SELECT l.tbl INTO v_src FROM rollup_levels() l WHERE l.lvl = p_lvl - 1;
+    IF p_lvl = 0 THEN
+        v_tbl := 'rollup_partial'::regclass;
+    ELSIF p_lvl = 1 THEN
+        v_src := 'rollup_partial'::regclass;
+    END IF;
     EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2',
         v_tbl) USING p_from, p_to;
-    IF p_lvl = 1 THEN
+    IF p_lvl = 0 THEN
         -- Group by HDR index first: min, max and the sums come from the
-        -- exact values before they are bucketed.
-        INSERT INTO rollup_100ms (bucket, model_version_id, shadow, n,
+        -- exact values before they are bucketed.  The same query as
+        -- rollup_partial_add's, over the table instead of a statement's
+        -- rows.
+        INSERT INTO rollup_partial (bucket, model_version_id, shadow, n,
             positive, negative, neutral, conf_sum_micro, time_sum_us,
             time_min_us, time_max_us, hist_idx, hist_cnt,
             positive_conf_sum_micro, negative_conf_sum_micro,
@@ -252,8 +260,7 @@ BEGIN
                array_agg(g.cum ORDER BY g.i)
           FROM (SELECT g0.*, sum(g0.c) OVER (PARTITION BY g0.b, g0.m, g0.s
                                              ORDER BY g0.i)::bigint AS cum
-          FROM (SELECT date_bin('100 milliseconds', p.created_at,
-                           timestamptz '2000-01-01 00:00+00') AS b,
+          FROM (SELECT p.created_at AS b,
                        p.model_version_id AS m,
                        p.shadow_of IS NOT NULL AS s,
                        rollup_hist_index(x.us) AS i,
@@ -344,10 +351,164 @@ END;
 $$;
 
 COMMENT ON FUNCTION app.rollup_build(integer, timestamptz, timestamptz) IS
-    'Rebuilds rollup level p_lvl (app.rollup_levels) for the buckets in '
-    '[p_from, p_to) from the next finer level (the raw rows for 100 ms): '
-    'deletes them, then inserts the aggregates.  Internal to '
-    'app.rollup_fold and app.rollup_backfill.';
+    'Rebuilds rollup level p_lvl (app.rollup_levels; 0: app.rollup_partial, '
+    'from the raw rows) for the buckets in [p_from, p_to) from the next '
+    'finer level: deletes them, then inserts the aggregates.  Internal to '
+    'app.rollup_fold, app.rollup_backfill and the partial triggers.';
+
+-- ------------------------------------------------------------- partials
+
+-- Triggers on app.prediction_metrics keep app.rollup_partial equal to
+-- the raw rows at and above rollup_state.partial_from, in the writer's
+-- own transaction: one row per INSERT statement (a batch of the server
+-- is one statement, its rows share created_at), rebuilt from the raw
+-- rows where rows are deleted or updated there, emptied by TRUNCATE.
+CREATE OR REPLACE FUNCTION app.rollup_partial_add()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+BEGIN
+    INSERT INTO rollup_partial (bucket, model_version_id, shadow, n,
+        positive, negative, neutral, conf_sum_micro, time_sum_us,
+        time_min_us, time_max_us, hist_idx, hist_cnt,
+        positive_conf_sum_micro, negative_conf_sum_micro,
+        neutral_conf_sum_micro, positive_compound_sum_e4,
+        negative_compound_sum_e4, neutral_compound_sum_e4, hist_cum)
+    SELECT g.b, g.m, g.s, sum(g.c), sum(g.pos), sum(g.neg), sum(g.neu),
+           sum(g.pcs + g.ncs + g.ucs), sum(g.ts), min(g.tmin),
+           max(g.tmax), array_agg(g.i ORDER BY g.i),
+           array_agg(g.c ORDER BY g.i), sum(g.pcs), sum(g.ncs),
+           sum(g.ucs), sum(g.pco), sum(g.nco), sum(g.uco),
+           array_agg(g.cum ORDER BY g.i)
+      FROM (SELECT g0.*, sum(g0.c) OVER (PARTITION BY g0.b, g0.m, g0.s
+                                         ORDER BY g0.i)::bigint AS cum
+      FROM (SELECT p.created_at AS b,
+                   p.model_version_id AS m,
+                   p.shadow_of IS NOT NULL AS s,
+                   rollup_hist_index(x.us) AS i,
+                   count(*) AS c,
+                   count(*) FILTER (WHERE p.label = 'positive') AS pos,
+                   count(*) FILTER (WHERE p.label = 'negative') AS neg,
+                   count(*) FILTER (WHERE p.label = 'neutral') AS neu,
+                   coalesce(sum(x.cm) FILTER (
+                       WHERE p.label = 'positive'), 0) AS pcs,
+                   coalesce(sum(x.cm) FILTER (
+                       WHERE p.label = 'negative'), 0) AS ncs,
+                   coalesce(sum(x.cm) FILTER (
+                       WHERE p.label = 'neutral'), 0) AS ucs,
+                   coalesce(sum(x.ce) FILTER (
+                       WHERE p.label = 'positive'), 0) AS pco,
+                   coalesce(sum(x.ce) FILTER (
+                       WHERE p.label = 'negative'), 0) AS nco,
+                   coalesce(sum(x.ce) FILTER (
+                       WHERE p.label = 'neutral'), 0) AS uco,
+                   sum(x.us) AS ts, min(x.us) AS tmin, max(x.us) AS tmax
+              FROM new_rows p
+             CROSS JOIN LATERAL (SELECT
+                   round(p.inference_time_ms * 1000)::bigint AS us,
+                   round(p.confidence * 1e6)::bigint AS cm,
+                   round(p.compound * 1e4)::bigint AS ce) x
+             GROUP BY 1, 2, 3, 4) g0) g
+     GROUP BY g.b, g.m, g.s;
+    RETURN NULL;
+END;
+$$;
+
+-- A fix of rows at or above the watermark (a DELETE or UPDATE there is
+-- rare: a manual fix, a test's clean-up) rebuilds the partials of the
+-- span it touched from the raw rows.  Writers wait meanwhile: a row
+-- committed between the rebuild's DELETE and INSERT would otherwise be
+-- counted twice.
+CREATE OR REPLACE FUNCTION app.rollup_partial_fix()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_from timestamptz;
+    v_lo   timestamptz;
+    v_hi   timestamptz;
+BEGIN
+    SELECT greatest(s.partial_from, coalesce(s.watermark, '-infinity'))
+      INTO v_from FROM rollup_state s;
+    IF TG_OP = 'UPDATE' THEN
+        SELECT min(x.t), max(x.t) INTO v_lo, v_hi
+          FROM (SELECT o.created_at FROM old_rows o
+                UNION ALL SELECT n.created_at FROM new_rows n) AS x(t)
+         WHERE x.t >= v_from;
+    ELSE
+        SELECT min(o.created_at), max(o.created_at) INTO v_lo, v_hi
+          FROM old_rows o WHERE o.created_at >= v_from;
+    END IF;
+    IF v_lo IS NOT NULL THEN
+        LOCK TABLE prediction_metrics IN SHARE ROW EXCLUSIVE MODE;
+        PERFORM rollup_build(0, v_lo, v_hi + interval '1 microsecond');
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION app.rollup_partial_clear()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+BEGIN
+    DELETE FROM rollup_partial;
+    RETURN NULL;
+END;
+$$;
+
+-- Once per database (every migrate calls it): the rows already at or
+-- above the watermark summed, and the triggers created, with writers
+-- held off in between so no statement is missed or counted twice.
+CREATE OR REPLACE FUNCTION app.rollup_partial_setup()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = app, pg_catalog
+AS $$
+DECLARE
+    v_from timestamptz;
+BEGIN
+    IF EXISTS (SELECT FROM pg_trigger t
+                WHERE t.tgrelid = 'prediction_metrics'::regclass
+                  AND t.tgname = 'rollup_partial_add') THEN
+        RETURN;
+    END IF;
+    LOCK TABLE prediction_metrics IN SHARE ROW EXCLUSIVE MODE;
+    v_from := coalesce((SELECT s.watermark FROM rollup_state s), '-infinity');
+    PERFORM rollup_build(0, v_from, 'infinity');
+    UPDATE rollup_state SET partial_from = v_from;
+    CREATE TRIGGER rollup_partial_add AFTER INSERT ON prediction_metrics
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_add();
+    CREATE TRIGGER rollup_partial_fix_delete AFTER DELETE
+        ON prediction_metrics REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_fix();
+    CREATE TRIGGER rollup_partial_fix_update AFTER UPDATE
+        ON prediction_metrics
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_fix();
+    CREATE TRIGGER rollup_partial_clear AFTER TRUNCATE ON prediction_metrics
+        FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_clear();
+END;
+$$;
+
+COMMENT ON FUNCTION app.rollup_partial_add() IS
+    'Statement trigger (AFTER INSERT on app.prediction_metrics): the '
+    'statement''s rows summed into app.rollup_partial, per created_at, '
+    'model version and shadow flag.';
+COMMENT ON FUNCTION app.rollup_partial_fix() IS
+    'Statement trigger (AFTER DELETE or UPDATE on app.prediction_metrics): '
+    'rebuilds the partials of the rows'' span at and above the watermark '
+    'from the raw rows, writers held off meanwhile.';
+COMMENT ON FUNCTION app.rollup_partial_clear() IS
+    'Statement trigger (AFTER TRUNCATE on app.prediction_metrics): '
+    'empties app.rollup_partial.';
+COMMENT ON FUNCTION app.rollup_partial_setup() IS
+    'Creates the partial triggers once, after summing the rows at and '
+    'above the watermark into app.rollup_partial (run by every migrate).';
 
 -- ---------------------------------------------------------------- fold
 
@@ -379,6 +540,7 @@ DECLARE
     v_c     timestamptz;
     v_base  timestamptz;
     v_raw   timestamptz;
+    v_pf    timestamptz;
     v_vx    text[];
     v_until timestamptz;
     v_l     record;
@@ -405,8 +567,10 @@ BEGIN
     END LOOP;
 
     -- A fresh snapshot from here on: every row below v_c is visible.
-    -- Raw rows start at v_raw (empty stretches are skipped); the coarser
-    -- levels resume at their own watermark, floor(v_base).
+    -- Rows start at v_raw (empty stretches are skipped); the coarser
+    -- levels resume at their own watermark, floor(v_base).  At and above
+    -- v_pf the partials stand for the raw rows.
+    SELECT s.partial_from INTO v_pf FROM rollup_state s;
     IF v_w IS NULL THEN
         SELECT rollup_floor(min(p.created_at), v_g)
           INTO v_base FROM prediction_metrics p;
@@ -416,11 +580,17 @@ BEGIN
     ELSE
         v_base := v_w;
     END IF;
-    -- Bounded above too: the partitions made ahead of now are then
-    -- pruned when the statement is planned, not planned at every run.
-    SELECT rollup_floor(min(p.created_at), v_g) INTO v_raw
-      FROM prediction_metrics p
-     WHERE p.created_at >= v_base AND p.created_at < v_c;
+    IF v_base >= v_pf THEN
+        SELECT rollup_floor(min(r.bucket), v_g) INTO v_raw
+          FROM rollup_partial r
+         WHERE r.bucket >= v_base AND r.bucket < v_c;
+    ELSE
+        -- Bounded above too: the partitions made ahead of now are then
+        -- pruned when the statement is planned, not planned at every run.
+        SELECT rollup_floor(min(p.created_at), v_g) INTO v_raw
+          FROM prediction_metrics p
+         WHERE p.created_at >= v_base AND p.created_at < v_c;
+    END IF;
     v_raw := coalesce(v_raw, v_c);
     -- Bounded work per run: a backlog is caught up over several runs.
     v_c := least(v_c, rollup_floor(v_raw + p_max_span, v_g));
@@ -433,12 +603,20 @@ BEGIN
     IF v_base < now() - interval '1 hour' THEN
         PERFORM rollup_partitions(rollup_floor(v_base, interval '1 day'), v_c);
     END IF;
+    -- Below v_pf there are no partials to build from: made from the raw
+    -- rows first.
+    IF v_raw < v_pf THEN
+        PERFORM rollup_build(0, v_raw, least(v_c, v_pf));
+    END IF;
     PERFORM rollup_build(1, v_raw, v_c);
     FOR v_l IN SELECT * FROM rollup_levels() WHERE lvl > 1 ORDER BY lvl LOOP
         PERFORM rollup_build(v_l.lvl, rollup_floor(v_base, v_l.width),
                              rollup_floor(v_c, v_l.width));
     END LOOP;
-    UPDATE rollup_state SET watermark = v_c, folded_at = clock_timestamp();
+    DELETE FROM rollup_partial WHERE bucket < v_c;
+    UPDATE rollup_state
+       SET watermark = v_c, folded_at = clock_timestamp(),
+           partial_from = greatest(partial_from, v_c);
     RETURN v_c;
 END;
 $$;
@@ -518,6 +696,8 @@ DECLARE
     v_l    record;
     v_lo   timestamptz;
     v_hi   timestamptz;
+    v_plo  timestamptz;
+    v_phi  timestamptz;
 BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
         RAISE EXCEPTION 'rollup_backfill: need p_from <= p_to'
@@ -531,6 +711,12 @@ BEGIN
     END IF;
     PERFORM rollup_partitions(rollup_floor(p_from, interval '1 day'),
                               least(p_to, v_w));
+    -- The 100 ms level is built from partials: made from the raw rows
+    -- for the range, and dropped again once it is built (below the
+    -- watermark no read takes them).
+    v_plo := rollup_floor(p_from, interval '100 milliseconds');
+    v_phi := least(rollup_ceil(p_to, interval '100 milliseconds'), v_w);
+    PERFORM rollup_build(0, v_plo, v_phi);
     FOR v_l IN SELECT * FROM rollup_levels() ORDER BY lvl LOOP
         -- Only buckets below the level's watermark exist; the range
         -- grows to whole buckets of each level, rebuilt from the level
@@ -545,6 +731,7 @@ BEGIN
         rows_written := rollup_build(v_l.lvl, v_lo, v_hi);
         RETURN NEXT;
     END LOOP;
+    DELETE FROM rollup_partial WHERE bucket >= v_plo AND bucket < v_phi;
 END;
 $$;
 
@@ -625,11 +812,47 @@ DECLARE
     v_whole boolean;
     v_rng   tstzrange;
     v_o     timestamptz := timestamptz '1970-01-01 00:00+00';
+    v_s     timestamptz;	-- partials from here (NULL: none)
+    v_q     text;
 BEGIN
     IF p_start >= p_end THEN
         RETURN;
     END IF;
-    SELECT s.watermark INTO v_w FROM rollup_state s;
+    -- Rollup rows (a level's table, or the partials) of [$1, $2).
+    v_q := $q$
+        SELECT CASE WHEN $4 IS NULL THEN $8
+                    ELSE date_bin($4, r.bucket, $5) END,
+               r.model_version_id, r.n, r.positive, r.negative,
+               r.neutral, r.conf_sum_micro * 0.000001,
+               r.time_sum_us * 0.001,
+               r.time_min_us / 1000.0::float8,
+               r.time_max_us / 1000.0::float8,
+               r.hist_idx, r.hist_cnt, NULL::float8,
+               r.positive_conf_sum_micro * 0.000001,
+               r.negative_conf_sum_micro * 0.000001,
+               r.neutral_conf_sum_micro * 0.000001,
+               r.positive_compound_sum_e4 * 0.0001,
+               r.negative_compound_sum_e4 * 0.0001,
+               r.neutral_compound_sum_e4 * 0.0001,
+               r.hist_cum
+          FROM %s r
+         WHERE r.bucket >= $1 AND r.bucket < $2
+           AND ($3::integer[] IS NULL OR
+                r.model_version_id = ANY ($3))
+           AND ($10::boolean IS NULL OR r.shadow = $10)
+           -- inside one timeseries bucket
+           AND ($4 IS NULL OR date_bin($4, r.bucket, $5) =
+                date_bin($4, r.bucket + $6 - interval '1 us', $5))
+           -- and not covered by the parent level
+           AND NOT ($7::interval IS NOT NULL
+                AND date_bin($7, r.bucket, $5) >= $8
+                AND date_bin($7, r.bucket, $5) + $7 <= $9
+                AND ($4 IS NULL OR
+                     date_bin($4, date_bin($7, r.bucket, $5), $5)
+                     = date_bin($4, date_bin($7, r.bucket, $5)
+                       + $7 - interval '1 us', $5)))$q$;
+    SELECT s.watermark, greatest(s.watermark, s.partial_from)
+      INTO v_w, v_s FROM rollup_state s;
     v_top := CASE WHEN v_w IS NOT NULL THEN least(p_end, v_w) END;
     v_rlo := p_end;
     v_rhi := p_end;
@@ -663,57 +886,78 @@ BEGIN
             END IF;
             FOREACH v_rng IN ARRAY v_r LOOP
                 CONTINUE WHEN isempty(v_rng);
-                RETURN QUERY EXECUTE format($q$
-                    SELECT CASE WHEN $4 IS NULL THEN $8
-                                ELSE date_bin($4, r.bucket, $5) END,
-                           r.model_version_id, r.n, r.positive, r.negative,
-                           r.neutral, r.conf_sum_micro * 0.000001,
-                           r.time_sum_us * 0.001,
-                           r.time_min_us / 1000.0::float8,
-                           r.time_max_us / 1000.0::float8,
-                           r.hist_idx, r.hist_cnt, NULL::float8,
-                           r.positive_conf_sum_micro * 0.000001,
-                           r.negative_conf_sum_micro * 0.000001,
-                           r.neutral_conf_sum_micro * 0.000001,
-                           r.positive_compound_sum_e4 * 0.0001,
-                           r.negative_compound_sum_e4 * 0.0001,
-                           r.neutral_compound_sum_e4 * 0.0001,
-                           r.hist_cum
-                      FROM %s r
-                     WHERE r.bucket >= $1 AND r.bucket < $2
-                       AND ($3::integer[] IS NULL OR
-                            r.model_version_id = ANY ($3))
-                       AND ($10::boolean IS NULL OR r.shadow = $10)
-                       -- inside one timeseries bucket
-                       AND ($4 IS NULL OR date_bin($4, r.bucket, $5) =
-                            date_bin($4, r.bucket + $6 - interval '1 us', $5))
-                       -- and not covered by the parent level
-                       AND NOT ($7::interval IS NOT NULL
-                            AND date_bin($7, r.bucket, $5) >= $8
-                            AND date_bin($7, r.bucket, $5) + $7 <= $9
-                            AND ($4 IS NULL OR
-                                 date_bin($4, date_bin($7, r.bucket, $5), $5)
-                                 = date_bin($4, date_bin($7, r.bucket, $5)
-                                   + $7 - interval '1 us', $5)))$q$,
-                    v_lv.tbl)
+                RETURN QUERY EXECUTE format(v_q, v_lv.tbl)
                 USING lower(v_rng), upper(v_rng), p_ids, p_bucket, v_o,
                       v_lv.width, v_pw, p_start, v_top, p_shadow;
             END LOOP;
         END LOOP;
     END IF;
 
-    -- Raw rows: the fractional start and everything from the watermark.
-    -- Few expressions per row (they are what a read pays per raw row);
-    -- the per-label columns are spread per group.  The sums are of the
-    -- integer micro-units the rollups hold (exact bigint arithmetic, far
-    -- cheaper than a numeric per row), so an answer does not change when
-    -- the watermark passes its rows.
+    -- The rest: the fractional start and everything from the watermark.
+    -- At and above v_s the partials (a row per statement) stand for the
+    -- raw rows, summed here into one row per bucket and model; below it
+    -- the raw rows themselves.
     IF v_rlo >= v_rhi THEN
         v_r := ARRAY[tstzrange(p_start, p_end)];
     ELSE
         v_r := ARRAY[tstzrange(p_start, v_rlo), tstzrange(v_rhi, p_end)];
     END IF;
     FOREACH v_rng IN ARRAY v_r LOOP
+        CONTINUE WHEN isempty(v_rng) OR v_s IS NULL
+                      OR upper(v_rng) <= v_s;
+        RETURN QUERY
+            WITH q AS MATERIALIZED (
+                SELECT CASE WHEN p_bucket IS NULL THEN p_start
+                            ELSE date_bin(p_bucket, r.bucket, v_o) END AS b,
+                       r.*
+                  FROM rollup_partial r
+                 WHERE r.bucket >= greatest(lower(v_rng), v_s)
+                   AND r.bucket < upper(v_rng)
+                   AND (p_ids IS NULL OR r.model_version_id = ANY (p_ids))
+                   AND (p_shadow IS NULL OR r.shadow = p_shadow)
+            ), h AS (
+                SELECT x.b, x.m, array_agg(x.i ORDER BY x.i) AS hi,
+                       array_agg(x.c ORDER BY x.i) AS hc,
+                       array_agg(x.cum ORDER BY x.i) AS hcum
+                  FROM (SELECT u.b, u.m, u.i, sum(u.c)::bigint AS c,
+                               sum(sum(u.c)) OVER (PARTITION BY u.b, u.m
+                                                   ORDER BY u.i)::bigint AS cum
+                          FROM (SELECT q.b, q.model_version_id AS m,
+                                       unnest(q.hist_idx) AS i,
+                                       unnest(q.hist_cnt) AS c
+                                  FROM q) u
+                         GROUP BY u.b, u.m, u.i) x
+                 GROUP BY x.b, x.m
+            )
+            SELECT s.b, s.m, s.n, s.pos, s.neg, s.neu, s.cs * 0.000001,
+                   s.ts * 0.001, s.tmin / 1000.0::float8,
+                   s.tmax / 1000.0::float8, h.hi, h.hc, NULL::float8,
+                   s.pcs * 0.000001, s.ncs * 0.000001, s.ucs * 0.000001,
+                   s.pco * 0.0001, s.nco * 0.0001, s.uco * 0.0001, h.hcum
+              FROM (SELECT q.b, q.model_version_id AS m, sum(q.n)::bigint AS n,
+                           sum(q.positive)::bigint AS pos,
+                           sum(q.negative)::bigint AS neg,
+                           sum(q.neutral)::bigint AS neu,
+                           sum(q.conf_sum_micro) AS cs,
+                           sum(q.time_sum_us) AS ts,
+                           min(q.time_min_us) AS tmin,
+                           max(q.time_max_us) AS tmax,
+                           sum(q.positive_conf_sum_micro) AS pcs,
+                           sum(q.negative_conf_sum_micro) AS ncs,
+                           sum(q.neutral_conf_sum_micro) AS ucs,
+                           sum(q.positive_compound_sum_e4) AS pco,
+                           sum(q.negative_compound_sum_e4) AS nco,
+                           sum(q.neutral_compound_sum_e4) AS uco
+                      FROM q GROUP BY q.b, q.model_version_id) s
+              JOIN h ON h.b = s.b AND h.m = s.m;
+    END LOOP;
+    -- Few expressions per raw row (they are what a read pays per row);
+    -- the per-label columns are spread per group.  The sums are of the
+    -- integer micro-units the rollups hold (exact bigint arithmetic, far
+    -- cheaper than a numeric per row), so an answer does not change when
+    -- the watermark passes its rows.
+    FOREACH v_rng IN ARRAY v_r LOOP
+        v_rng := v_rng * tstzrange(NULL, v_s);
         CONTINUE WHEN isempty(v_rng);
         RETURN QUERY
             SELECT g.b, g.m, g.c,
@@ -1210,5 +1454,6 @@ COMMENT ON FUNCTION app.rollup_upgrade() IS
 -- The end of every migrate folds the raw rows already there (an upgraded
 -- database answers from rollups at once).  An empty database stays
 -- unfolded until its first row.
+SELECT app.rollup_partial_setup();
 SELECT app.rollup_upgrade();
 SELECT app.rollup_catch_up();

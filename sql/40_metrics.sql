@@ -169,6 +169,9 @@ AS $$
 DECLARE
     v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
     v_w   timestamptz := (SELECT s.watermark FROM rollup_state s);
+    -- The partials stand for the raw rows from here (normally v_w).
+    v_s   timestamptz := (SELECT greatest(s.watermark, s.partial_from)
+                            FROM rollup_state s);
     v_b   timestamptz[];
 BEGIN
     IF v_w IS NULL THEN		-- nothing folded yet
@@ -177,7 +180,7 @@ BEGIN
                    AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids)));
     END IF;
     -- Level k (coarse to fine) holds [floor(W, level k-1), floor(W, k)):
-    -- each level up to its own watermark, then the raw rows above W.
+    -- each level up to its own watermark, then the partials above W.
     SELECT array_agg(rollup_floor(v_w, l.width) ORDER BY l.lvl DESC)
       INTO v_b FROM rollup_levels() l;
     RETURN coalesce((SELECT sum(r.n) FROM rollup_1d r
@@ -208,8 +211,12 @@ BEGIN
                         AND NOT r.shadow
                         AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0)
          + (SELECT count(*) FROM prediction_metrics p
-             WHERE p.created_at >= v_w AND p.shadow_of IS NULL
-               AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids)));
+             WHERE p.created_at >= v_w AND p.created_at < v_s
+               AND p.shadow_of IS NULL
+               AND (v_ids IS NULL OR p.model_version_id = ANY (v_ids)))
+         + coalesce((SELECT sum(r.n) FROM rollup_partial r
+                      WHERE r.bucket >= v_s AND NOT r.shadow
+                        AND (v_ids IS NULL OR r.model_version_id = ANY (v_ids))), 0);
 END;
 $$;
 
@@ -217,7 +224,7 @@ COMMENT ON FUNCTION app.metrics_count(text, text) IS
     'Number of predictions ever answered (exact count; shadow rows are '
     'not counted), optionally of one model name and/or version: the daily '
     'rollups (kept for ever), the finer levels up to the watermark, then '
-    'the raw rows above it.';
+    'the partials (app.rollup_partial) above it.';
 
 -- -------------------------------------------------------------- time series
 

@@ -39,10 +39,11 @@ GRANT EXECUTE ON FUNCTION app.partition_ensure(regclass, timestamptz,
     interval, boolean), app.partition_drop_detached(text)
     TO modelserver_app;
 -- Rollups (35_rollups.sql): the janitor's fold writes them and moves the
--- watermark; backfill rebuilds (delete + insert) a range.
+-- watermark; backfill rebuilds (delete + insert) a range; the partials
+-- are written by the triggers in the writer's own transaction.
 GRANT SELECT, INSERT, DELETE ON app.rollup_100ms, app.rollup_1s, app.rollup_10s,
     app.rollup_1m, app.rollup_10m, app.rollup_1h,
-    app.rollup_1d TO modelserver_app;
+    app.rollup_1d, app.rollup_partial TO modelserver_app;
 GRANT SELECT, UPDATE ON app.rollup_state TO modelserver_app;
 \endif
 
@@ -62,6 +63,6 @@ GRANT SELECT ON app.latency_percentiles_hourly, app.label_distribution_hourly,
     app.threshold_history TO modelserver_analyst;
 GRANT SELECT ON app.partition_policy, app.partitions TO modelserver_analyst;
 GRANT SELECT ON app.rollup_100ms, app.rollup_1s, app.rollup_10s, app.rollup_1m,
-    app.rollup_10m, app.rollup_1h, app.rollup_1d,
+    app.rollup_10m, app.rollup_1h, app.rollup_1d, app.rollup_partial,
     app.rollup_state TO modelserver_analyst;
 \endif

@@ -8,8 +8,11 @@ folded; then the current tree migrates it.  Every row of every level must
 have hist_cum equal to the running total of hist_cnt, and windows read
 through app.metrics_window (the search of app.rollup_summary) must equal
 count, min, max and percentile_cont(0.95) over the raw rows; and a row
-without hist_cum is refused.
+without hist_cum is refused.  0014 follows: its partials start at the
+watermark.
 """
+import os
+
 from lib import ROOT, eq, ok
 from scratchdb import ScratchDB
 
@@ -78,8 +81,12 @@ def run(db, tree):
 
     r = migrate(ROOT)
     ok(r.returncode == 0, "the current tree migrates it", r.stdout + r.stderr)
-    eq(q("SELECT max(version) FROM app.schema_migrations")[0][0], "0013",
-       "the database is at 0013")
+    latest = max(f[:4] for f in os.listdir(os.path.join(ROOT, "migrations"))
+                 if f.endswith(".sql"))
+    eq(q("SELECT max(version) FROM app.schema_migrations")[0][0], latest,
+       "the database is at the latest migration (%s)" % latest)
+    eq(q("SELECT partial_from = watermark FROM app.rollup_state")[0][0], "t",
+       "0014: partials are complete from the watermark on")
     eq(q(BAD_CUM)[0][0], "0",
        "every rollup row has hist_cum, the running total of hist_cnt")
     eq(q(DIFF), [], "20 windows: count, min, max and P95 as the raw rows")

@@ -63,6 +63,11 @@ SELECT gen_random_uuid(), v.id, fx.label, fx.conf, fx.ms, 10, 0, 0, 1, 0,
 
 CREATE FUNCTION pg_temp.near(double precision, double precision)
 RETURNS boolean LANGUAGE sql AS $$ SELECT abs($1 - $2) < 1e-9 $$;
+-- A P95 among latencies above the exact range (2.048 ms): the promise is
+-- 0.1 % of the exact figure (docs/rollups.md), for raw rows above the
+-- watermark too (their partials hold the same histogram).
+CREATE FUNCTION pg_temp.p95near(double precision, double precision)
+RETURNS boolean LANGUAGE sql AS $$ SELECT abs($1 - $2) <= 0.001 * abs($2) $$;
 
 -- ------------------------------------------------------------ metrics_window
 
@@ -74,7 +79,7 @@ CREATE TEMP TABLE w AS SELECT * FROM app.metrics_window(
     '2030-01-01 11:00+00', '2030-01-01 12:00+00');
 SELECT is((SELECT total_predictions FROM w), 13::bigint,
     'window: exactly the 13 rows of [start, end) (start in, end out)');
-SELECT ok((SELECT pg_temp.near(p95_inference_time_ms, 140) FROM w),
+SELECT ok((SELECT pg_temp.p95near(p95_inference_time_ms, 140) FROM w),
     'window: P95 of 1..10,50,100,200 is 140 (100 + 0.4 * 100)');
 SELECT ok((SELECT pg_temp.near(average_confidence, 7.4 / 13) FROM w),
     'window: average confidence 7.4 / 13');
@@ -84,23 +89,23 @@ SELECT is((SELECT (min_inference_time_ms, max_inference_time_ms)::text FROM w),
     '(1,200)', 'window: min 1, max 200 (the 1000 ms rows outside)');
 SELECT is((SELECT (positive, negative, neutral)::text FROM w), '(6,4,3)',
     'window: label counts 6/4/3');
-SELECT is((SELECT p95_inference_time_ms FROM w),
+SELECT ok(pg_temp.p95near((SELECT p95_inference_time_ms FROM w),
     (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FROM fx
-      WHERE t >= '11:00' AND t < '12:00'),
-    'window: P95 equals percentile_cont(0.95) over the same rows');
+      WHERE t >= '11:00' AND t < '12:00')),
+    'window: P95 within 0.1 % of percentile_cont(0.95) over the same rows');
 
-SELECT ok((SELECT pg_temp.near(p95_inference_time_ms, 145) AND
+SELECT ok((SELECT pg_temp.p95near(p95_inference_time_ms, 145) AND
                   total_predictions = 12
              FROM app.metrics_window('2030-01-01 11:00+00',
                   '2030-01-01 12:00+00', 'tm')),
     'model name filter: 12 rows, P95 145 (100 + 0.45 * 100)');
-SELECT ok((SELECT pg_temp.near(p95_inference_time_ms, 9.55) AND
+SELECT ok((SELECT pg_temp.p95near(p95_inference_time_ms, 9.55) AND
                   total_predictions = 10 AND
                   pg_temp.near(average_confidence, 0.55)
              FROM app.metrics_window('2030-01-01 11:00+00',
                   '2030-01-01 12:00+00', 'tm', '1.0.0')),
     'name + version filter: 10 rows, P95 9.55, average confidence 0.55');
-SELECT ok((SELECT pg_temp.near(p95_inference_time_ms, 30) AND
+SELECT ok((SELECT pg_temp.p95near(p95_inference_time_ms, 30) AND
                   total_predictions = 11
              FROM app.metrics_window('2030-01-01 11:00+00',
                   '2030-01-01 12:00+00', NULL, '1.0.0')),
@@ -180,7 +185,7 @@ CREATE TEMP TABLE agg AS SELECT app.metrics_aggregated(60, NULL, NULL,
     '2030-01-01 12:00+00')::jsonb AS j;
 SELECT is((SELECT (j->>'total_predictions')::int FROM agg), 13,
     'aggregated: total 13');
-SELECT ok((SELECT pg_temp.near((j->>'p95_inference_time_ms')::float8, 140)
+SELECT ok((SELECT pg_temp.p95near((j->>'p95_inference_time_ms')::float8, 140)
              FROM agg), 'aggregated: P95 140');
 SELECT is((SELECT j->'label_distribution' FROM agg),
     '{"positive": 6, "negative": 4, "neutral": 3}'::jsonb,
@@ -230,7 +235,7 @@ SELECT is((SELECT array_agg(bucket_start ORDER BY bucket) FROM ts),
     'timeseries: buckets start at 11:00, 11:20, 11:40');
 SELECT is((SELECT max(bucket_end) FROM ts), '2030-01-01 12:00+00'::timestamptz,
     'timeseries: the last bucket ends at p_now');
-SELECT ok((SELECT bool_and(pg_temp.near(p95_inference_time_ms, x))
+SELECT ok((SELECT bool_and(pg_temp.p95near(p95_inference_time_ms, x))
              FROM ts JOIN unnest(ARRAY[80.8, 43.55, 171.5])
                   WITH ORDINALITY AS e(x, i) ON e.i = ts.bucket),
     'timeseries: P95 per bucket 80.8, 43.55, 171.5');
@@ -250,11 +255,15 @@ SELECT ok((SELECT average_confidence_change IS NULL FROM ts WHERE bucket = 1)
       AND (SELECT pg_temp.near(average_confidence_change, 0.325) FROM ts
             WHERE bucket = 3),
     'timeseries: change of average confidence NULL, 0.145, 0.325');
-SELECT ok((SELECT pg_temp.near(p95_inference_time_change_ms, -37.25) FROM ts
+SELECT ok((SELECT bool_and(pg_temp.near(p95_inference_time_change_ms,
+                    p95_inference_time_ms - prev)) FILTER (WHERE bucket > 1)
+             FROM (SELECT *, lag(p95_inference_time_ms) OVER (ORDER BY bucket)
+                             AS prev FROM ts) x)
+      AND (SELECT abs(p95_inference_time_change_ms + 37.25) < 0.2 FROM ts
             WHERE bucket = 2)
-      AND (SELECT pg_temp.near(p95_inference_time_change_ms, 127.95) FROM ts
+      AND (SELECT abs(p95_inference_time_change_ms - 127.95) < 0.3 FROM ts
             WHERE bucket = 3),
-    'timeseries: change of P95 -37.25, 127.95');
+    'timeseries: change of P95 -37.25, 127.95 (the difference of the two)');
 SELECT ok((SELECT bool_and(pg_temp.near(moving_average_total, x))
              FROM ts JOIN unnest(ARRAY[5, 4.5, 13.0 / 3])
                   WITH ORDINALITY AS e(x, i) ON e.i = ts.bucket),
@@ -330,10 +339,12 @@ SELECT is((SELECT (current_total, previous_total)::text FROM cmp), '(6,7)',
     'compare: 11:30:00 counts in the current window only (6 + 7 = 13)');
 SELECT ok((SELECT pg_temp.near(total_change_pct, -100.0 / 7) FROM cmp),
     'compare: count change -14.29 %');
-SELECT ok((SELECT pg_temp.near(current_p95_inference_time_ms, 162.5)
-              AND pg_temp.near(previous_p95_inference_time_ms, 71.8)
+SELECT ok((SELECT pg_temp.p95near(current_p95_inference_time_ms, 162.5)
+              AND pg_temp.p95near(previous_p95_inference_time_ms, 71.8)
               AND pg_temp.near(p95_inference_time_change_pct,
-                               100 * (162.5 - 71.8) / 71.8) FROM cmp),
+                               100 * (current_p95_inference_time_ms
+                                      - previous_p95_inference_time_ms)
+                               / previous_p95_inference_time_ms) FROM cmp),
     'compare: P95 162.5 (7,8,9,10,50,200) against 71.8 (1..6,100)');
 SELECT ok((SELECT pg_temp.near(current_average_confidence, 4.4 / 6)
               AND pg_temp.near(previous_average_confidence, 3.0 / 7) FROM cmp),
@@ -376,10 +387,10 @@ SELECT gen_random_uuid(), v.id, 'negative', 0.5, 1, 10, 0, 0, 1, 0,
        '10.0.0.1', now() - interval '25 hours'
   FROM app.model_versions v WHERE v.name = 'viewtest';
 
-SELECT is((SELECT (total_predictions, p95_inference_time_ms,
+SELECT is((SELECT (total_predictions, pg_temp.p95near(p95_inference_time_ms, 2.9),
                    minute = date_trunc('minute', now()) - interval '5 minutes')::text
              FROM app.metrics_per_minute WHERE model_name = 'viewtest'),
-    '(2,2.9,t)', 'metrics_per_minute: one row per minute and model');
+    '(2,t,t)', 'metrics_per_minute: one row per minute and model (P95 2.9)');
 SELECT is((SELECT sum(negative)::int FROM app.metrics_per_minute
             WHERE model_name = 'viewtest'), 0,
     'metrics_per_minute: only the last 24 hours');

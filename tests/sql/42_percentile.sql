@@ -1,7 +1,9 @@
 -- 42_percentile.sql: the grouped P95 of metrics_window and
--- metrics_timeseries equals percentile_cont(0.95) over the rows, on data
--- with many ties (microsecond-rounded times, as the server stores them)
--- and on data with none.
+-- metrics_timeseries equals percentile_cont(0.95) over the rows, on
+-- latencies as the server stores them (rounded to the microsecond) inside
+-- the exact range (below 2.048 ms), half with many ties (0-300 us), half
+-- spread (0-2 ms).  Nothing is folded: every figure comes from the
+-- partials (app.rollup_partial) of the rows.
 BEGIN;
 SELECT plan(6);
 
@@ -17,7 +19,7 @@ SELECT gen_random_uuid(), app.model_version_id('vader', '3.3.2'),
        -- confidence as the server stores it, to 1e-6
        round(random()::numeric, 6),
        CASE WHEN i % 2 = 0 THEN round((random() * 0.3)::numeric, 3)
-            ELSE random() * 40 END,
+            ELSE round((random() * 2.047)::numeric, 3) END,
        5, 0, 0, 1, 0, '10.0.0.1',
        (SELECT t FROM t0) - make_interval(secs => random() * 3600)
   FROM generate_series(1, 20000) AS i;
