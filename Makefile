@@ -265,7 +265,7 @@ san: $(BUILD)/san/app.so
 # under ASan + UBSan.  To add one: list the name in UNIT_NAMES and its
 # sources below.  (The model's tests come from src/model/model.mk.)
 UNIT_NAMES	:= config schema cidr uuid schema_metrics gemini analyzer lease \
-		   fixed json_out balance pgarray compat registry
+		   fixed json_out balance pgarray compat registry partial
 UNIT_SRCS_config := src/config.c
 UNIT_SRCS_schema := src/schema.c
 UNIT_LIBS_schema := -ljansson
@@ -281,6 +281,7 @@ UNIT_SRCS_compat := src/compat.c
 UNIT_LIBS_compat := -ljansson
 UNIT_SRCS_json_out := src/json_out.c src/fixed.c
 UNIT_SRCS_pgarray := src/pgarray.c src/fixed.c
+UNIT_SRCS_partial := src/partial.c
 UNIT_LIBS_json_out := -ljansson
 UNIT_SRCS_schema_metrics := src/schema_metrics.c src/schema.c
 UNIT_LIBS_schema_metrics := -ljansson

@@ -161,6 +161,12 @@ DROP PROCEDURE IF EXISTS app.record_predictions(uuid[], inet[], text[],
     double precision[], double precision[], integer[], double precision[],
     double precision[], double precision[], double precision[], text, text,
     integer, boolean[], integer[], integer[], text);
+-- Before the partial (p_part .. p_hcum).
+DROP PROCEDURE IF EXISTS app.record_predictions(uuid[], inet[], text[],
+    double precision[], double precision[], integer[], double precision[],
+    double precision[], double precision[], double precision[], text, text,
+    integer, integer[], integer, boolean[], integer[], integer[], integer[],
+    text);
 CREATE OR REPLACE PROCEDURE app.record_predictions(
     p_ids uuid[], p_clients inet[], p_labels text[],
     p_confidence double precision[], p_inference_ms double precision[],
@@ -168,6 +174,8 @@ CREATE OR REPLACE PROCEDURE app.record_predictions(
     p_pos double precision[], p_neu double precision[],
     p_neg double precision[], p_model_name text, p_model_version text,
     p_limit integer, p_want integer[], p_hold_ms integer,
+    p_part bigint[] DEFAULT NULL, p_hidx integer[] DEFAULT NULL,
+    p_hcnt bigint[] DEFAULT NULL, p_hcum bigint[] DEFAULT NULL,
     INOUT admitted boolean[] DEFAULT NULL,
     INOUT remaining integer[] DEFAULT NULL,
     INOUT reset_s integer[] DEFAULT NULL,
@@ -196,6 +204,12 @@ BEGIN
         lease := array_fill(0, ARRAY[v_n]);
     END IF;
 
+    -- The server's own sums of the rows, when every one is written.
+    IF p_part IS NOT NULL AND NOT false = ANY (admitted) THEN
+        PERFORM app.rollup_partial_put(
+            app.model_version_id(p_model_name, p_model_version), false,
+            p_part, p_hidx, p_hcnt, p_hcum);
+    END IF;
     v_rows := app.insert_predictions(p_ids, p_clients, p_labels,
         p_confidence, p_inference_ms, p_input_length, p_compound, p_pos,
         p_neu, p_neg, admitted, p_model_name, p_model_version);
@@ -207,11 +221,13 @@ $$;
 COMMENT ON PROCEDURE app.record_predictions(uuid[], inet[], text[],
     double precision[], double precision[], integer[], double precision[],
     double precision[], double precision[], double precision[], text, text,
-    integer, integer[], integer, boolean[], integer[], integer[], integer[],
-    text) IS
+    integer, integer[], integer, bigint[], integer[], bigint[], bigint[],
+    boolean[], integer[], integer[], integer[], text) IS
     'The write of one group commit of POST /predict: the rate-limit '
     'decision (committed asynchronously: its row locks are released '
     'without waiting for the disk), then the admitted rows (committed '
     'durably).  Rejected requests write no row.  p_want / p_hold_ms carry '
-    'the worker''s leases (see predict_admit).  Returns per-request '
+    'the worker''s leases (see predict_admit); p_part .. p_hcum the '
+    'rows'' partial rollup row as the server summed them (NULL: the '
+    'trigger sums them; see app.rollup_partial_put).  Returns per-request '
     'arrays (admitted, remaining, reset_s, lease) and the rows'' timestamp.';

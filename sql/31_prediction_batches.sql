@@ -93,6 +93,12 @@ DROP PROCEDURE IF EXISTS app.record_prediction_batches(uuid[], integer[],
     double precision[], double precision[], double precision[],
     double precision[], inet[], text, text, integer, boolean[], integer[],
     integer[], text);
+-- Before the partial (p_part .. p_hcum).
+DROP PROCEDURE IF EXISTS app.record_prediction_batches(uuid[], integer[],
+    text[], double precision[], double precision[], integer[],
+    double precision[], double precision[], double precision[],
+    double precision[], inet[], text, text, integer, uuid[], boolean[],
+    integer[], integer[], text);
 CREATE OR REPLACE PROCEDURE app.record_prediction_batches(
     p_ids uuid[], p_request integer[], p_labels text[],
     p_confidence double precision[], p_inference_ms double precision[],
@@ -100,6 +106,8 @@ CREATE OR REPLACE PROCEDURE app.record_prediction_batches(
     p_pos double precision[], p_neu double precision[],
     p_neg double precision[], p_clients inet[], p_model_name text,
     p_model_version text, p_limit integer, p_shadow_of uuid[] DEFAULT NULL,
+    p_part bigint[] DEFAULT NULL, p_hidx integer[] DEFAULT NULL,
+    p_hcnt bigint[] DEFAULT NULL, p_hcum bigint[] DEFAULT NULL,
     INOUT admitted boolean[] DEFAULT NULL,
     INOUT remaining integer[] DEFAULT NULL,
     INOUT reset_s integer[] DEFAULT NULL,
@@ -132,6 +140,11 @@ BEGIN
 
     IF true = ANY (admitted) THEN
         v_model := app.model_version_id(p_model_name, p_model_version);
+        -- The server's own sums of the rows, when every one is written.
+        IF p_part IS NOT NULL AND NOT false = ANY (admitted) THEN
+            PERFORM app.rollup_partial_put(v_model, p_shadow_of IS NOT NULL,
+                p_part, p_hidx, p_hcnt, p_hcum);
+        END IF;
         INSERT INTO app.prediction_metrics (prediction_id, model_version_id,
             label, confidence, inference_time_ms, input_length, compound,
             pos, neu, neg, client_ip, shadow_of)
@@ -153,8 +166,8 @@ $$;
 COMMENT ON PROCEDURE app.record_prediction_batches(uuid[], integer[],
     text[], double precision[], double precision[], integer[],
     double precision[], double precision[], double precision[],
-    double precision[], inet[], text, text, integer, uuid[], boolean[],
-    integer[], integer[], text) IS
+    double precision[], inet[], text, text, integer, uuid[], bigint[],
+    integer[], bigint[], bigint[], boolean[], integer[], integer[], text) IS
     'The write of POST /predict/batch requests (one or more, one model '
     'version): the all-or-nothing rate-limit decision per request '
     '(committed asynchronously), then every row of the admitted requests '

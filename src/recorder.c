@@ -49,6 +49,7 @@
 
 #include "app.h"
 #include "lease.h"
+#include "partial.h"
 #include "pgarray.h"
 
 #define RECORDER_INFLIGHT_MAX	8
@@ -73,7 +74,8 @@ enum recorder_param {
 	RECORDER_P_LIMIT,		/* $13 requests per window */
 	RECORDER_P_WANT,		/* $14 int[] */
 	RECORDER_P_LEASE_MS,		/* $15 lease length */
-	RECORDER_NPARAMS
+	RECORDER_P_PART,		/* $16..$19 the partial (partial.c) */
+	RECORDER_NPARAMS = RECORDER_P_PART + 4
 };
 
 /* The columns of the statement's one row. */
@@ -100,7 +102,8 @@ enum recorder_gparam {
 	RECORDER_G_VERSION,		/* $13 */
 	RECORDER_G_LIMIT,		/* $14 */
 	RECORDER_G_SHADOW_OF,		/* $15 uuid[] per row, or NULL */
-	RECORDER_NGPARAMS
+	RECORDER_G_PART,		/* $16..$19 as the row statement's */
+	RECORDER_NGPARAMS = RECORDER_G_PART + 4
 };
 
 /* Which parameters are arrays: one element per row. */
@@ -150,12 +153,20 @@ struct recorder_batch {
 	int			 *greset;
 	struct kore_buf		 *gclients;
 	struct kore_buf		 *gshadow_of;
+
+	/* The statement's partial row and its four parameters' text. */
+	struct partial		  part;
+	int32_t			 *part_idx;
+	int64_t			 *part_cnt;
+	struct kore_buf		 *part_text[4];
 };
 
 /*
  * Parameters: $1..$10 parallel arrays, $11 model, $12 version, $13 limit,
  * $14 want[] (per row: 0 admitted from a lease, else 1 + lease tokens
- * asked), $15 lease length in ms.  One row back: admitted[],
+ * asked), $15 lease length in ms, $16..$19 the rows' partial rollup row
+ * (sums[], histogram indexes[], counts[], running totals[]; NULL: the
+ * database sums the rows itself).  One row back: admitted[],
  * remaining[], reset_s[], lease[] (input order) and the rows' timestamp.
  * A CALL, because the procedure commits the rate-limit decision before it
  * inserts (see sql/30_predictions.sql).
@@ -164,7 +175,8 @@ static const char recorder_sql[] =
     "CALL app.record_predictions($1::uuid[], $2::inet[], $3::text[], "
     "$4::float8[], $5::float8[], $6::int[], $7::float8[], $8::float8[], "
     "$9::float8[], $10::float8[], $11, $12, $13::int, $14::int[], "
-    "$15::int, NULL, NULL, NULL, NULL, NULL)";
+    "$15::int, $16::int8[], $17::int[], $18::int8[], $19::int8[], "
+    "NULL, NULL, NULL, NULL, NULL)";
 
 /*
  * Parameters: recorder_gparam.  One row back: admitted[], remaining[],
@@ -175,7 +187,8 @@ static const char recorder_group_sql[] =
     "CALL app.record_prediction_batches($1::uuid[], $2::int[], "
     "$3::text[], $4::float8[], $5::float8[], $6::int[], $7::float8[], "
     "$8::float8[], $9::float8[], $10::float8[], $11::inet[], $12, $13, "
-    "$14::int, $15::uuid[], NULL, NULL, NULL, NULL)";
+    "$14::int, $15::uuid[], $16::int8[], $17::int[], $18::int8[], "
+    "$19::int8[], NULL, NULL, NULL, NULL)";
 
 static void	recorder_arm(void);
 static void	recorder_tick(void *, u_int64_t);
@@ -184,14 +197,15 @@ static void	recorder_flush(struct recorder_batch *);
 static void	recorder_flush_groups(struct recorder_batch *);
 static void	recorder_flush_next(struct recorder_batch *);
 static void	recorder_read_groups(struct recorder_batch *);
-static void	recorder_row_values(struct kore_buf **,
+static void	recorder_row_values(struct kore_buf **, struct partial *,
 		    const struct recorder_row *);
+static void	recorder_partial(struct recorder_batch *, int);
 static void	recorder_send(struct recorder_batch *);
 static void	recorder_db_cb(struct kore_pgsql *, void *);
 static void	recorder_read(struct recorder_batch *);
 static void	recorder_leases(struct recorder_batch *, int);
 static void	recorder_text(struct kore_buf *, const char *);
-static void	recorder_number(struct kore_buf *, double, int);
+static double	recorder_number(struct kore_buf *, double, int);
 static void	recorder_integer(struct kore_buf *, long);
 static void	recorder_finish(struct recorder_batch *, int, const char *);
 static void	recorder_reclaim(void);
@@ -215,6 +229,7 @@ static char				 hold_param[16];	/* $15 */
 void
 recorder_init(void)
 {
+	size_t	cap;
 	int	i, j;
 
 	TAILQ_INIT(&pending);
@@ -269,6 +284,13 @@ recorder_init(void)
 		    sizeof(int));
 		batches[i].gclients = kore_buf_alloc(1024);
 		batches[i].gshadow_of = kore_buf_alloc(1024);
+		cap = (size_t)app.cf.recorder_batch_max;
+		if (cap < RECORDER_GROUP_ROWS)
+			cap = RECORDER_GROUP_ROWS;
+		batches[i].part_idx = kore_calloc(cap, sizeof(int32_t));
+		batches[i].part_cnt = kore_calloc(cap, sizeof(int64_t));
+		for (j = 0; j < 4; j++)
+			batches[i].part_text[j] = kore_buf_alloc(256);
 	}
 
 	snprintf(limit_param, sizeof(limit_param), "%d",
@@ -537,6 +559,8 @@ recorder_flush(struct recorder_batch *b)
 	 * Rows of other versions keep their place for the next batch.
 	 */
 	model = TAILQ_FIRST(&pending)->model;
+	partial_reset(&b->part, b->part_idx, b->part_cnt,
+	    (size_t)app.cf.recorder_batch_max);
 	for (row = TAILQ_FIRST(&pending); row != NULL &&
 	    b->n < app.cf.recorder_batch_max; row = next) {
 		next = TAILQ_NEXT(row, list);
@@ -562,7 +586,7 @@ recorder_flush(struct recorder_batch *b)
 			}
 		}
 		recorder_text(a[RECORDER_P_CLIENT], row->client);
-		recorder_row_values(a, row);
+		recorder_row_values(a, &b->part, row);
 		recorder_integer(a[RECORDER_P_WANT], b->want[b->n]);
 		b->n++;
 	}
@@ -578,6 +602,7 @@ recorder_flush(struct recorder_batch *b)
 	b->values[RECORDER_P_VERSION] = model_version(model);
 	b->values[RECORDER_P_LIMIT] = limit_param;
 	b->values[RECORDER_P_LEASE_MS] = hold_param;
+	recorder_partial(b, RECORDER_P_PART);
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -623,6 +648,7 @@ recorder_flush_groups(struct recorder_batch *b)
 	/* One version, and shadow rows apart (they skip the rate limit). */
 	model = TAILQ_FIRST(&gpending)->model;
 	shadow = TAILQ_FIRST(&gpending)->shadow;
+	partial_reset(&b->part, b->part_idx, b->part_cnt, RECORDER_GROUP_ROWS);
 	for (g = TAILQ_FIRST(&gpending); g != NULL; g = next) {
 		next = TAILQ_NEXT(g, list);
 		if (g->model != model || g->shadow != shadow)
@@ -648,7 +674,7 @@ recorder_flush_groups(struct recorder_batch *b)
 				kore_buf_append(b->gshadow_of, ",", 1);
 			}
 			recorder_integer(a[RECORDER_G_REQUEST], b->ng + 1);
-			recorder_row_values(a, &g->rows[k]);
+			recorder_row_values(a, &b->part, &g->rows[k]);
 			recorder_text(b->gshadow_of, g->rows[k].shadow_of);
 			b->n++;
 		}
@@ -667,6 +693,7 @@ recorder_flush_groups(struct recorder_batch *b)
 	b->values[RECORDER_G_LIMIT] = limit_param;
 	b->values[RECORDER_G_SHADOW_OF] = shadow ?
 	    kore_buf_stringify(b->gshadow_of, NULL) : NULL;
+	recorder_partial(b, RECORDER_G_PART);
 
 	kore_pgsql_init(&b->sql);
 	kore_pgsql_bind_callback(&b->sql, recorder_db_cb, b);
@@ -675,22 +702,87 @@ recorder_flush_groups(struct recorder_batch *b)
 
 /*
  * Appends row's columns but the second (the client, or a group's request
- * index).  The numbers were rounded to these decimals (model.c,
- * api_predict.c), and are written as the client saw them (fixed.c,
- * through pgarray.c).
+ * index), and adds it to the statement's partial.  The numbers were
+ * rounded to these decimals (model.c, api_predict.c), and are written as
+ * the client saw them (fixed.c, through pgarray.c); the partial sums the
+ * values that text stands for, as the database reads it.
  */
 static void
-recorder_row_values(struct kore_buf **a, const struct recorder_row *row)
+recorder_row_values(struct kore_buf **a, struct partial *part,
+    const struct recorder_row *row)
 {
+	double	conf, ms, compound;
+
 	recorder_text(a[RECORDER_P_ID], row->id);
 	recorder_text(a[RECORDER_P_LABEL], row->result.label);
-	recorder_number(a[RECORDER_P_CONFIDENCE], row->result.confidence, 6);
-	recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms, 3);
+	conf = recorder_number(a[RECORDER_P_CONFIDENCE],
+	    row->result.confidence, 6);
+	ms = recorder_number(a[RECORDER_P_INFERENCE_MS], row->inference_ms, 3);
 	recorder_integer(a[RECORDER_P_INPUT_LENGTH], row->input_length);
-	recorder_number(a[RECORDER_P_COMPOUND], row->result.compound, 4);
+	compound = recorder_number(a[RECORDER_P_COMPOUND],
+	    row->result.compound, 4);
 	recorder_number(a[RECORDER_P_POS], row->result.pos, 3);
 	recorder_number(a[RECORDER_P_NEU], row->result.neu, 3);
 	recorder_number(a[RECORDER_P_NEG], row->result.neg, 3);
+	partial_add(part, row->result.label, conf, ms, compound);
+}
+
+/*
+ * The partial's four parameters from first on: sums (n, the label
+ * counts, confidence, time, min, max, then confidence and compound per
+ * label), histogram indexes, counts and running totals.  All NULL when a
+ * value did not fit: the database's trigger then sums the rows.
+ */
+static void
+recorder_partial(struct recorder_batch *b, int first)
+{
+	struct partial	*p = &b->part;
+	struct kore_buf	**t = b->part_text;
+	int64_t		 sums[14], cum;
+	size_t		 i;
+	int		 j;
+
+	for (j = 0; j < 4; j++)
+		b->values[first + j] = NULL;
+	if (p->bad || p->n == 0)
+		return;
+	partial_close(p);
+	sums[0] = p->n;
+	sums[1] = p->labels[PARTIAL_POSITIVE];
+	sums[2] = p->labels[PARTIAL_NEGATIVE];
+	sums[3] = p->labels[PARTIAL_NEUTRAL];
+	sums[4] = p->conf_micro[0] + p->conf_micro[1] + p->conf_micro[2];
+	sums[5] = p->time_us;
+	sums[6] = p->time_min_us;
+	sums[7] = p->time_max_us;
+	for (j = 0; j < 3; j++) {
+		sums[8 + j] = p->conf_micro[j];
+		sums[11 + j] = p->compound_e4[j];
+	}
+	for (j = 0; j < 4; j++) {
+		kore_buf_reset(t[j]);
+		kore_buf_append(t[j], "{", 1);
+	}
+	for (j = 0; j < 14; j++) {
+		if (j > 0)
+			kore_buf_append(t[0], ",", 1);
+		recorder_integer(t[0], (long)sums[j]);
+	}
+	cum = 0;
+	for (i = 0; i < p->nh; i++) {
+		if (i > 0) {
+			for (j = 1; j < 4; j++)
+				kore_buf_append(t[j], ",", 1);
+		}
+		cum += p->cnt[i];
+		recorder_integer(t[1], (long)p->idx[i]);
+		recorder_integer(t[2], (long)p->cnt[i]);
+		recorder_integer(t[3], (long)cum);
+	}
+	for (j = 0; j < 4; j++) {
+		kore_buf_append(t[j], "}", 1);
+		b->values[first + j] = kore_buf_stringify(t[j], NULL);
+	}
 }
 
 /* (Re)tries to send b's statement; queued batches come back via INIT. */
@@ -884,18 +976,22 @@ recorder_text(struct kore_buf *a, const char *s)
 }
 
 /*
- * Appends v's text, rounded to decimals places.  Our numbers are always
- * finite (scores, a clock difference); should one not be, "NaN" keeps the
- * array well formed: float8 reads it, and the CHECK constraints of the
- * scores refuse it.
+ * Appends v's text, rounded to decimals places, and returns the number
+ * that text stands for (strtod, as PostgreSQL's float8 input reads it).
+ * Our numbers are always finite (scores, a clock difference); should one
+ * not be, "NaN" keeps the array well formed: float8 reads it, and the
+ * CHECK constraints of the scores refuse it.
  */
-static void
+static double
 recorder_number(struct kore_buf *a, double v, int decimals)
 {
 	char	num[PGARRAY_NUMBER_MAX];
+	size_t	len;
 
-	kore_buf_append(a, num, pgarray_number(num, sizeof(num), v,
-	    decimals));
+	len = pgarray_number(num, sizeof(num), v, decimals);
+	kore_buf_append(a, num, len);
+	num[len < sizeof(num) ? len : sizeof(num) - 1] = '\0';
+	return (strtod(num, NULL));
 }
 
 /* Appends v in decimal. */

@@ -8,13 +8,16 @@
 - Rows written by concurrent clients while the janitor folds: afterwards
   every figure of several windows equals the same query over the raw
   rows.
+- The partials the server sums itself (src/partial.c), for POST /predict
+  and POST /predict/batch, with the fold off so none is dropped: equal to
+  the same sums over the raw rows, statement by statement.
 """
 import subprocess
 import threading
 import time
 
 from lib import (Server, db_url, done, eq, ok, predict, request, reset_data,
-                 sql, sql_value)
+                 sql, sql_value, truncate_predictions)
 
 reset_data()
 srv = Server("rollups", env={"ROLLUP_FOLD_MS": "100"}).start()
