@@ -14,7 +14,9 @@
 #     over the 6 hours the queries' edges touch (histograms drawn from the latency
 #     distribution of tests/bench/bench_model.sh: 2 us plus an
 #     exponential tail of mean 20 us, 0.05 % of 2-60 ms);
-#   - real raw rows (in time order, as the server writes them), in their
+#   - real raw rows (in time order, as the server writes them: in
+#     statements of BENCH_STMT_MS worth of rows sharing created_at and a
+#     model, each with its partial row), in their
 #     hourly partitions, for the recent edge (the
 #     last 60 s) and around each window start (+-2 s), folded with
 #     app.rollup_backfill, the watermark 0.35 s behind "now", the
@@ -63,6 +65,12 @@ echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' \
 echo "# $(psql "$super" -X -At -c "SELECT version()" | cut -d, -f1);" \
     "shared_buffers $(psql "$super" -X -At -c "SHOW shared_buffers")"
 echo "# $runs runs per query after one warm-up; times in ms (client round trip)"
+
+# Rows per INSERT statement (one created_at each, one model): the
+# recorder's batches.  bench_rollups.sh measured 15.2 rows a statement at
+# 17,500 req/s on this machine (64 connections, 2 workers): a statement
+# every 0.87 ms, so 17 rows at 1.7B a day, 1 at 100M and 1M.
+stmt_s=$(awk -v m="${BENCH_STMT_MS:-0.87}" 'BEGIN { print m / 1000 }')
 
 # "now" for every query: a fractional second, so windows have raw edges.
 T=$(q1 "SELECT date_trunc('second', now())")
@@ -160,9 +168,11 @@ bench() {
 
 # volume NAME ROWS_PER_DAY
 volume() {
-	local name=$1 perday=$2 rate s e
+	local name=$1 perday=$2 rate s e batch
 	vol=$name
 	rate=$(awk -v d="$perday" 'BEGIN { printf "%.6f", d / 86400 }')
+	batch=$(awk -v r="$rate" -v s="$stmt_s" 'BEGIN {
+	    b = int(r * s + 0.5); print (b < 1 ? 1 : b) }')
 	s=$(date +%s.%N)
 	q "DO \$\$ BEGIN EXECUTE 'TRUNCATE app.prediction_metrics, bench.tpl, '
 	    || (SELECT string_agg(tbl::text, ', ') FROM app.rollup_levels()); END \$\$;
@@ -199,12 +209,14 @@ volume() {
 	    label, confidence, inference_time_ms, input_length, compound, pos,
 	    neu, neg, client_ip, created_at)
 	   SELECT gen_random_uuid(),
-	          CASE WHEN random() < 0.9 THEN v1 ELSE v2 END,
+	          -- one model per statement, as the recorder writes them
+	          CASE WHEN (floor(g.i / $batch)::bigint * 7919) % 10 < 9
+	               THEN v1 ELSE v2 END,
 	          (ARRAY['positive', 'negative', 'neutral'])[1 + floor(random() * 3)::int],
 	          round(random()::numeric, 6)::float8,
 	          round((0.002 + 0.02 * -ln(1 - random()))::numeric, 3)::float8,
 	          100, 0, 0, 1, 0, '10.0.0.1',
-	          r.a + (g.i::float8 / g.n) * (r.b - r.a)
+	          r.a + (floor(g.i / $batch) * $batch / g.n) * (r.b - r.a)
 	     FROM app.model_version_id('vader', '3.3.2') AS v1,
 	          app.model_version_id('vader', '3.4.0') AS v2,
 	          (VALUES ($now - interval '60 s', $now),
@@ -217,7 +229,9 @@ volume() {
 	          LATERAL (SELECT i, c.n FROM generate_series(0, c.n - 1) AS i) g
 	    -- in time order, as the server writes them
 	    ORDER BY r.a, g.i"
-	q "UPDATE app.rollup_state SET watermark = $W"
+	# As a fold leaves it: partials only at and above the watermark.
+	q "UPDATE app.rollup_state SET watermark = $W, partial_from = $W;
+	   DELETE FROM app.rollup_partial WHERE bucket < $W"
 	e=$(date +%s.%N)
 	q "VACUUM ANALYZE"
 	s2=$(date +%s.%N)
@@ -235,9 +249,10 @@ volume() {
 	printf '# generated in %.1f s; the raw edges folded by rollup_backfill in %.0f ms\n' \
 	    "$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }')" \
 	    "$(awk -v a="$s2" -v b="$e2" 'BEGIN { print (b - a) * 1000 }')"
-	echo "# $(q1 "SELECT format('raw rows %s (%s above the watermark); rollup rows: %s',
+	echo "# $(q1 "SELECT format('raw rows %s (%s above the watermark, in %s partials of %s rows); rollup rows: %s',
 	    (SELECT count(*) FROM app.prediction_metrics),
 	    (SELECT count(*) FROM app.prediction_metrics WHERE created_at >= $W),
+	    (SELECT count(*) FROM app.rollup_partial), $batch,
 	    (SELECT string_agg(format('%s %s', l.width, c.n), ', ' ORDER BY l.lvl)
 	       FROM app.rollup_levels() l,
 	            LATERAL (SELECT bench.rows(l.tbl) AS n) c))")"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench_rollups.sh: the write path with the rollup fold on and off
-# (ROLLUP_FOLD_MS=100, the default, against 0), interleaved, on this
-# machine.  A benchmark, not a test: it prints figures and fails only if
-# rows and 2xx answers disagree.
+# bench_rollups.sh: the write path with rollups on and off, interleaved,
+# on this machine: on is the partial trigger (a row per INSERT statement)
+# and the janitor's fold every ROLLUP_FOLD_MS=100 ms, the default; off is
+# neither (the trigger disabled, ROLLUP_FOLD_MS=0).  A benchmark, not a
+# test: it prints figures and fails only if rows and 2xx answers disagree.
 #
 #   tests/bench/bench_rollups.sh  (ROUNDS=4 DURATION=10 CONNS=64 FOLD_MS=100)
 #   PAST_PARTITIONS=48 tests/bench/bench_rollups.sh   with 48 more hourly
@@ -10,11 +11,13 @@
 #
 # Its own PostgreSQL and server as tests/bench/bench.sh (fsync and
 # synchronous_commit on); each round runs wrk POSTing /predict once with
-# the janitor folding every FOLD_MS (100) ms and once with folding off, in
+# rollups on (the janitor folding every FOLD_MS ms) and once off, in
 # alternating order, a fresh server each time.  It prints req/s, p50 and
-# p99 per run, the median of each side, the loss with the fold on, and
-# the spread between rounds of the same side (the noise of a shared
-# machine: read the loss against it).
+# p99 per run, the rows per INSERT statement (the batches the recorder
+# made: rows per distinct created_at), the median of each side, the loss
+# with rollups on, the spread between rounds of the same side (the noise
+# of a shared machine: read the loss against it), and the time spent in
+# the trigger, the fold and its builds per second of load.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,13 +48,16 @@ partitions=$(psql "$super" -X -At -c "SELECT count(*) FROM app.partitions
 echo "# machine: $(bench_machine)"
 echo "# $ROUNDS rounds of ${DURATION} s at $CONNS connections, $WORKERS workers;" \
     "$partitions partitions of prediction_metrics"
-printf "\n%-6s %-9s %8s %7s %7s %9s %6s %9s %9s %s\n" round fold "req/s" \
-    p50_ms p99_ms folded lag_s fold_runs "fold_ms/s" "build_ms/s"
+printf "\n%-6s %-9s %8s %7s %7s %9s %6s %9s %9s %10s %11s %s\n" round fold "req/s" \
+    p50_ms p99_ms folded lag_s fold_runs "fold_ms/s" "build_ms/s" \
+    "rows/stmt" "trigger_ms/s"
 
-declare -a on_rps off_rps on_p99 off_p99 on_fold on_build
+declare -a on_rps off_rps on_p99 off_p99 on_fold on_build on_trig on_batch
 fail=0
-run() {	# run ROUND FOLD_MS
-	local before after line lag
+run() {	# run ROUND FOLD_MS (0: rollups off, the partial trigger too)
+	local before after line lag batch
+	psql "$super" -X -q -c "ALTER TABLE app.prediction_metrics
+	    $([ "$2" = 0 ] && echo DISABLE || echo ENABLE) TRIGGER rollup_partial_add"
 	ROLLUP_FOLD_MS=$2 bench_server "rollups-$2"
 	wrk -t 2 -c "$CONNS" -d 3s -s tests/bench/predict.lua \
 	    "http://127.0.0.1:$port/predict" >/dev/null 2>&1	# warm-up
@@ -65,6 +71,8 @@ run() {	# run ROUND FOLD_MS
 	lag=$(psql "$super" -X -At -c "SELECT coalesce(round(extract(epoch FROM
 	    now() - watermark)::numeric, 2)::text, 'none') FROM app.rollup_state")
 	folded=$(psql "$super" -X -At -c "SELECT coalesce(sum(n), 0) FROM app.rollup_100ms")
+	batch=$(psql "$super" -X -At -c "SELECT round(count(*)::numeric
+	    / nullif(count(DISTINCT created_at), 0), 1) FROM app.prediction_metrics")
 	bench_server_stop
 	# calls and ms inside rollup_fold per second of the run (its waits
 	# for open transactions included: an upper bound of its CPU), and in
@@ -75,11 +83,13 @@ run() {	# run ROUND FOLD_MS
 	    round(coalesce(sum(total_time) FILTER (WHERE funcname =
 	        'rollup_fold'), 0)::numeric / $DURATION, 1),
 	    round(coalesce(sum(total_time) FILTER (WHERE funcname =
-	        'rollup_build'), 0)::numeric / $DURATION, 1)
+	        'rollup_build'), 0)::numeric / $DURATION, 1),
+	    round(coalesce(sum(total_time) FILTER (WHERE funcname =
+	        'rollup_partial_add'), 0)::numeric / $DURATION, 1)
 	    FROM pg_stat_user_functions WHERE schemaname = 'app'")
-	printf "%-6s %-9s %8.0f %7s %7s %9s %6s %9s %9s %s\n" "$1" "$2 ms" \
+	printf "%-6s %-9s %8.0f %7s %7s %9s %6s %9s %9s %9s %10s %11s\n" "$1" "$2 ms" \
 	    "$(bench_field rps "$line")" "$(bench_field p50_ms "$line")" \
-	    "$(bench_field p99_ms "$line")" "$folded" "$lag" $fold
+	    "$(bench_field p99_ms "$line")" "$folded" "$lag" $fold "$batch"
 	extra=$(( after - before - $(bench_field ok "$line") ))
 	if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNS" ] ||
 	    [ "$(bench_field non2xx "$line")" != 0 ]; then
@@ -90,8 +100,9 @@ run() {	# run ROUND FOLD_MS
 		off_rps+=("$(bench_field rps "$line")"); off_p99+=("$(bench_field p99_ms "$line")")
 	else
 		on_rps+=("$(bench_field rps "$line")"); on_p99+=("$(bench_field p99_ms "$line")")
-		read -r _ f b <<<"$fold"
-		on_fold+=("$f"); on_build+=("$b")
+		read -r _ f b t <<<"$fold"
+		on_fold+=("$f"); on_build+=("$b"); on_trig+=("$t")
+		on_batch+=("$batch")
 	fi
 }
 for r in $(seq 1 "$ROUNDS"); do
@@ -102,19 +113,22 @@ for r in $(seq 1 "$ROUNDS"); do
 	    || (SELECT string_agg(tbl::text, ', ') FROM app.rollup_levels()); END \$\$;
 	    UPDATE app.rollup_state SET watermark = NULL"
 done
+psql "$super" -X -q -c "ALTER TABLE app.prediction_metrics
+    ENABLE TRIGGER rollup_partial_add"
 
 /usr/bin/python3 - "${on_rps[*]}" "${off_rps[*]}" "${on_p99[*]}" "${off_p99[*]}" \
-    "${on_fold[*]}" "${on_build[*]}" "$(nproc)" <<'PY'
+    "${on_fold[*]}" "${on_build[*]}" "${on_trig[*]}" "${on_batch[*]}" \
+    "$(nproc)" <<'PY'
 import statistics as st, sys
-on, off, p_on, p_off, f_on, b_on = ([float(x) for x in a.split()]
-                                    for a in sys.argv[1:7])
-cores = int(sys.argv[7])
+on, off, p_on, p_off, f_on, b_on, t_on, n_on = (
+    [float(x) for x in a.split()] for a in sys.argv[1:9])
+cores = int(sys.argv[9])
 m_on, m_off = st.median(on), st.median(off)
 spread = lambda v: 100 * (max(v) - min(v)) / st.median(v)
 print()
-print("median req/s: fold on %.0f, off %.0f: %+.1f %% with the fold on"
+print("median req/s: rollups on %.0f, off %.0f: %+.1f %% with rollups on"
       % (m_on, m_off, 100 * (m_on - m_off) / m_off))
-print("median p99: fold on %.2f ms, off %.2f ms" % (st.median(p_on), st.median(p_off)))
+print("median p99: rollups on %.2f ms, off %.2f ms" % (st.median(p_on), st.median(p_off)))
 print("noise: req/s spread between rounds of one side: on %.0f %%, off %.0f %%"
       % (spread(on), spread(off)))
 print("inside rollup_fold: median %.1f ms per second of load, %.1f %% of the "
@@ -122,6 +136,9 @@ print("inside rollup_fold: median %.1f ms per second of load, %.1f %% of the "
       % (st.median(f_on), st.median(f_on) / 10 / cores, cores))
 print("inside rollup_build (the folding itself): median %.1f ms per second, "
       "%.1f %% of the machine" % (st.median(b_on), st.median(b_on) / 10 / cores))
+print("inside the partial trigger: median %.1f ms per second, %.1f %% of the "
+      "machine; %.1f rows per INSERT statement"
+      % (st.median(t_on), st.median(t_on) / 10 / cores, st.median(n_on)))
 PY
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail
