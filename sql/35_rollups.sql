@@ -1,15 +1,18 @@
 -- 35_rollups.sql: the rollups of prediction_metrics (tables in
--- migrations 0008, 0012 and 0013): how they are folded, rebuilt and
--- read.  Re-applied after every migrate (CREATE OR REPLACE).
+-- migrations 0008, 0012, 0013 and 0014): how they are folded, rebuilt
+-- and read.  Re-applied after every migrate (CREATE OR REPLACE).
 -- docs/rollups.md has the design and the exactness argument.
 --
---   app.rollup_fold()        the janitor's job: raw rows below a safe
+--   app.rollup_partial_add() and its siblings   triggers: a partial row
+--                            per INSERT statement (app.rollup_partial),
+--                            or the server's own (rollup_partial_put)
+--   app.rollup_fold()        the janitor's job: the partials below a safe
 --                            watermark into 100 ms rows, the closed
 --                            buckets of the coarser levels from them
 --   app.rollup_backfill(from, to)   rebuilds a range from the raw rows
 --   app.rollup_parts(start, end, ids, bucket)   what every read uses: the
---                            rollup rows and raw rows that make up a window
---                            exactly, each once
+--                            rollup rows, partials and raw rows that make
+--                            up a window exactly, each once
 --   app.rollup_summary(start, end, ids, shadow, bucket)   the figures of
 --                            a window or of each timeseries bucket, P95
 --                            searched over the cumulative histograms
@@ -22,8 +25,8 @@
 -- UTC.  Level g holds every bucket below date_bin(g, watermark); a window
 -- is served by
 -- the coarsest level whose bucket fits inside it (and inside its
--- timeseries bucket), the rest by raw rows: its fractional edges and
--- everything at or above the watermark.
+-- timeseries bucket), the rest by the partials at or above the watermark
+-- and by raw rows below it (a fractional start).
 
 -- ------------------------------------------------------------- histogram
 
@@ -569,8 +572,10 @@ COMMENT ON FUNCTION app.rollup_partial_setup() IS
 -- started after that point stamps its rows with created_at = its start
 -- >= W (a row's default created_at is now(), the transaction's start),
 -- so none can fall below W; the next statement's snapshot sees every row
--- below W.  Those rows are aggregated into 100 ms rows and the watermark
--- moves in the same transaction, so readers see either both or neither.
+-- below W.  Those rows' partials are aggregated into 100 ms rows (from the
+-- raw rows where there are none: below partial_from), then deleted, and
+-- the watermark moves in the same transaction, so readers see either
+-- both or neither.
 -- Then the coarser buckets that W closed are folded from the level
 -- below.  One caller at a time (the others return at once).
 CREATE OR REPLACE FUNCTION app.rollup_fold(
@@ -673,7 +678,8 @@ COMMENT ON FUNCTION app.rollup_fold(interval, interval, interval) IS
     'The janitor''s rollup job: moves app.rollup_state.watermark to a '
     'multiple of 100 ms <= now() - p_margin below which no open transaction can '
     'still add a row (it waits up to p_wait for the transactions that '
-    'could), folding the raw rows in between into app.rollup_100ms and '
+    'could), folding the rows in between (their partials) into '
+    'app.rollup_100ms and '
     'the closed buckets of the coarser levels; at most '
     'p_max_span per call.  One caller at a time (others return NULL '
     'at once).  Returns the watermark.';
@@ -818,7 +824,8 @@ $$;
 -- The pieces that make up [p_start, p_end) exactly, each row once:
 -- rollup rows of the coarsest level whose bucket fits (inside the window,
 -- below the watermark, and, with p_bucket, inside one timeseries bucket
--- of that width aligned to the UTC epoch), and raw rows for the rest,
+-- of that width aligned to the UTC epoch), the partials at or above the
+-- watermark (one row per bucket and model), and raw rows for the rest,
 -- grouped by label and latency.  tb is the timeseries bucket (p_start
 -- without p_bucket); a rollup row carries its histogram (hidx, hcnt and
 -- hcum, the running totals of hcnt), a raw group its latency v.  Sums
@@ -1045,8 +1052,9 @@ COMMENT ON FUNCTION app.rollup_parts(timestamptz, timestamptz, integer[],
     interval, boolean) IS
     'The rows that make up [p_start, p_end) exactly, each prediction '
     'once: rollup rows (histogram in hidx/hcnt) of the coarsest level '
-    'that fits, and raw rows grouped by label and latency (v) for the '
-    'fractional edges and above the watermark; p_ids filters models '
+    'that fits, the partials (app.rollup_partial) above the watermark '
+    'summed per bucket and model, and raw rows grouped by label and '
+    'latency (v) for a fractional edge below it; p_ids filters models '
     '(NULL: all), p_shadow the rows (false: served, true: shadow, NULL: '
     'both).  With p_bucket, tb is the epoch-aligned bucket of that width '
     'each row belongs to, and no rollup row straddles one (else tb = '

@@ -72,9 +72,9 @@ LANGUAGE sql
 STABLE
 SET search_path = app, pg_catalog
 AS $$
-    -- Rollups for the whole buckets inside the window, raw rows for its
-    -- edges and above the watermark (sql/35_rollups.sql): the cost
-    -- follows the buckets, not the rows.
+    -- Rollups for the whole buckets inside the window, raw rows for a
+    -- fractional start and partials above the watermark
+    -- (sql/35_rollups.sql): the cost follows the buckets, not the rows.
     SELECT coalesce(a.total_predictions, 0), a.average_confidence,
            a.average_inference_time_ms, a.min_inference_time_ms,
            a.max_inference_time_ms, a.p95_inference_time_ms,
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION app.metrics_window(timestamptz, timestamptz, text, text) IS
     'optionally of one model name and/or version: count, average '
     'confidence, average/min/max inference time, P95 inference time and '
     'the count per label, from app.rollup_summary (rollups for whole '
-    'buckets, raw rows for the edges and above the watermark).  Exact: '
+    'buckets, raw rows or partials for the edges).  Exact: '
     'sums are exact, P95 is percentile_cont(0.95) for latencies as the '
     'server stores them (whole microseconds) below 2.048 ms and within '
     '0.05 % above.  Always one row; averages, min, max and P95 are NULL '

@@ -20,8 +20,8 @@ SELECT a.tb AS minute,
        a.positive,
        a.negative,
        a.neutral
-  -- Minute rollups, and for the newest minutes the 1 s rollups and raw
-  -- rows above the watermark (sql/35_rollups.sql).
+  -- Minute rollups, and for the newest minutes the finer levels and the
+  -- partials above the watermark (sql/35_rollups.sql).
   FROM app.rollup_aggregate(app.rollup_floor(now(), interval '1 minute')
            - interval '24 hours', now(), NULL, interval '1 minute', true) a
   JOIN app.model_versions v ON v.id = a.model_version_id;
