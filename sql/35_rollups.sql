@@ -418,6 +418,9 @@ BEGIN
                    round(p.inference_time_ms * 1000)::bigint AS us,
                    round(p.confidence * 1e6)::bigint AS cm,
                    round(p.compound * 1e4)::bigint AS ce) x
+             -- Older rows (a late load) no read takes from partials.
+             WHERE p.created_at >= (SELECT s.partial_from
+                                      FROM rollup_state s)
              GROUP BY 1, 2, 3, 4) g0) g
      GROUP BY g.b, g.m, g.s;
     RETURN NULL;
@@ -666,7 +669,10 @@ BEGIN
         PERFORM rollup_build(v_l.lvl, rollup_floor(v_base, v_l.width),
                              rollup_floor(v_c, v_l.width));
     END LOOP;
-    DELETE FROM rollup_partial WHERE bucket < v_c;
+    -- Bounded below too: the partials below v_raw are gone already, and
+    -- an open-ended range would walk every deleted one autovacuum has
+    -- not removed yet.
+    DELETE FROM rollup_partial WHERE bucket >= v_raw AND bucket < v_c;
     UPDATE rollup_state
        SET watermark = v_c, folded_at = clock_timestamp(),
            partial_from = greatest(partial_from, v_c);

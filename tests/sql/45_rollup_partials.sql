@@ -7,7 +7,7 @@
 -- partials, without them (partial_from at infinity) and across a
 -- watermark reset.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT setseed(0.45);
 INSERT INTO app.model_versions (name, version)
@@ -222,6 +222,15 @@ SELECT ok((SELECT s.watermark > now() FROM app.rollup_state s),
     'the rows at now() are folded');
 SELECT ok(pg_temp.win_diff(now() - interval '100 minutes', now() + interval '1 s'),
     'the 100 ms level built from the partials: the window equals the raw rows');
+
+-- A late row, below the watermark (a bulk load of old rows): no partial
+-- (no read takes one there; app.rollup_backfill folds it).
+SELECT pg_temp.add(3, '1.0.0', now() - interval '50 minutes');
+SELECT is((SELECT count(*)::int FROM app.rollup_partial), 0,
+    'rows below partial_from leave no partial behind');
+DELETE FROM app.prediction_metrics WHERE client_ip = '10.0.0.1'
+   AND created_at >= now() - interval '50 minutes'
+   AND created_at < now() - interval '50 minutes' + interval '1 us';
 
 -- Rows above the new watermark, then a window across it.
 SELECT pg_temp.add(120, '1.0.0', (SELECT watermark FROM app.rollup_state),
