@@ -50,7 +50,7 @@ echo "# $ROUNDS rounds of ${DURATION} s at $CONNS connections, $WORKERS workers;
     "$partitions partitions of prediction_metrics"
 printf "\n%-6s %-9s %8s %7s %7s %9s %6s %9s %9s %10s %11s %s\n" round fold "req/s" \
     p50_ms p99_ms folded lag_s fold_runs "fold_ms/s" "build_ms/s" \
-    "rows/stmt" "trigger_ms/s"
+    "trigger_ms/s" "rows/stmt"
 
 declare -a on_rps off_rps on_p99 off_p99 on_fold on_build on_trig on_batch
 fail=0
