@@ -213,6 +213,7 @@ BEGIN
     v_rows := app.insert_predictions(p_ids, p_clients, p_labels,
         p_confidence, p_inference_ms, p_input_length, p_compound, p_pos,
         p_neu, p_neg, admitted, p_model_name, p_model_version);
+    PERFORM set_config('app.rollup_partial', '', true);
     created_at := to_char(now() AT TIME ZONE 'UTC',
         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 END;

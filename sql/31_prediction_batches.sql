@@ -157,6 +157,7 @@ BEGIN
                AS u(id, req, label, confidence, inference_ms,
                     input_length, compound, pos, neu, neg, k)
          WHERE admitted[u.req];
+        PERFORM set_config('app.rollup_partial', '', true);
     END IF;
     created_at := to_char(now() AT TIME ZONE 'UTC',
         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');

@@ -372,12 +372,8 @@ LANGUAGE plpgsql
 SET search_path = app, pg_catalog
 AS $$
 BEGIN
-    -- The server sent its own sums of this statement's rows
-    -- (rollup_partial_put): they are in already.
-    IF current_setting('app.rollup_partial', true) = 'sent' THEN
-        PERFORM set_config('app.rollup_partial', '', true);
-        RETURN NULL;
-    END IF;
+    -- Not called after rollup_partial_put (the trigger's WHEN): the
+    -- server's own sums of the statement are in already.
     INSERT INTO rollup_partial (bucket, model_version_id, shadow, n,
         positive, negative, neutral, conf_sum_micro, time_sum_us,
         time_min_us, time_max_us, hist_idx, hist_cnt,
@@ -429,34 +425,35 @@ $$;
 
 -- The server's way (src/partial.c): it sums a statement's rows as it
 -- writes them, far cheaper than the trigger's query, and the procedure
--- that inserts them passes the sums here first.  The trigger of the
--- INSERT that follows then skips (the flag lasts one statement).  With
--- the trigger disabled (a benchmark's "off" side) nothing is written.
+-- that inserts them passes the sums here first.  The INSERT that follows
+-- does not call the trigger (its WHEN reads the flag set here), and the
+-- procedure clears the flag after it.  With the trigger disabled (a
+-- benchmark's "off" side) nothing is written.  No SET clause, names
+-- qualified: it runs for every statement the server writes.
 CREATE OR REPLACE FUNCTION app.rollup_partial_put(
     p_model integer, p_shadow boolean, p_part bigint[], p_hidx integer[],
     p_hcnt bigint[], p_hcum bigint[])
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = app, pg_catalog
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_trigger t
-                    WHERE t.tgrelid = 'prediction_metrics'::regclass
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = 'app.prediction_metrics'::regclass
                       AND t.tgname = 'rollup_partial_add'
                       AND t.tgenabled <> 'D') THEN
         RETURN;
     END IF;
-    INSERT INTO rollup_partial (bucket, model_version_id, shadow, n,
+    INSERT INTO app.rollup_partial (bucket, model_version_id, shadow, n,
         positive, negative, neutral, conf_sum_micro, time_sum_us,
         time_min_us, time_max_us, hist_idx, hist_cnt,
         positive_conf_sum_micro, negative_conf_sum_micro,
         neutral_conf_sum_micro, positive_compound_sum_e4,
         negative_compound_sum_e4, neutral_compound_sum_e4, hist_cum)
-    VALUES (now(), p_model, p_shadow, p_part[1], p_part[2], p_part[3],
-            p_part[4], p_part[5], p_part[6], p_part[7], p_part[8], p_hidx,
-            p_hcnt, p_part[9], p_part[10], p_part[11], p_part[12],
+    VALUES (pg_catalog.now(), p_model, p_shadow, p_part[1], p_part[2],
+            p_part[3], p_part[4], p_part[5], p_part[6], p_part[7], p_part[8],
+            p_hidx, p_hcnt, p_part[9], p_part[10], p_part[11], p_part[12],
             p_part[13], p_part[14], p_hcum);
-    PERFORM set_config('app.rollup_partial', 'sent', true);
+    PERFORM pg_catalog.set_config('app.rollup_partial', 'sent', true);
 END;
 $$;
 
@@ -525,26 +522,31 @@ AS $$
 DECLARE
     v_from timestamptz;
 BEGIN
-    IF EXISTS (SELECT FROM pg_trigger t
-                WHERE t.tgrelid = 'prediction_metrics'::regclass
-                  AND t.tgname = 'rollup_partial_add') THEN
-        RETURN;
+    IF NOT EXISTS (SELECT FROM pg_trigger t
+                    WHERE t.tgrelid = 'prediction_metrics'::regclass
+                      AND t.tgname = 'rollup_partial_add') THEN
+        LOCK TABLE prediction_metrics IN SHARE ROW EXCLUSIVE MODE;
+        v_from := coalesce((SELECT s.watermark FROM rollup_state s),
+                           '-infinity');
+        PERFORM rollup_build(0, v_from, 'infinity');
+        UPDATE rollup_state SET partial_from = v_from;
     END IF;
-    LOCK TABLE prediction_metrics IN SHARE ROW EXCLUSIVE MODE;
-    v_from := coalesce((SELECT s.watermark FROM rollup_state s), '-infinity');
-    PERFORM rollup_build(0, v_from, 'infinity');
-    UPDATE rollup_state SET partial_from = v_from;
-    CREATE TRIGGER rollup_partial_add AFTER INSERT ON prediction_metrics
-        REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_add();
-    CREATE TRIGGER rollup_partial_fix_delete AFTER DELETE
+    -- (Re)created every time: a migrate brings their current definition.
+    CREATE OR REPLACE TRIGGER rollup_partial_add AFTER INSERT
+        ON prediction_metrics REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT
+        WHEN (current_setting('app.rollup_partial', true)
+              IS DISTINCT FROM 'sent')
+        EXECUTE FUNCTION rollup_partial_add();
+    CREATE OR REPLACE TRIGGER rollup_partial_fix_delete AFTER DELETE
         ON prediction_metrics REFERENCING OLD TABLE AS old_rows
         FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_fix();
-    CREATE TRIGGER rollup_partial_fix_update AFTER UPDATE
+    CREATE OR REPLACE TRIGGER rollup_partial_fix_update AFTER UPDATE
         ON prediction_metrics
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_fix();
-    CREATE TRIGGER rollup_partial_clear AFTER TRUNCATE ON prediction_metrics
+    CREATE OR REPLACE TRIGGER rollup_partial_clear AFTER TRUNCATE
+        ON prediction_metrics
         FOR EACH STATEMENT EXECUTE FUNCTION rollup_partial_clear();
 END;
 $$;
@@ -561,8 +563,9 @@ COMMENT ON FUNCTION app.rollup_partial_clear() IS
     'Statement trigger (AFTER TRUNCATE on app.prediction_metrics): '
     'empties app.rollup_partial.';
 COMMENT ON FUNCTION app.rollup_partial_setup() IS
-    'Creates the partial triggers once, after summing the rows at and '
-    'above the watermark into app.rollup_partial (run by every migrate).';
+    'Creates (or replaces) the partial triggers; the first time, after '
+    'summing the rows at and above the watermark into app.rollup_partial '
+    '(run by every migrate).';
 
 -- ---------------------------------------------------------------- fold
 
