@@ -608,7 +608,8 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(7310442160) THEN
         RETURN NULL;
     END IF;
-    SELECT s.watermark INTO v_w FROM rollup_state s;
+    -- partial_from is moved by folds, which hold the lock taken above.
+    SELECT s.watermark, s.partial_from INTO v_w, v_pf FROM rollup_state s;
     v_c := rollup_floor(clock_timestamp() - p_margin, v_g);
     IF v_w IS NOT NULL AND v_c <= v_w THEN
         RETURN v_w;
@@ -629,7 +630,6 @@ BEGIN
     -- Rows start at v_raw (empty stretches are skipped); the coarser
     -- levels resume at their own watermark, floor(v_base).  At and above
     -- v_pf the partials stand for the raw rows.
-    SELECT s.partial_from INTO v_pf FROM rollup_state s;
     IF v_w IS NULL THEN
         SELECT rollup_floor(min(p.created_at), v_g)
           INTO v_base FROM prediction_metrics p;

@@ -168,12 +168,12 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_ids integer[] := metrics_model_ids(p_model_name, p_model_version);
-    v_w   timestamptz := (SELECT s.watermark FROM rollup_state s);
-    -- The partials stand for the raw rows from here (normally v_w).
-    v_s   timestamptz := (SELECT greatest(s.watermark, s.partial_from)
-                            FROM rollup_state s);
+    v_w   timestamptz;
+    v_s   timestamptz;	-- the partials stand for the raw rows from here
     v_b   timestamptz[];
 BEGIN
+    SELECT s.watermark, greatest(s.watermark, s.partial_from)
+      INTO v_w, v_s FROM rollup_state s;
     IF v_w IS NULL THEN		-- nothing folded yet
         RETURN (SELECT count(*) FROM prediction_metrics p
                  WHERE p.shadow_of IS NULL

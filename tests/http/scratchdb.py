@@ -6,6 +6,7 @@ a database of an earlier tree to this one (test_migrate_*.py).
     db.run_at(BASE, run)     # run(db, tree): the test; skipped without BASE
     db.q(query, role)        # rows, as lists of strings
     db.migrate(tree)         # migrations/migrate.sh of a tree (ROOT: this one)
+    db.version()             # the latest migration applied, "0006"
 """
 import os
 import subprocess
@@ -32,6 +33,10 @@ class ScratchDB:
                 return None
             raise RuntimeError("psql failed: %s" % r.stderr.strip())
         return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+    def version(self):
+        """The latest migration in app.schema_migrations."""
+        return self.q("SELECT max(version) FROM app.schema_migrations")[0][0]
 
     def migrate(self, tree):
         env = dict(os.environ, MIGRATE_DATABASE_URL=self.url("owner"),
