@@ -23,17 +23,25 @@
 #     janitor's worst case (ROLLUP_FOLD_MS=100), so each query also reads
 #     the raw rows above it.
 # "now" is pinned at a fractional second so every window has raw edges.
-# Then it times each endpoint's query with psql's \timing (client round
-# trip): one warm-up, RUNS runs, the median, min and max; and prints the
-# ratio of the largest to the smallest volume, bytes per raw row and
-# rollup bytes per day.  It never fails on slowness: the figures are for
-# reading.  Each header shows the load average: others' work on the
-# machine shows up as a wide min..max spread.
+# Each volume is a database of its own (a copy of the migrated one), so
+# that, once all are built, it times each endpoint's query with psql's
+# \timing (client round trip) on the volumes in turn: BENCH_ROUNDS
+# (default 3) rounds, each a session per volume with one warm-up and its
+# share of the RUNS runs; per volume the median, min and max, and the
+# ratio of the largest to the smallest volume's median.  Taking turns,
+# a minute in which the machine is slower (other tenants, the host)
+# slows every volume, not the one that happened to run then.  It also
+# prints bytes per raw row, rollup bytes per day, and the time of a fixed
+# CPU-bound query before and after (how fast the machine ran).  It never
+# fails on slowness: the figures are for reading.  The headers show the
+# load average: others' work on the machine shows up as a wide min..max
+# spread.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 runs=${1:-11}
+rounds=${BENCH_ROUNDS:-3}
 
 dir=$(mktemp -d /tmp/modelserver-bench.XXXXXX)
 chmod 755 "$dir"
@@ -51,11 +59,17 @@ super=$(tests/lib/pgcluster.sh url "$dir" "$port" super)
 MIGRATE_DATABASE_URL="$owner" ENV_FILE=/dev/null migrations/migrate.sh \
     >/dev/null
 
+# Each volume has its own database, a copy of the migrated one ($db: the
+# one q and q1 use), so the timings can take turns between volumes.
+db=$super
 q() {	# q SQL: run as the superuser, quietly
-	psql "$super" -X -q -v ON_ERROR_STOP=1 -c "$1" >/dev/null
+	psql "$db" -X -q -v ON_ERROR_STOP=1 -c "$1" >/dev/null
 }
 q1() {	# q1 SQL: one value
-	psql "$super" -X -At -v ON_ERROR_STOP=1 -c "$1"
+	psql "$db" -X -At -v ON_ERROR_STOP=1 -c "$1"
+}
+vdb() {	# vdb VOLUME: the superuser's URL of that volume's database
+	printf '%s\n' "$super" | sed "s|/modelserver?|/bench_${1//./_}?|"
 }
 
 echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' \
@@ -64,7 +78,7 @@ echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(psql "$super" -X -At -c "SELECT version()" | cut -d, -f1);" \
     "shared_buffers $(psql "$super" -X -At -c "SHOW shared_buffers")"
-echo "# $runs runs per query after one warm-up; times in ms (client round trip)"
+echo "# times in ms (client round trip), each session after one warm-up"
 
 # Rows per INSERT statement (one created_at each, one model): the
 # recorder's batches.  bench_rollups.sh measured 15.2 rows a statement at
@@ -148,35 +162,58 @@ BEGIN
 END;
 \$\$;"
 
-# bench NAME SQL: RUNS timed runs (after a warm-up) of SQL; prints
-# "NAME  median  min  max" and records the median in $out.
-out=$(mktemp)
+# bench NAME SQL: RUNS timed runs of SQL per volume, in ROUNDS rounds
+# that take turns between the volumes (each a session: a warm-up, then
+# its share of the runs), so a machine that slows down for a minute
+# slows every volume alike and the ratio stays honest; prints per volume
+# "median [min-max]" and the ratio of the medians, largest / smallest
+# volume.
+times=$(mktemp)
 bench() {
-	local name=$1 sql=$2 i script
+	local name=$1 sql=$2 i r v n script
+	n=$(((runs + rounds - 1) / rounds))
 	script="\\timing on"$'\n'
-	for ((i = 0; i <= runs; i++)); do
+	for ((i = 0; i <= n; i++)); do
 		script+="$sql;"$'\n'
 	done
-	psql "$super" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f - \
-	    <<<"$script" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
-	    tail -n +2 | sort -n |
-	    awk -v name="$name" -v vol="$vol" -v out="$out" '{ t[NR] = $1 } END {
-		m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-		printf "%-44s %9.1f %9.1f %9.1f\n", name, m, t[1], t[NR]
-		printf "%s\t%s\t%.2f\n", vol, name, m >> out }'
+	: >"$times"
+	for ((r = 0; r < rounds; r++)); do
+		for v in $vols; do
+			psql "$(vdb "$v")" -X -q -v ON_ERROR_STOP=1 -o /dev/null \
+			    -f - <<<"$script" |
+			    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 |
+			    sed "s/^/$v\t/" >>"$times"
+		done
+	done
+	sort -t $'\t' -k1,1 -k2,2n "$times" | awk -F'\t' -v name="$name" \
+	    -v vols="$vols" '
+	    { t[$1, ++k[$1]] = $2 }
+	    END {
+		nv = split(vols, v, " ")
+		printf "%-44s", name
+		for (i = 1; i <= nv; i++) {
+			c = k[v[i]]
+			if (c % 2)
+				m[i] = t[v[i], (c + 1) / 2]
+			else
+				m[i] = (t[v[i], c / 2] + t[v[i], c / 2 + 1]) / 2
+			printf " %-22s", sprintf("%6.1f [%.1f-%.1f]", m[i],
+			    t[v[i], 1], t[v[i], c])
+		}
+		printf " %6.2f\n", (m[1] > 0 ? m[nv] / m[1] : 0)
+	    }'
 }
 
 # volume NAME ROWS_PER_DAY
 volume() {
 	local name=$1 perday=$2 rate s e batch
-	vol=$name
 	rate=$(awk -v d="$perday" 'BEGIN { printf "%.6f", d / 86400 }')
 	batch=$(awk -v r="$rate" -v s="$stmt_s" 'BEGIN {
 	    b = int(r * s + 0.5); print (b < 1 ? 1 : b) }')
 	s=$(date +%s.%N)
-	q "DO \$\$ BEGIN EXECUTE 'TRUNCATE app.prediction_metrics, bench.tpl, '
-	    || (SELECT string_agg(tbl::text, ', ') FROM app.rollup_levels()); END \$\$;
-	   UPDATE app.rollup_state SET watermark = NULL"
+	db=$super
+	q "CREATE DATABASE \"bench_${name//./_}\" TEMPLATE modelserver"
+	db=$(vdb "$name")
 	# The templates, per level and model (9 in 10 for v1).
 	q "SELECT bench.tpl_make(l.lvl, m.id, $rate * m.share,
 	        extract(epoch FROM l.width))
@@ -265,7 +302,29 @@ volume() {
 	        (SELECT sum(pg_total_relation_size(p.partition)) FROM app.partitions p
 	          WHERE p.parent = l.tbl), pg_total_relation_size(l.tbl)))), ', '
 	        ORDER BY l.lvl) FROM app.rollup_levels() l))")"
-	printf '%-44s %9s %9s %9s\n' "query (endpoint)" median min max
+}
+
+# The median of 5 runs of a fixed CPU-bound query: how fast the machine
+# runs now.  The same figure in two runs says their times compare; this
+# machine's (a shared host's) has moved by half within an hour.
+calibrate() {
+	local script i
+	script="\\timing on"$'\n'
+	for ((i = 0; i <= 5; i++)); do
+		script+="SELECT count(*) FROM generate_series(1, 2000000);"$'\n'
+	done
+	psql "$super" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f - <<<"$script" |
+	    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 | sort -n |
+	    sed -n 3p
+}
+
+# The queries, each timed on every volume in turn.
+queries() {
+	printf '%-44s' "query (endpoint), ms"
+	for v in $vols; do
+		printf ' %-22s' "$v: median [min-max]"
+	done
+	printf ' %6s\n' ratio
 	bench "aggregated(1440)  POST /metrics/aggregated" \
 	    "SELECT app.metrics_aggregated(1440, NULL, NULL, $now)"
 	bench "aggregated(60)" \
@@ -283,23 +342,29 @@ volume() {
 }
 
 # BENCH_VOLUMES (e.g. "1M") runs only those; BENCH_KEEP=1 leaves the
-# cluster running after the last one (its URL printed) for EXPLAIN.
-for v in ${BENCH_VOLUMES:-1M 100M 1.7B}; do
+# cluster running (its URL printed) for EXPLAIN.
+vols=${BENCH_VOLUMES:-1M 100M 1.7B}
+for v in $vols; do
 	case $v in
 	1M)	volume 1M 1000000 ;;
 	100M)	volume 100M 100000000 ;;
 	1.7B)	volume 1.7B 1700000000 ;;
+	*)	echo "bench_metrics: unknown volume $v" >&2; exit 2 ;;
 	esac
 done
+db=$super
+q "CHECKPOINT"
+echo
+echo "## the queries: $runs runs per volume in $rounds rounds taking turns" \
+    "between the volumes; ratio: $(set -- $vols; echo "${!#} / $1")" \
+    "(load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "# machine speed: the fixed query (2M-row generate_series) in $(calibrate) ms"
+queries
+echo "# machine speed after: $(calibrate) ms"
 if [ -n "${BENCH_KEEP:-}" ]; then
-	echo "# kept: $super (stop: tests/lib/pgcluster.sh stop $dir)"
+	echo "# kept: $(for v in $vols; do vdb "$v"; done | tr '\n' ' ')(stop:" \
+	    "tests/lib/pgcluster.sh stop $dir)"
 	trap - EXIT
 fi
-
-echo
-echo "## ratio of the medians, 1.7B / 1M predictions a day"
-awk -F'\t' '$1 == "1M" { a[$2] = $3 } $1 == "1.7B" { b[$2] = $3; o[++n] = $2 }
-    END { for (i = 1; i <= n; i++)
-	printf "%-44s %9.2f\n", o[i], (a[o[i]] > 0 ? b[o[i]] / a[o[i]] : 0) }' "$out"
-rm -f "$out"
+rm -f "$times"
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
