@@ -56,20 +56,6 @@ fi
 export WORKERS RATE_LIMIT_PREDICT_PER_MINUTE=1000000000
 bench_server server
 
-workers() { ps -o pid= --ppid "$kore_pid" | tr -d ' '; }
-pg_pids() {
-	local pm
-	pm=$(head -n 1 "$pgdir/data/postmaster.pid")
-	echo "$pm"; ps -o pid= --ppid "$pm" | tr -d ' '
-}
-cpu_ticks() {	# cpu_ticks PID...: utime+stime of those processes, in ticks
-	local t=0 p
-	for p in "$@"; do
-		[ -r "/proc/$p/stat" ] || continue
-		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-	done
-	echo "$t"
-}
 # worker_series NAME: a per-worker series of /metrics/prometheus, comma
 # separated in worker order.
 worker_series() {
@@ -101,7 +87,7 @@ run_wrk() {	# run_wrk CONNS SECONDS THREADS [PATH] -> the WRK line, plus CPU and
 	bench_checkpoint
 	before=$(rows)
 	w0=$(worker_counts)
-	k0=$(cpu_ticks "$kore_pid" $(workers)); p0=$(cpu_ticks $(pg_pids))
+	k0=$(bench_cpu_ticks "$kore_pid" $(bench_workers)); p0=$(bench_cpu_ticks $(bench_pg_pids))
 	read -r b0 s0 a0 < <(bench_stat_ticks)
 	read -r y0 yt0 < <(wal_syncs)
 	# Halfway through, how wrk's connections sit on the workers.
@@ -118,7 +104,7 @@ print(int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")))
 	    -s tests/bench/predict.lua "http://127.0.0.1:$port$path")
 	read -r b1 s1 a1 < <(bench_stat_ticks)
 	read -r y1 yt1 < <(wal_syncs)
-	k1=$(cpu_ticks "$kore_pid" $(workers)); p1=$(cpu_ticks $(pg_pids))
+	k1=$(bench_cpu_ticks "$kore_pid" $(bench_workers)); p1=$(bench_cpu_ticks $(bench_pg_pids))
 	after=$(rows)
 	w1=$(worker_counts)
 	wait "$cpid"
@@ -164,7 +150,7 @@ if [ "$SOAK" != 0 ]; then
 	samples="$out/rss.txt"; : >"$samples"
 	while kill -0 "$wpid" 2>/dev/null; do
 		line="$(date +%s)"
-		for w in $(workers); do
+		for w in $(bench_workers); do
 			line="$line $(awk '/^VmRSS/ {print $2}' /proc/$w/status)"
 		done
 		echo "$line" >>"$samples"
@@ -332,7 +318,7 @@ line=$(run_wrk 1 5 1)
 echo "single client, sequential: $(bench_field rps "$line") req/s, p50 $(bench_field p50_ms "$line") ms, p99 $(bench_field p99_ms "$line") ms"
 
 # ---- memory and spread -----------------------------------------------------------
-for w in $(workers); do
+for w in $(bench_workers); do
 	echo "worker pid $w: peak RSS $(awk '/^VmHWM/ {print $2, $3}' /proc/$w/status), now $(awk '/^VmRSS/ {print $2, $3}' /proc/$w/status)"
 done
 curl -s "http://127.0.0.1:$port/metrics/prometheus" |

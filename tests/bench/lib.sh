@@ -11,6 +11,9 @@
 #   bench_pgbench CLIENTS    pgbench inserting /predict's row one per
 #                            transaction for DURATION s; prints tps
 #   bench_stat_ticks         the machine's busy, softirq and all ticks
+#   bench_workers            the server's worker PIDs
+#   bench_pg_pids            the cluster's postmaster and its children
+#   bench_cpu_ticks PID...   their CPU time so far, in ticks
 #   bench_field NAME LINE    the value of NAME=... in a WRK line
 # Everything started is stopped and removed on exit.
 
@@ -106,6 +109,28 @@ bench_pgbench() {
 bench_stat_ticks() {
 	awk '/^cpu / {a = 0; for (i = 2; i <= 9; i++) a += $i;
 		print a - $5 - $6, $8, a}' /proc/stat
+}
+
+# bench_workers: the PIDs of the worker processes of the server
+# bench_server started.
+bench_workers() { ps -o pid= --ppid "$kore_pid" | tr -d ' '; }
+# bench_pg_pids: the postmaster of bench_cluster's cluster and its
+# children.
+bench_pg_pids() {
+	local pm
+	pm=$(head -n 1 "$pgdir/data/postmaster.pid")
+	echo "$pm"; ps -o pid= --ppid "$pm" | tr -d ' '
+}
+# bench_cpu_ticks PID...: the CPU time of those processes in ticks (user
+# and system, their reaped children's too: the postmaster's holds every
+# backend that has exited).
+bench_cpu_ticks() {
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat")))
+	done
+	echo "$t"
 }
 
 bench_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
