@@ -12,12 +12,14 @@
 # Its own PostgreSQL and server as tests/bench/bench.sh (fsync and
 # synchronous_commit on); each round runs wrk POSTing /predict once with
 # rollups on (the janitor folding every FOLD_MS ms) and once off, in
-# alternating order, a fresh server each time.  It prints req/s, p50 and
-# p99 per run, the rows per INSERT statement (the batches the recorder
-# made: rows per distinct created_at), the median of each side, the loss
-# with rollups on, the spread between rounds of the same side (the noise
-# of a shared machine: read the loss against it), and the time spent in
-# the trigger, the fold and its builds per second of load.
+# alternating order, a fresh server and an empty table each time.  It
+# prints req/s, p50 and p99 per run, the CPU time of the server and
+# PostgreSQL and the WAL bytes per request, the rows per INSERT statement
+# (the batches the recorder made: rows per distinct created_at), the
+# median of each side, the loss with rollups on, each round's own change
+# (its two runs back to back), the spread between rounds of the same side
+# (the noise of a shared machine: read the loss against it), and the time
+# spent in the trigger, the fold and its builds per second of load.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
