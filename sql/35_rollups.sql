@@ -603,6 +603,7 @@ DECLARE
     v_vx    text[];
     v_until timestamptz;
     v_l     record;
+    v_busy  boolean;
     v_g     interval := interval '100 milliseconds';	-- level 1
 BEGIN
     IF NOT pg_try_advisory_xact_lock(7310442160) THEN
@@ -613,6 +614,30 @@ BEGIN
     v_c := rollup_floor(clock_timestamp() - p_margin, v_g);
     IF v_w IS NOT NULL AND v_c <= v_w THEN
         RETURN v_w;
+    END IF;
+
+    -- Idle: no partial in [W, C) and no bucket that C closes holds rows
+    -- of the level below, so a fold would write nothing but W itself.  W
+    -- stays (every read is as exact either way) and an idle server
+    -- commits nothing, ten times a second.  A partial whose transaction
+    -- is still open is only put off to a later run.
+    IF v_w IS NOT NULL AND v_w >= v_pf
+       AND NOT EXISTS (SELECT FROM rollup_partial r
+                        WHERE r.bucket >= v_w AND r.bucket < v_c) THEN
+        v_busy := false;
+        FOR v_l IN SELECT l.width, lag(l.tbl) OVER (ORDER BY l.lvl) AS src
+                     FROM rollup_levels() l ORDER BY l.lvl LOOP
+            CONTINUE WHEN v_l.src IS NULL OR rollup_floor(v_c, v_l.width)
+                          <= rollup_floor(v_w, v_l.width);
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE bucket >= $1 '
+                           'AND bucket < $2)', v_l.src)
+               INTO v_busy
+              USING rollup_floor(v_w, v_l.width), rollup_floor(v_c, v_l.width);
+            EXIT WHEN v_busy;
+        END LOOP;
+        IF NOT v_busy THEN
+            RETURN v_w;
+        END IF;
     END IF;
 
     v_vx := rollup_writers();
@@ -690,8 +715,10 @@ COMMENT ON FUNCTION app.rollup_fold(interval, interval, interval) IS
     'could), folding the rows in between (their partials) into '
     'app.rollup_100ms and '
     'the closed buckets of the coarser levels; at most '
-    'p_max_span per call.  One caller at a time (others return NULL '
-    'at once).  Returns the watermark.';
+    'p_max_span per call.  When that would write nothing (no partial '
+    'above the watermark, no closed bucket with rows below it) the '
+    'watermark stays and nothing is written.  One caller at a time '
+    '(others return NULL at once).  Returns the watermark.';
 
 -- The virtual transaction ids of the other sessions of this database
 -- whose role may insert predictions: those the fold waits for.

@@ -19,7 +19,8 @@
 # median of each side, the loss with rollups on, each round's own change
 # (its two runs back to back), the spread between rounds of the same side
 # (the noise of a shared machine: read the loss against it), and the time
-# spent in the trigger, the fold and its builds per second of load.
+# spent in the trigger, the fold and its builds per second of load; then
+# the WAL an idle server with rollups on writes in 10 s.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -136,6 +137,22 @@ done
 psql "$super" -X -q -c "ALTER TABLE app.prediction_metrics
     ENABLE TRIGGER rollup_partial_add"
 
+# Idle, rollups on: what the fold writes once requests have stopped (a
+# few buckets closing; nothing after that).  A handful of requests, not
+# a load, and the rounds' leftovers vacuumed first: autovacuum's work
+# would be counted too.
+psql "$super" -X -q -c "VACUUM ANALYZE"
+ROLLUP_FOLD_MS=$FOLD_MS bench_server "rollups-idle"
+for i in $(seq 1 20); do
+	curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+	    -d '{"text": "idle test"}' "http://127.0.0.1:$port/predict"
+done
+sleep 2
+idle0=$(psql "$super" -X -At -F ' ' -c "SELECT wal_records, wal_bytes FROM pg_stat_wal")
+sleep 10
+idle1=$(psql "$super" -X -At -F ' ' -c "SELECT wal_records, wal_bytes FROM pg_stat_wal")
+bench_server_stop
+
 /usr/bin/python3 - "${on_rps[*]}" "${off_rps[*]}" "${on_p99[*]}" "${off_p99[*]}" \
     "${on_fold[*]}" "${on_build[*]}" "${on_trig[*]}" "${on_batch[*]}" \
     "$(nproc)" "${on_cpu[*]}" "${off_cpu[*]}" "${on_wal[*]}" "${off_wal[*]}" <<'PY'
@@ -178,5 +195,9 @@ print("inside the partial trigger: median %.1f ms per second, %.1f %% of the "
       "machine; %.1f rows per INSERT statement"
       % (st.median(t_on), st.median(t_on) / 10 / cores, st.median(n_on)))
 PY
+read -r r0 b0 <<<"$idle0"
+read -r r1 b1 <<<"$idle1"
+echo "idle 10 s with rollups on (from 2 s after 20 requests): $((r1 - r0)) WAL" \
+    "records, $((b1 - b0)) bytes"
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail

@@ -7,7 +7,7 @@
 -- partials, without them (partial_from at infinity) and across a
 -- watermark reset.
 BEGIN;
-SELECT plan(25);
+SELECT plan(31);
 
 SELECT setseed(0.45);
 INSERT INTO app.model_versions (name, version)
@@ -264,6 +264,58 @@ SELECT ok(pg_temp.win_diff(now() - interval '100 minutes',
 TRUNCATE app.prediction_metrics;
 SELECT is((SELECT count(*)::int FROM app.rollup_partial), 0,
     'TRUNCATE empties the partials');
+
+-- ------------------------------------------------------------------ idle
+
+-- Nothing anywhere, W in the middle of a second more than a second ago:
+-- nothing to fold, no closed bucket with rows, so the fold writes nothing.
+DO $$
+DECLARE
+    v_t regclass;
+BEGIN
+    FOR v_t IN SELECT tbl FROM app.rollup_levels() LOOP
+        EXECUTE format('DELETE FROM %s', v_t);
+    END LOOP;
+END;
+$$;
+UPDATE app.rollup_state
+   SET watermark = app.rollup_floor(clock_timestamp() - interval '1.5 s',
+                                    interval '1 s') + interval '0.5 s',
+       partial_from = app.rollup_floor(clock_timestamp() - interval '1.5 s',
+                                       interval '1 s') + interval '0.5 s';
+CREATE TEMP TABLE st0 AS SELECT ctid AS c, watermark AS w FROM app.rollup_state;
+SELECT is(app.rollup_fold(), (SELECT w FROM st0),
+    'idle: the fold leaves the watermark where it is');
+SELECT is((SELECT ctid FROM app.rollup_state), (SELECT c FROM st0),
+    'idle: the fold writes nothing (the state row is not updated)');
+-- A 100 ms row in the second W is in, which C has closed: the fold runs.
+INSERT INTO app.rollup_100ms (bucket, model_version_id, n, positive,
+    negative, neutral, conf_sum_micro, time_sum_us, time_min_us,
+    time_max_us, hist_idx, hist_cnt, hist_cum)
+SELECT w - interval '100 ms', app.model_version_id('pt', '1.0.0'), 3, 1, 1,
+       1, 1500000, 60, 20, 20, ARRAY[20], ARRAY[3]::bigint[],
+       ARRAY[3]::bigint[]
+  FROM st0;
+SELECT ok(app.rollup_fold() > (SELECT w FROM st0),
+    'a closed second with a 100 ms row in it: the fold moves the watermark');
+SELECT is((SELECT sum(n)::int FROM app.rollup_1s r, st0
+            WHERE r.bucket = app.rollup_floor(st0.w, interval '1 s')), 3,
+    '... and builds that second');
+-- A partial at or above W (a writer's statement): folded at the next run.
+CREATE TEMP TABLE st1 AS SELECT watermark AS w FROM app.rollup_state;
+INSERT INTO app.rollup_partial (bucket, model_version_id, n, positive,
+    negative, neutral, conf_sum_micro, time_sum_us, time_min_us,
+    time_max_us, hist_idx, hist_cnt, hist_cum)
+SELECT w + interval '1 ms', app.model_version_id('pt', '1.0.0'), 4, 2, 1,
+       1, 2000000, 80, 20, 20, ARRAY[20], ARRAY[4]::bigint[],
+       ARRAY[4]::bigint[]
+  FROM st1;
+SELECT pg_sleep(0.25);
+SELECT ok(app.rollup_fold() > (SELECT w FROM st1),
+    'a partial above the watermark: the fold moves it');
+SELECT is((SELECT sum(n)::int FROM app.rollup_100ms r, st1
+            WHERE r.bucket = st1.w), 4,
+    '... and folds the partial into its 100 ms row');
 
 SELECT * FROM finish();
 ROLLBACK;
