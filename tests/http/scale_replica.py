@@ -72,8 +72,9 @@ def caught_up():
             and a.get("replay_pending_bytes") == 0)
 
 
-# The janitor's fold writes WAL every 100 ms, so one look can land
-# between a record's arrival and its replay: caught up within a while.
+# The janitor's fold writes WAL as the buckets holding those rows close,
+# so one look can land between a record's arrival and its replay: caught
+# up within a while.
 ok(wait_for(caught_up, 10),
    "/health: the analytics database is a standby, caught up", health())
 documented("GET", "/health", "analytics up")

@@ -279,10 +279,10 @@ BEGIN
 END;
 $$;
 UPDATE app.rollup_state
-   SET watermark = app.rollup_floor(clock_timestamp() - interval '1.5 s',
-                                    interval '1 s') + interval '0.5 s',
-       partial_from = app.rollup_floor(clock_timestamp() - interval '1.5 s',
-                                       interval '1 s') + interval '0.5 s';
+   SET (watermark, partial_from) = (
+       SELECT t.w, t.w
+         FROM (SELECT app.rollup_floor(clock_timestamp() - interval '1.5 s',
+                                       interval '1 s') + interval '0.5 s') t(w));
 CREATE TEMP TABLE st0 AS SELECT ctid AS c, watermark AS w FROM app.rollup_state;
 SELECT is(app.rollup_fold(), (SELECT w FROM st0),
     'idle: the fold leaves the watermark where it is');
