@@ -162,6 +162,18 @@ BEGIN
 END;
 \$\$;"
 
+# timed URL SQL N: in one session, SQL once to warm up, then N times;
+# prints the N times in ms (psql's \timing, client round trip).
+timed() {
+	local script i
+	script="\\timing on"$'\n'
+	for ((i = 0; i <= $3; i++)); do
+		script+="$2;"$'\n'
+	done
+	psql "$1" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f - <<<"$script" |
+	    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2
+}
+
 # bench NAME SQL: RUNS timed runs of SQL per volume, in ROUNDS rounds
 # that take turns between the volumes (each a session: a warm-up, then
 # its share of the runs), so a machine that slows down for a minute
@@ -170,18 +182,11 @@ END;
 # volume.
 times=$(mktemp)
 bench() {
-	local name=$1 sql=$2 i r v n script
-	n=$(((runs + rounds - 1) / rounds))
-	script="\\timing on"$'\n'
-	for ((i = 0; i <= n; i++)); do
-		script+="$sql;"$'\n'
-	done
+	local name=$1 sql=$2 r v
 	: >"$times"
 	for ((r = 0; r < rounds; r++)); do
 		for v in $vols; do
-			psql "$(vdb "$v")" -X -q -v ON_ERROR_STOP=1 -o /dev/null \
-			    -f - <<<"$script" |
-			    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 |
+			timed "$(vdb "$v")" "$sql" $(((runs + rounds - 1) / rounds)) |
 			    sed "s/^/$v\t/" >>"$times"
 		done
 	done
@@ -308,14 +313,8 @@ volume() {
 # runs now.  The same figure in two runs says their times compare; this
 # machine's (a shared host's) has moved by half within an hour.
 calibrate() {
-	local script i
-	script="\\timing on"$'\n'
-	for ((i = 0; i <= 5; i++)); do
-		script+="SELECT count(*) FROM generate_series(1, 2000000);"$'\n'
-	done
-	psql "$super" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f - <<<"$script" |
-	    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2 | sort -n |
-	    sed -n 3p
+	timed "$super" "SELECT count(*) FROM generate_series(1, 2000000)" 5 |
+	    sort -n | sed -n 3p
 }
 
 # The queries, each timed on every volume in turn.
